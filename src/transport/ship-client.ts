@@ -1,0 +1,211 @@
+/**
+ * The SHIP client role: TCP + TLS (SHIP §9), the server identified by SKI and compared with the
+ * expected one before any WebSocket byte (SHIP §12.2), WebSocket upgrade with subprotocol `ship`
+ * (SHIP §10.2), then the SHIP handshake as client.
+ */
+import type tls from 'node:tls';
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import { TransportError, TrustError, type ShipHubError } from '../ship/errors.js';
+import { smeConfig, type SmeConfig } from '../ship/handshake/index.js';
+import type { Ski } from '../ship/ski.js';
+import type { Clock } from '../util/clock.js';
+import { ShipConnection } from './ship-connection.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, SHIP_PATH, SHIP_SUBPROTOCOL } from './ship-server.js';
+import { connectShipTls, peerSkiOf, type ShipTlsContext } from './tls.js';
+
+/** ship-go's WebSocket dial timeout. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 5_000;
+
+export interface ConnectShipOptions {
+  readonly host: string;
+  readonly port: number;
+  /** WebSocket path from the mDNS TXT record; `/ship/` by default. */
+  readonly path?: string;
+  /** mDNS host name (without the trailing dot) to send as SNI (SHIP 9.4); none for IP literals. */
+  readonly servername?: string;
+  /** The SKI we expect (from mDNS or pairing): a different certificate is refused before CMI. */
+  readonly expectedSki: Ski;
+  readonly tls: ShipTlsContext;
+  readonly localSki: Ski;
+  readonly localShipId: string;
+  readonly clock: Clock;
+  readonly logger?: Logger;
+  /** SME settings; a dialled peer is trusted (READY) unless said otherwise. */
+  readonly sme?: Omit<Partial<SmeConfig>, 'role' | 'localShipId'>;
+  readonly acceptLegacySki?: boolean;
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  readonly maxPayloadBytes?: number;
+  /** Called with the connection before it starts, to attach listeners. */
+  readonly onConnection?: (connection: ShipConnection) => void;
+}
+
+/** Phases of a dial, reported through `onProgress` (the probe command prints them). */
+export type DialProgress =
+  | {
+      readonly step: 'tcp+tls';
+      readonly durationMs: number;
+      readonly protocol: string;
+      readonly cipher: string;
+    }
+  | { readonly step: 'identified'; readonly ski: Ski; readonly legacySki: boolean }
+  | { readonly step: 'websocket'; readonly durationMs: number };
+
+/**
+ * Dials a SHIP node and starts the handshake. Resolves with the connection as soon as the
+ * WebSocket is open (the SHIP handshake then runs; watch its events); rejects with a
+ * ShipHubError explaining the failure if TCP, TLS, identification or upgrade fail.
+ */
+export async function connectShip(
+  options: ConnectShipOptions,
+  onProgress?: (progress: DialProgress) => void,
+): Promise<ShipConnection> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
+  const started = options.clock.now();
+  const controller = new AbortController();
+  const abortFromCaller = () => controller.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', abortFromCaller, { once: true });
+  const deadline = options.clock.setTimer('dialTimeout', timeoutMs, () =>
+    controller.abort(
+      new TransportError(
+        'SHIPHUB_ERR_CONNECT_TIMEOUT',
+        `no SHIP connection to ${options.host}:${options.port} within ${timeoutMs / 1000} s`,
+        { hint: 'check that the device is on and reachable on that address and port' },
+      ),
+    ),
+  );
+  let secure: tls.TLSSocket | undefined;
+  try {
+    secure = await connectShipTls({
+      host: options.host,
+      port: options.port,
+      ctx: options.tls,
+      ...(options.servername !== undefined ? { servername: options.servername } : {}),
+      signal: controller.signal,
+    });
+    onProgress?.({
+      step: 'tcp+tls',
+      durationMs: options.clock.now() - started,
+      protocol: secure.getProtocol() ?? 'unknown',
+      cipher: secure.getCipher().name,
+    });
+    const identified = peerSkiOf(secure, {
+      acceptLegacySki: options.acceptLegacySki ?? false,
+      expectedSki: options.expectedSki,
+      ownSki: options.localSki,
+    });
+    if (!identified.ok) throw identified.error;
+    onProgress?.({ step: 'identified', ski: identified.ski, legacySki: identified.legacy });
+
+    const wsStarted = options.clock.now();
+    const ws = await upgrade(secure, options, controller.signal);
+    onProgress?.({ step: 'websocket', durationMs: options.clock.now() - wsStarted });
+
+    const connection = new ShipConnection({
+      socket: ws,
+      sme: smeConfig({
+        initialTrust: 'trusted',
+        ...options.sme,
+        role: 'client',
+        localShipId: options.localShipId,
+      }),
+      remoteSki: identified.ski,
+      remoteAddress: options.host,
+      clock: options.clock,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    options.onConnection?.(connection);
+    connection.start();
+    return connection;
+  } catch (err) {
+    secure?.destroy();
+    throw explainDialError(err, options, controller.signal);
+  } finally {
+    deadline.cancel();
+    options.signal?.removeEventListener('abort', abortFromCaller);
+  }
+}
+
+function upgrade(
+  secure: tls.TLSSocket,
+  options: ConnectShipOptions,
+  signal: AbortSignal,
+): Promise<WebSocket> {
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const url = `wss://${host}:${options.port}${options.path ?? SHIP_PATH}`;
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, SHIP_SUBPROTOCOL, {
+      // The TLS socket is already connected and its peer identified.
+      createConnection: () => secure,
+      perMessageDeflate: false,
+      maxPayload: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    });
+    const onAbort = () => {
+      ws.terminate();
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    ws.once('open', () => {
+      signal.removeEventListener('abort', onAbort);
+      if (ws.protocol !== SHIP_SUBPROTOCOL) {
+        ws.terminate();
+        reject(
+          new TransportError(
+            'SHIPHUB_ERR_TRANSPORT',
+            `the server did not accept the WebSocket subprotocol "ship" (got "${ws.protocol}")`,
+          ),
+        );
+        return;
+      }
+      resolve(ws);
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      signal.removeEventListener('abort', onAbort);
+      ws.terminate();
+      reject(
+        new TransportError(
+          res.statusCode === 503 ? 'SHIPHUB_ERR_CONNECTION_LIMIT' : 'SHIPHUB_ERR_TRANSPORT',
+          `the device answered the WebSocket upgrade with HTTP ${res.statusCode}` +
+            (res.statusCode === 503 ? ' (it has reached its connection limit)' : ''),
+        ),
+      );
+    });
+    ws.once('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+  });
+}
+
+function explainDialError(
+  err: unknown,
+  options: ConnectShipOptions,
+  signal: AbortSignal,
+): ShipHubError {
+  if (signal.aborted && signal.reason instanceof Error && 'code' in signal.reason) {
+    return signal.reason as ShipHubError;
+  }
+  if (err instanceof TransportError || err instanceof TrustError) return err;
+  if (err instanceof Error && 'code' in err && typeof err.code === 'string') {
+    if (err.code.startsWith('SHIPHUB_ERR_')) return err as ShipHubError;
+    const target = `${options.host}:${options.port}`;
+    const plain: Record<string, string> = {
+      ECONNREFUSED: `nothing listens on ${target} (connection refused)`,
+      EHOSTUNREACH: `${target} is not reachable (no route to host)`,
+      ENETUNREACH: `${target} is not reachable (network unreachable)`,
+      ETIMEDOUT: `${target} did not answer (timed out)`,
+      ECONNRESET: `${target} reset the connection during TLS (it may refuse our certificate or cipher suites)`,
+    };
+    const message = plain[err.code];
+    if (message !== undefined) {
+      return new TransportError('SHIPHUB_ERR_TRANSPORT', message, { cause: err });
+    }
+  }
+  const text = err instanceof Error ? err.message : String(err);
+  return new TransportError(
+    'SHIPHUB_ERR_TRANSPORT',
+    `connecting to ${options.host}:${options.port} failed: ${text}`,
+    { cause: err },
+  );
+}

@@ -1,0 +1,477 @@
+/**
+ * ShipConnection: the thin driver that runs the pure SME state machine (src/ship/handshake) over
+ * one open WebSocket. It turns socket events and timer expiries into inputs, and carries out the
+ * machine's effects (send, timers, close). All protocol decisions live in the machine.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type WebSocket from 'ws';
+import { CloseCode } from '../ship/close-codes.js';
+import { ShipHubError, TransportError } from '../ship/errors.js';
+import {
+  canSendData,
+  initialState,
+  step,
+  type Phase,
+  type Role,
+  type SmeConfig,
+  type SmeEffect,
+  type SmeFailure,
+  type SmeInput,
+  type SmeState,
+  type SubState,
+  type TimerId,
+} from '../ship/handshake/index.js';
+import type { CloseReason } from '../ship/messages.js';
+import type { Ski } from '../ship/ski.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+
+/** WebSocket keep-alive (SHIP §4.2 as ship-go cites it): ping every 50 s, pong within 10 s. */
+export const PING_INTERVAL_MS = 50_000;
+export const PONG_TIMEOUT_MS = 10_000;
+/** After we sent a close frame, how long we wait for the peer's before dropping TCP. */
+const CLOSE_HANDSHAKE_GRACE_MS = 1_000;
+/** A peer that stops reading may not make us buffer without bound. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/** What the `closed` event reports. */
+export interface ConnectionClosedInfo {
+  readonly remoteSki: Ski;
+  readonly failure: SmeFailure | undefined;
+  readonly closeCode: number | undefined;
+  readonly byPeer: boolean;
+  readonly remoteDeniedTrust: boolean;
+  /** The last handshake phase reached before closing. */
+  readonly lastPhase: Phase;
+  /** True if data exchange was reached. */
+  readonly reachedDataExchange: boolean;
+  readonly durationMs: number;
+}
+
+export interface ShipConnectionEvents {
+  /** Every state change of the SME (for logs and phase metrics). */
+  state: [from: SubState, to: SubState, phase: Phase, durationMs: number];
+  /** The partner is unknown: call approve() or deny() (or let it expire). */
+  trustRequired: [];
+  /** The partner is pending: its user must trust us. */
+  peerPending: [waitingMs: number | undefined];
+  prolongationGranted: [count: number];
+  prolongationRequested: [count: number];
+  helloOk: [];
+  /** Data exchange entered: send() works from now on. */
+  dataChannelOpen: [];
+  /** A SPINE payload (the JSON value of the data message's `payload`). */
+  data: [payload: unknown];
+  shipId: [shipId: string];
+  complete: [];
+  warning: [code: string, message: string];
+  closed: [info: ConnectionClosedInfo];
+}
+
+export interface ShipConnectionOptions {
+  readonly socket: WebSocket;
+  readonly sme: SmeConfig;
+  readonly remoteSki: Ski;
+  readonly remoteAddress: string;
+  readonly clock: Clock;
+  readonly logger?: Logger;
+  readonly maxBufferedBytes?: number;
+  readonly pingIntervalMs?: number;
+  readonly pongTimeoutMs?: number;
+}
+
+let connectionCounter = 0;
+
+/** One SHIP connection in either role. Create it through ShipServer or connectShip(). */
+export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
+  readonly id: number;
+  readonly role: Role;
+  readonly remoteSki: Ski;
+  readonly remoteAddress: string;
+  readonly openedAt: number;
+  private state: SmeState;
+  private readonly socket: WebSocket;
+  private readonly clock: Clock;
+  private readonly logger: Logger | undefined;
+  private readonly timers = new Map<TimerId, TimerHandle>();
+  private readonly maxBufferedBytes: number;
+  private readonly pingIntervalMs: number;
+  private readonly pongTimeoutMs: number;
+  private pingTimer: TimerHandle | undefined;
+  private pongTimer: TimerHandle | undefined;
+  private closeGraceTimer: TimerHandle | undefined;
+  private reachedData = false;
+  private closedInfo: ConnectionClosedInfo | undefined;
+  private readonly closedWaiters: Array<(info: ConnectionClosedInfo) => void> = [];
+  private started = false;
+  private processing = false;
+  private readonly queue: SmeInput[] = [];
+
+  constructor(options: ShipConnectionOptions) {
+    super();
+    this.id = ++connectionCounter;
+    this.role = options.sme.role;
+    this.remoteSki = options.remoteSki;
+    this.remoteAddress = options.remoteAddress;
+    this.socket = options.socket;
+    this.clock = options.clock;
+    this.logger = options.logger?.child({
+      connId: this.id,
+      peerSki: options.remoteSki,
+      direction: options.sme.role === 'client' ? 'outgoing' : 'incoming',
+    });
+    this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.pingIntervalMs = options.pingIntervalMs ?? PING_INTERVAL_MS;
+    this.pongTimeoutMs = options.pongTimeoutMs ?? PONG_TIMEOUT_MS;
+    this.openedAt = this.clock.now();
+    this.state = initialState(options.sme, this.openedAt);
+
+    this.socket.on('message', (data, isBinary) => {
+      if (!isBinary) {
+        // SHIP §10.3: binary frames only; a text frame is refused with 1003 (as jeebus does).
+        this.failTransport(
+          CloseCode.unsupportedData,
+          'text frames are not allowed',
+          'SHIPHUB_ERR_FRAME_INVALID',
+          'the device sent a WebSocket text frame; SHIP allows binary frames only',
+        );
+        return;
+      }
+      this.input({ kind: 'message', now: this.clock.now(), bytes: toUint8Array(data) });
+    });
+    this.socket.on('pong', () => this.onPong());
+    this.socket.on('close', (code, reason) => this.onSocketClosed(code, reason.toString()));
+    this.socket.on('error', (err) => {
+      this.logger?.debug({ err }, 'websocket error');
+    });
+  }
+
+  /** Starts the SHIP handshake (sends the CMI as client). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.schedulePing();
+    this.input({ kind: 'start', now: this.clock.now() });
+  }
+
+  /** Current SME sub-state (spec name). */
+  get subState(): SubState {
+    return this.state.sub;
+  }
+
+  /** The partner's SHIP ID once access methods were exchanged. */
+  get remoteShipId(): string | undefined {
+    return this.state.peerShipId;
+  }
+
+  /** True once data exchange is open and until the close starts. */
+  get isDataChannelOpen(): boolean {
+    return canSendData(this.state);
+  }
+
+  get isClosed(): boolean {
+    return this.closedInfo !== undefined;
+  }
+
+  /** Approves a pending partner (SHIP §13.4.4.1: our hello becomes READY). */
+  approve(): void {
+    this.input({ kind: 'trustDecision', now: this.clock.now(), approved: true });
+  }
+
+  /** Denies a pending partner: hello `aborted`, then close. */
+  deny(): void {
+    this.input({ kind: 'trustDecision', now: this.clock.now(), approved: false });
+  }
+
+  /** Asks the partner for its access methods again (SHIP §13.4.6). */
+  requestAccessMethods(): void {
+    this.input({ kind: 'requestAccessMethods', now: this.clock.now() });
+  }
+
+  /**
+   * Sends one SPINE payload (a JSON value; for SPINE `{"datagram":[...]}`).
+   * Throws if the data channel is not open or the peer stopped reading.
+   */
+  send(payload: unknown): void {
+    if (!canSendData(this.state)) {
+      throw new ShipHubError(
+        'SHIPHUB_ERR_NOT_READY',
+        `cannot send: the connection to ${this.remoteSki} is in ${this.state.sub}`,
+        { phase: this.state.sub },
+      );
+    }
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
+      this.failTransport(
+        CloseCode.shipClose,
+        'peer not reading',
+        'SHIPHUB_ERR_TRANSPORT',
+        `the device stopped reading: ${this.socket.bufferedAmount} bytes are waiting to be sent`,
+      );
+      throw new TransportError(
+        'SHIPHUB_ERR_TRANSPORT',
+        `the connection to ${this.remoteSki} was closed: the device stopped reading`,
+      );
+    }
+    this.input({ kind: 'send', now: this.clock.now(), payload });
+  }
+
+  /**
+   * Closes the connection: SHIP connectionClose announce in data exchange (SHIP §13.4.7),
+   * otherwise WebSocket close 4500. Resolves when the connection is closed.
+   */
+  close(reason: CloseReason = 'unspecific', explanation?: string): Promise<ConnectionClosedInfo> {
+    const done = this.waitClosed();
+    if (this.closedInfo === undefined) {
+      this.input(
+        explanation === undefined
+          ? { kind: 'close', now: this.clock.now(), reason }
+          : { kind: 'close', now: this.clock.now(), reason, explanation },
+      );
+    }
+    return done;
+  }
+
+  /** Drops the connection at once without any SHIP message (double connections, shutdown). */
+  terminate(code: number, reason: string): Promise<ConnectionClosedInfo> {
+    const done = this.waitClosed();
+    if (this.closedInfo === undefined) {
+      this.sendClose(code, reason);
+    }
+    return done;
+  }
+
+  /** Resolves when the connection is closed. */
+  waitClosed(): Promise<ConnectionClosedInfo> {
+    if (this.closedInfo !== undefined) return Promise.resolve(this.closedInfo);
+    return new Promise((resolve) => this.closedWaiters.push(resolve));
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private input(input: SmeInput): void {
+    // Inputs raised by effects (none today) or by listeners are queued, so one step's effects
+    // are always carried out in order before the next input is stepped.
+    this.queue.push(input);
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      let next: SmeInput | undefined;
+      while ((next = this.queue.shift()) !== undefined) {
+        const result = step(this.state, next);
+        this.state = result.state;
+        for (const effect of result.effects) this.apply(effect);
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private apply(effect: SmeEffect): void {
+    switch (effect.kind) {
+      case 'send':
+        if (this.logger?.isLevelEnabled('trace')) {
+          this.logger.trace({ message: effect.message, bytes: effect.bytes.length }, 'send');
+        }
+        this.socket.send(effect.bytes, { binary: true });
+        return;
+      case 'startTimer': {
+        this.timers.get(effect.id)?.cancel();
+        const id = effect.id;
+        this.timers.set(
+          id,
+          this.clock.setTimer(id, effect.ms, () => {
+            this.timers.delete(id);
+            this.input({ kind: 'timer', now: this.clock.now(), id });
+          }),
+        );
+        return;
+      }
+      case 'cancelTimer':
+        this.timers.get(effect.id)?.cancel();
+        this.timers.delete(effect.id);
+        return;
+      case 'closeTransport':
+        this.sendClose(effect.code, effect.reason);
+        return;
+      case 'event':
+        this.dispatch(effect.event);
+        return;
+    }
+  }
+
+  private dispatch(event: Extract<SmeEffect, { kind: 'event' }>['event']): void {
+    switch (event.type) {
+      case 'state':
+        this.logger?.debug(
+          { from: event.from, to: event.to, durationMs: event.durationMs },
+          'state',
+        );
+        this.emit('state', event.from, event.to, event.phase, event.durationMs);
+        return;
+      case 'trustRequired':
+        this.emit('trustRequired');
+        return;
+      case 'peerPending':
+        this.emit('peerPending', event.waitingMs);
+        return;
+      case 'prolongationGranted':
+        this.emit('prolongationGranted', event.count);
+        return;
+      case 'prolongationRequested':
+        this.emit('prolongationRequested', event.count);
+        return;
+      case 'helloOk':
+        this.emit('helloOk');
+        return;
+      case 'pinState':
+        return;
+      case 'dataChannelOpen':
+        this.reachedData = true;
+        this.emit('dataChannelOpen');
+        return;
+      case 'data':
+        this.emit('data', event.payload);
+        return;
+      case 'shipId':
+        this.emit('shipId', event.shipId);
+        return;
+      case 'complete':
+        this.emit('complete');
+        return;
+      case 'warning':
+        this.logger?.debug({ code: event.code }, event.message);
+        this.emit('warning', event.code, event.message);
+        return;
+      case 'closed':
+        this.finish({
+          remoteSki: this.remoteSki,
+          failure: event.failure,
+          closeCode: event.closeCode,
+          byPeer: event.byPeer,
+          remoteDeniedTrust: event.remoteDeniedTrust,
+          lastPhase: event.lastPhase,
+          reachedDataExchange: this.reachedData,
+          durationMs: this.clock.now() - this.openedAt,
+        });
+        return;
+    }
+  }
+
+  private sendClose(code: number, reason: string): void {
+    const ws = this.socket;
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
+      try {
+        ws.close(code, truncateUtf8(reason, 123));
+      } catch {
+        ws.terminate();
+      }
+    }
+    // Do not wait ws's 30 s for the peer's close frame: ship-go often sends none.
+    this.closeGraceTimer ??= this.clock.setTimer('closeGrace', CLOSE_HANDSHAKE_GRACE_MS, () =>
+      ws.terminate(),
+    );
+  }
+
+  /** A transport-level failure the machine does not see (text frame, backpressure, pong). */
+  private failTransport(
+    code: number,
+    reason: string,
+    errCode: SmeFailure['code'],
+    message: string,
+  ) {
+    if (this.closedInfo !== undefined) return;
+    this.sendClose(code, reason);
+    const failure: SmeFailure = { code: errCode, phase: this.state.lastOpenPhase, message };
+    this.pendingFailure ??= failure;
+  }
+
+  private pendingFailure: SmeFailure | undefined;
+
+  private onSocketClosed(code: number, reason: string): void {
+    this.cancelAllTimers();
+    if (this.closedInfo !== undefined) return;
+    // 1005 = no status code in the close frame, 1006 = no close frame at all.
+    const input: SmeInput =
+      code === 1005 || code === 1006
+        ? { kind: 'transportClosed', now: this.clock.now() }
+        : { kind: 'transportClosed', now: this.clock.now(), code, reason };
+    this.input(input);
+  }
+
+  private finish(info: ConnectionClosedInfo): void {
+    if (this.closedInfo !== undefined) return;
+    const final: ConnectionClosedInfo =
+      this.pendingFailure !== undefined && (info.failure === undefined || info.byPeer)
+        ? { ...info, failure: this.pendingFailure, byPeer: false }
+        : info;
+    this.closedInfo = final;
+    this.stopKeepAlive();
+    for (const [, timer] of this.timers) timer.cancel();
+    this.timers.clear();
+    if (final.failure !== undefined) {
+      this.logger?.info(
+        { code: final.failure.code, phase: final.failure.phase, closeCode: final.closeCode },
+        final.failure.message,
+      );
+    } else {
+      this.logger?.debug({ closeCode: final.closeCode }, 'closed');
+    }
+    // The socket may still be open if the machine only sent a close frame: the grace timer
+    // ends it; closing listeners must not wait for that.
+    this.emit('closed', final);
+    for (const waiter of this.closedWaiters.splice(0)) waiter(final);
+  }
+
+  private cancelAllTimers(): void {
+    for (const [, timer] of this.timers) timer.cancel();
+    this.timers.clear();
+    this.stopKeepAlive();
+    this.closeGraceTimer?.cancel();
+  }
+
+  // WebSocket keep-alive --------------------------------------------------------------------
+
+  private schedulePing(): void {
+    this.pingTimer = this.clock.setTimer('wsPing', this.pingIntervalMs, () => {
+      if (this.socket.readyState !== this.socket.OPEN) return;
+      this.socket.ping();
+      this.pongTimer = this.clock.setTimer('wsPong', this.pongTimeoutMs, () => {
+        this.failTransport(
+          CloseCode.shipClose,
+          'pong timeout',
+          'SHIPHUB_ERR_PONG_TIMEOUT',
+          `the device did not answer a WebSocket ping within ${this.pongTimeoutMs / 1000} s`,
+        );
+      });
+      this.schedulePing();
+    });
+  }
+
+  private onPong(): void {
+    this.pongTimer?.cancel();
+    this.pongTimer = undefined;
+  }
+
+  private stopKeepAlive(): void {
+    this.pingTimer?.cancel();
+    this.pongTimer?.cancel();
+    this.pingTimer = undefined;
+    this.pongTimer = undefined;
+  }
+}
+
+function toUint8Array(data: WebSocket.RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
+
+/** WebSocket close reasons are limited to 123 bytes of UTF-8. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= maxBytes) return text;
+  return buf
+    .subarray(0, maxBytes)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
+}

@@ -1,0 +1,241 @@
+/**
+ * The SHIP server role: accepts TCP, applies admission control before any TLS work, runs TLS as
+ * SHIP §9 requires, identifies the peer by SKI (SHIP §12.2) before any WebSocket upgrade is
+ * accepted, upgrades with subprotocol `ship` (SHIP §10.2) and hands each connection to the caller.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import type tls from 'node:tls';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode } from '../ship/close-codes.js';
+import type { ShipHubError } from '../ship/errors.js';
+import { smeConfig, type SmeConfig } from '../ship/handshake/index.js';
+import type { Ski } from '../ship/ski.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { ShipConnection } from './ship-connection.js';
+import { peerSkiOf, wrapServerSocket, type ShipTlsContext } from './tls.js';
+
+/** SHIP subprotocol name, SHIP §10.2. */
+export const SHIP_SUBPROTOCOL = 'ship';
+/** The WebSocket path announced in mDNS; the server accepts any path, like ship-go. */
+export const SHIP_PATH = '/ship/';
+/** Largest WebSocket message accepted (ship-go dev: 100 KiB; we accept more, never less). */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/** What the server knows about a peer once TLS identified it. */
+export interface IdentifiedPeer {
+  readonly ski: Ski;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Identified by a legacy SKI extension that does not match the key (explicit opt-in). */
+  readonly legacySki: boolean;
+}
+
+export type PeerDecision =
+  | {
+      readonly accept: true;
+      readonly sme: Omit<Partial<SmeConfig>, 'role'> & Pick<SmeConfig, 'initialTrust'>;
+    }
+  | { readonly accept: false; readonly closeCode?: number; readonly reason: string };
+
+export interface ShipServerOptions {
+  readonly tls: ShipTlsContext;
+  readonly localSki: Ski;
+  readonly localShipId: string;
+  readonly port: number;
+  readonly host?: string;
+  readonly clock: Clock;
+  readonly logger?: Logger;
+  readonly acceptLegacySki?: boolean;
+  readonly maxPayloadBytes?: number;
+  /** TLS handshake and WebSocket upgrade must be done within this time. */
+  readonly handshakeTimeoutMs?: number;
+  /** Admission control on a new TCP connection, before TLS: return a reason to refuse it. */
+  admit?(remoteAddress: string): string | undefined;
+  /** Called when the TCP connection that `admit` let in is gone (accepted or not). */
+  released?(remoteAddress: string): void;
+  /** Decides about an identified peer, before the WebSocket upgrade. */
+  decide(peer: IdentifiedPeer): PeerDecision;
+  /** Receives each upgraded connection; attach listeners here, it starts right after. */
+  onConnection(connection: ShipConnection, peer: IdentifiedPeer): void;
+  /** A peer was refused (bad certificate, decision, subprotocol). */
+  onRefused?(info: {
+    remoteAddress: string;
+    ski?: Ski;
+    reason: string;
+    error?: ShipHubError;
+  }): void;
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export class ShipServer {
+  private readonly tcp: net.Server;
+  private readonly httpServer: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly peers = new WeakMap<object, IdentifiedPeer & { decision: PeerDecision }>();
+  /** Hard deadline per accepted TCP socket until its WebSocket upgrade is done. */
+  private readonly deadlines = new WeakMap<object, TimerHandle>();
+  private readonly sockets = new Set<net.Socket>();
+  private readonly options: ShipServerOptions;
+
+  constructor(options: ShipServerOptions) {
+    this.options = options;
+    const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.httpServer = http.createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' });
+      res.end('SHIP needs a WebSocket upgrade with subprotocol "ship"\n');
+    });
+    this.httpServer.headersTimeout = handshakeTimeoutMs;
+    this.httpServer.requestTimeout = handshakeTimeoutMs;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+      clientTracking: false,
+      handleProtocols: (protocols) => (protocols.has(SHIP_SUBPROTOCOL) ? SHIP_SUBPROTOCOL : false),
+    });
+    this.httpServer.on('upgrade', (req, socket, head) => {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onUpgraded(ws, socket));
+    });
+    this.tcp = net.createServer({ noDelay: true }, (raw) => this.onTcp(raw, handshakeTimeoutMs));
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.tcp.once('error', reject);
+      this.tcp.listen({ port: this.options.port, host: this.options.host }, () => {
+        this.tcp.off('error', reject);
+        const address = this.tcp.address();
+        resolve(typeof address === 'object' && address !== null ? address.port : this.options.port);
+      });
+    });
+  }
+
+  get port(): number | undefined {
+    const address = this.tcp.address();
+    return typeof address === 'object' && address !== null ? address.port : undefined;
+  }
+
+  /** Stops accepting; open SHIP connections are not touched (the hub closes them first). */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      if (!this.tcp.listening) {
+        resolve();
+        return;
+      }
+      this.tcp.close(() => resolve());
+      // Sockets still in TLS or upgrade are not SHIP connections yet: drop them.
+      for (const socket of this.sockets) socket.destroy();
+    });
+  }
+
+  private onTcp(raw: net.Socket, handshakeTimeoutMs: number): void {
+    const remoteAddress = raw.remoteAddress ?? 'unknown';
+    const refusal = this.options.admit?.(remoteAddress);
+    if (refusal !== undefined) {
+      // Refused before any TLS work is spent on it.
+      raw.destroy();
+      this.options.onRefused?.({ remoteAddress, reason: refusal });
+      return;
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.options.released?.(remoteAddress);
+    };
+    this.sockets.add(raw);
+    raw.on('error', () => undefined);
+    raw.once('close', () => {
+      this.sockets.delete(raw);
+      release();
+    });
+    // TLS and the upgrade must finish in time, so idle or slow (slowloris) sockets cannot hold
+    // a slot: a hard deadline, not an inactivity timeout.
+    const deadline = this.options.clock.setTimer('handshakeDeadline', handshakeTimeoutMs, () =>
+      raw.destroy(),
+    );
+    raw.once('close', () => deadline.cancel());
+
+    const secure = wrapServerSocket(raw, this.options.tls);
+    this.deadlines.set(secure, deadline);
+    secure.on('error', (err) => {
+      this.options.logger?.debug({ err, remoteAddress }, 'TLS error');
+      raw.destroy();
+    });
+    secure.once('secure', () => this.onSecure(secure, raw, remoteAddress));
+  }
+
+  private onSecure(secure: tls.TLSSocket, raw: net.Socket, remoteAddress: string): void {
+    const identified = peerSkiOf(secure, {
+      acceptLegacySki: this.options.acceptLegacySki ?? false,
+      ownSki: this.options.localSki,
+    });
+    if (!identified.ok) {
+      this.options.onRefused?.({
+        remoteAddress,
+        reason: identified.error.message,
+        error: identified.error,
+      });
+      secure.destroy();
+      return;
+    }
+    const peer: IdentifiedPeer = {
+      ski: identified.ski,
+      remoteAddress,
+      remotePort: raw.remotePort ?? 0,
+      legacySki: identified.legacy,
+    };
+    if (identified.legacy) {
+      this.options.logger?.warn(
+        { peerSki: peer.ski },
+        'accepted a legacy certificate whose SKI extension does not match its key (accept_legacy_ski)',
+      );
+    }
+    const decision = this.options.decide(peer);
+    if (!decision.accept) {
+      this.options.onRefused?.({ remoteAddress, ski: peer.ski, reason: decision.reason });
+      secure.destroy();
+      return;
+    }
+    this.peers.set(secure, { ...peer, decision });
+    // Hand the TLS socket to the HTTP server, which parses the upgrade request.
+    this.httpServer.emit('connection', secure);
+  }
+
+  private onUpgraded(ws: WebSocket, socket: object): void {
+    const peer = this.peers.get(socket);
+    this.deadlines.get(socket)?.cancel();
+    if (peer === undefined || !peer.decision.accept) {
+      ws.terminate();
+      return;
+    }
+    if (ws.protocol !== SHIP_SUBPROTOCOL) {
+      // SHIP §10.2: the subprotocol `ship` is required; ship-go closes right after the upgrade.
+      this.options.onRefused?.({
+        remoteAddress: peer.remoteAddress,
+        ski: peer.ski,
+        reason: 'the WebSocket upgrade did not ask for the subprotocol "ship"',
+      });
+      ws.close(CloseCode.protocolError, 'subprotocol ship required');
+      return;
+    }
+    const connection = new ShipConnection({
+      socket: ws,
+      sme: smeConfig({
+        localShipId: this.options.localShipId,
+        ...peer.decision.sme,
+        role: 'server',
+      }),
+      remoteSki: peer.ski,
+      remoteAddress: peer.remoteAddress,
+      clock: this.options.clock,
+      ...(this.options.logger ? { logger: this.options.logger } : {}),
+    });
+    this.options.onConnection(connection, peer);
+    connection.start();
+  }
+}

@@ -1,0 +1,79 @@
+import type { Clock, TimerHandle } from '../../src/util/clock.js';
+
+interface Pending {
+  readonly at: number;
+  readonly seq: number;
+  readonly name: string;
+  readonly callback: () => void;
+  cancelled: boolean;
+}
+
+/** A virtual clock: time moves only when a test calls advance(); timers fire in order. */
+export class FakeClock implements Clock {
+  private current: number;
+  private seq = 0;
+  private pending: Pending[] = [];
+  readonly wallEpochMs: number;
+
+  constructor(start = 0, wallEpochMs = Date.UTC(2026, 0, 1)) {
+    this.current = start;
+    this.wallEpochMs = wallEpochMs;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  wallNow(): Date {
+    return new Date(this.wallEpochMs + this.current);
+  }
+
+  setTimer(name: string, delayMs: number, callback: () => void): TimerHandle {
+    const entry: Pending = {
+      at: this.current + Math.max(0, delayMs),
+      seq: ++this.seq,
+      name,
+      callback,
+      cancelled: false,
+    };
+    this.pending.push(entry);
+    return {
+      cancel: () => {
+        entry.cancelled = true;
+      },
+    };
+  }
+
+  /** Names of the timers still pending, soonest first. */
+  pendingTimers(): string[] {
+    return this.live().map((p) => p.name);
+  }
+
+  /** Moves time forward by `ms`, firing every timer due on the way (also ones they start). */
+  advance(ms: number): void {
+    const target = this.current + ms;
+    for (let guard = 0; guard < 100_000; guard++) {
+      const next = this.live()[0];
+      if (next === undefined || next.at > target) break;
+      this.current = next.at;
+      next.cancelled = true;
+      next.callback();
+    }
+    this.current = target;
+    this.pending = this.live();
+  }
+
+  /** Runs until no timer is pending or `limitMs` passed. */
+  runAll(limitMs = 24 * 3600_000): void {
+    const end = this.current + limitMs;
+    for (let guard = 0; guard < 100_000; guard++) {
+      const next = this.live()[0];
+      if (next === undefined || next.at > end) return;
+      this.advance(next.at - this.current);
+    }
+  }
+
+  private live(): Pending[] {
+    return this.pending.filter((p) => !p.cancelled).sort((a, b) => a.at - b.at || a.seq - b.seq);
+  }
+}
