@@ -232,9 +232,20 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
   }
 
   /** Drops the connection at once without any SHIP message (double connections, shutdown). */
-  terminate(code: number, reason: string): Promise<ConnectionClosedInfo> {
+  terminate(
+    code: number,
+    reason: string,
+    failureCode: SmeFailure['code'] = 'SHIPHUB_ERR_CLOSED',
+  ): Promise<ConnectionClosedInfo> {
     const done = this.waitClosed();
+    // A connection terminated before start() never starts its handshake.
+    this.started = true;
     if (this.closedInfo === undefined) {
+      this.pendingFailure ??= {
+        code: failureCode,
+        phase: this.state.lastOpenPhase,
+        message: `closed by this node: ${reason}`,
+      };
       this.sendClose(code, reason);
     }
     return done;

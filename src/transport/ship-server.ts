@@ -51,6 +51,11 @@ export interface ShipServerOptions {
   readonly maxPayloadBytes?: number;
   /** TLS handshake and WebSocket upgrade must be done within this time. */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Sockets still in TLS or upgrade at once. When full, the OLDEST one is dropped to make room:
+   * idle or stalled sockets cannot lock out a real device, which needs only milliseconds.
+   */
+  readonly maxHandshakesInFlight?: number;
   /** Admission control on a new TCP connection, before TLS: return a reason to refuse it. */
   admit?(remoteAddress: string): string | undefined;
   /** Called when the TCP connection that `admit` let in is gone (accepted or not). */
@@ -69,6 +74,7 @@ export interface ShipServerOptions {
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_HANDSHAKES_IN_FLIGHT = 64;
 
 export class ShipServer {
   private readonly tcp: net.Server;
@@ -77,6 +83,7 @@ export class ShipServer {
   private readonly peers = new WeakMap<object, IdentifiedPeer & { decision: PeerDecision }>();
   /** Hard deadline per accepted TCP socket until its WebSocket upgrade is done. */
   private readonly deadlines = new WeakMap<object, TimerHandle>();
+  private readonly upgradedHook = new WeakMap<object, () => void>();
   private readonly sockets = new Set<net.Socket>();
   private readonly options: ShipServerOptions;
 
@@ -141,6 +148,18 @@ export class ShipServer {
       this.options.onRefused?.({ remoteAddress, reason: refusal });
       return;
     }
+    const maxInFlight = this.options.maxHandshakesInFlight ?? DEFAULT_MAX_HANDSHAKES_IN_FLIGHT;
+    if (this.sockets.size >= maxInFlight) {
+      const oldest = this.sockets.values().next().value;
+      if (oldest !== undefined) {
+        this.sockets.delete(oldest);
+        oldest.destroy();
+        this.options.onRefused?.({
+          remoteAddress: oldest.remoteAddress ?? 'unknown',
+          reason: `dropped: ${maxInFlight} TLS/WebSocket handshakes in flight, this one was the oldest`,
+        });
+      }
+    }
     let released = false;
     const release = () => {
       if (released) return;
@@ -167,6 +186,8 @@ export class ShipServer {
       raw.destroy();
     });
     secure.once('secure', () => this.onSecure(secure, raw, remoteAddress));
+    // Upgraded sockets are SHIP connections: no longer counted as handshakes in flight.
+    this.upgradedHook.set(secure, () => this.sockets.delete(raw));
   }
 
   private onSecure(secure: tls.TLSSocket, raw: net.Socket, remoteAddress: string): void {
@@ -196,6 +217,12 @@ export class ShipServer {
       );
     }
     const decision = this.options.decide(peer);
+    if (!decision.accept && decision.closeCode !== undefined) {
+      // Refused with a WebSocket close code (double connection: 1000 before CMI, as ship-go).
+      this.peers.set(secure, { ...peer, decision });
+      this.httpServer.emit('connection', secure);
+      return;
+    }
     if (!decision.accept) {
       this.options.onRefused?.({ remoteAddress, ski: peer.ski, reason: decision.reason });
       secure.destroy();
@@ -209,8 +236,18 @@ export class ShipServer {
   private onUpgraded(ws: WebSocket, socket: object): void {
     const peer = this.peers.get(socket);
     this.deadlines.get(socket)?.cancel();
-    if (peer === undefined || !peer.decision.accept) {
+    this.upgradedHook.get(socket)?.();
+    if (peer === undefined) {
       ws.terminate();
+      return;
+    }
+    if (!peer.decision.accept) {
+      this.options.onRefused?.({
+        remoteAddress: peer.remoteAddress,
+        ski: peer.ski,
+        reason: peer.decision.reason,
+      });
+      ws.close(peer.decision.closeCode, peer.decision.reason);
       return;
     }
     if (ws.protocol !== SHIP_SUBPROTOCOL) {

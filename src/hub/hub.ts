@@ -1,0 +1,829 @@
+/**
+ * The SHIP hub: announces this node, discovers others, keeps exactly one healthy connection to
+ * every trusted device, brings new devices through pairing under a person's control, and hands
+ * each connected device's data channel to the application (the SPINE layer).
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { CloseCode, CloseReasonText } from '../ship/close-codes.js';
+import type { SmeConfig, SmeFailure } from '../ship/handshake/index.js';
+import type { CloseReason } from '../ship/messages.js';
+import { toSki, type Ski } from '../ship/ski.js';
+import type { MdnsProvider, DiscoveredService, ServiceEvent } from '../mdns/types.js';
+import type { ShipTxtInfo } from '../mdns/txt.js';
+import type { ConnectionClosedInfo, ShipConnection } from '../transport/ship-connection.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import {
+  MAX_AUTO_ACCEPT_WINDOW_MS,
+  decideDoubleConnection,
+  reconnectDelayMs,
+  type Direction,
+  type DoubleConnectionRule,
+} from './policy.js';
+import type { HubTransport, IdentifiedPeer, PeerDecision } from './transport.js';
+
+/** Pairing states, after ship-go's ConnectionState (reference §10.3). */
+export type PairingState =
+  | 'none'
+  | 'queued'
+  | 'initiated'
+  | 'receivedPairingRequest'
+  | 'inProgress'
+  | 'trusted'
+  | 'pin'
+  | 'completed'
+  | 'remoteDeniedTrust'
+  | 'error';
+
+export interface PairingStateUpdate {
+  readonly state: PairingState;
+  /** Plain words: why (for remoteDeniedTrust and error always set). */
+  readonly reason?: string;
+  readonly failure?: SmeFailure;
+}
+
+/** An unknown device waiting for a person's decision. */
+export interface PendingPairing {
+  readonly ski: Ski;
+  readonly remoteAddress: string;
+  readonly since: Date;
+  readonly expiresAt: Date;
+  readonly brand?: string;
+  readonly model?: string;
+  readonly deviceType?: string;
+  readonly shipId?: string;
+}
+
+export type TrustDecisionKind = 'approved' | 'denied' | 'expired' | 'auto_accepted';
+
+/** What the application gets for each device in data exchange (ship-go's data writer). */
+export interface RemoteDevice {
+  readonly ski: Ski;
+  readonly direction: Direction;
+  readonly remoteAddress: string;
+  /** The device's SHIP ID, once access methods were exchanged. */
+  readonly shipId: string | undefined;
+  /** Sends one SPINE payload (`{"datagram":[...]}`). */
+  send(payload: unknown): void;
+  /** Closes with a SHIP close; the hub reconnects trusted devices later. */
+  close(reason?: CloseReason): Promise<void>;
+}
+
+/** The application's side of one device connection (ship-go's data reader). */
+export interface DeviceDataHandler {
+  onData(payload: unknown): void;
+  onClose?(info: ConnectionClosedInfo): void;
+}
+
+export interface ConnectionSummary {
+  readonly ski: Ski;
+  readonly direction: Direction;
+  readonly remoteAddress: string;
+  readonly state: string;
+  readonly shipId: string | undefined;
+  readonly connectedForMs: number;
+}
+
+export interface HubEvents {
+  servicesChanged: [services: DiscoveredService[], event: ServiceEvent];
+  pairingState: [ski: Ski, update: PairingStateUpdate];
+  pairingRequest: [pending: PendingPairing];
+  trustDecision: [ski: Ski, decision: TrustDecisionKind];
+  trustChanged: [ski: Ski, trusted: boolean];
+  /** A device reached data exchange. */
+  connected: [device: RemoteDevice];
+  shipId: [ski: Ski, shipId: string];
+  disconnected: [ski: Ski, info: ConnectionClosedInfo];
+  /** A dial failed or an incoming peer was refused. */
+  connectionFailed: [ski: Ski | undefined, reason: string];
+  /** Open connections reached 90 % of max_connections. */
+  connectionLimit: [active: number, max: number];
+  handshakePhase: [ski: Ski, phase: string, durationMs: number];
+  reconnectScheduled: [ski: Ski, attempt: number, delayMs: number];
+  autoAccept: [open: boolean, untilMs: number | undefined];
+}
+
+export interface HubOptions {
+  readonly localSki: Ski;
+  readonly localShipId: string;
+  readonly transport: HubTransport;
+  readonly clock: Clock;
+  readonly discovery?: MdnsProvider;
+  /** What we announce besides SHIP ID, SKI and register. */
+  readonly announce?: Omit<ShipTxtInfo, 'shipId' | 'ski' | 'register'> & { instanceName?: string };
+  readonly logger?: Logger;
+  /** Trusted SKIs at start (with their SHIP IDs when known). */
+  readonly trusted?: Iterable<{ ski: string; shipId?: string }>;
+  readonly doubleConnectionRule?: DoubleConnectionRule;
+  /** Open SHIP connections at most (seed: max_connections, default 20). */
+  readonly maxConnections?: number;
+  /** New TCP connections per remote address per minute. */
+  readonly connectionsPerAddressPerMinute?: number;
+  /** How long an unknown device waits for a decision. */
+  readonly pendingPairingTimeoutMs?: number;
+  /** Is a person able to decide about this SKI now? If not, unknown devices are aborted at once. */
+  readonly canWaitForTrust?: (ski: Ski) => boolean;
+  /** Set-up of the application's data handler for each device in data exchange. */
+  readonly setupRemoteDevice?: (device: RemoteDevice) => DeviceDataHandler | undefined;
+  /** SME settings for every connection (timings, PINs). */
+  readonly sme?: Omit<Partial<SmeConfig>, 'role' | 'localShipId' | 'initialTrust'>;
+  /** Source of randomness for reconnect delays, in [0, 1). */
+  readonly random?: () => number;
+}
+
+interface Tracked {
+  readonly connection: ShipConnection;
+  readonly direction: Direction;
+  handler: DeviceDataHandler | undefined;
+  device: RemoteDevice | undefined;
+}
+
+interface PeerEntry {
+  readonly ski: Ski;
+  trusted: boolean;
+  /** Approved by a person before it was seen: dialled at once when visible. */
+  queued: boolean;
+  shipId: string | undefined;
+  readonly connections: Set<Tracked>;
+  active: Tracked | undefined;
+  dial: AbortController | undefined;
+  reconnectTimer: TimerHandle | undefined;
+  attempt: number;
+  pairingState: PairingState;
+  pending: (PendingPairing & { timer: TimerHandle; tracked: Tracked }) | undefined;
+}
+
+const DEFAULT_MAX_CONNECTIONS = 20;
+const DEFAULT_PENDING_TIMEOUT_MS = 600_000;
+const DEFAULT_PER_ADDRESS_PER_MINUTE = 120;
+
+export class Hub extends EventEmitter<HubEvents> {
+  readonly localSki: Ski;
+  readonly localShipId: string;
+  private readonly options: HubOptions;
+  private readonly clock: Clock;
+  private readonly logger: Logger | undefined;
+  private readonly peers = new Map<Ski, PeerEntry>();
+  private readonly visible = new Map<Ski, DiscoveredService>();
+  private readonly recentByAddress = new Map<string, number[]>();
+  private readonly random: () => number;
+  private readonly rule: DoubleConnectionRule;
+  private readonly maxConnections: number;
+  private port: number | undefined;
+  private running = false;
+  private stopping = false;
+  private autoAcceptUntil: number | undefined;
+  private autoAcceptTimer: TimerHandle | undefined;
+  private unsubscribeDiscovery: (() => void) | undefined;
+  private limitWarned = false;
+
+  constructor(options: HubOptions) {
+    super();
+    this.options = options;
+    this.localSki = options.localSki;
+    this.localShipId = options.localShipId;
+    this.clock = options.clock;
+    this.logger = options.logger?.child({ component: 'hub' });
+    this.random = options.random ?? Math.random;
+    this.rule = options.doubleConnectionRule ?? 'spec';
+    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    for (const t of options.trusted ?? []) {
+      const entry = this.entry(toSki(t.ski));
+      entry.trusted = true;
+      entry.shipId = t.shipId;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  /** Starts accepting, announcing and browsing. Resolves with the bound port. */
+  async start(): Promise<number> {
+    if (this.running) return this.port ?? 0;
+    this.running = true;
+    this.stopping = false;
+    this.port = await this.options.transport.listen({
+      admit: (address) => this.admit(address),
+      released: () => undefined,
+      decide: (peer) => this.decideIncoming(peer),
+      onConnection: (connection) => this.track(connection, 'incoming'),
+      onRefused: (info) => {
+        this.logger?.debug(info, 'incoming connection refused');
+        this.emit('connectionFailed', info.ski, info.reason);
+      },
+    });
+    const discovery = this.options.discovery;
+    if (discovery !== undefined) {
+      this.unsubscribeDiscovery = discovery.onService((event) => this.onServiceEvent(event));
+      await discovery.start();
+      await this.announce();
+      for (const service of discovery.services()) {
+        this.onServiceEvent({ type: 'up', service });
+      }
+    }
+    return this.port;
+  }
+
+  /**
+   * Graceful stop: stop accepting, mDNS goodbye, SHIP close announce to every peer and wait for
+   * the confirms (up to maxTime), then drop what is left.
+   */
+  async stop(timeoutMs = 5_000): Promise<void> {
+    if (!this.running) return;
+    this.stopping = true;
+    this.autoAcceptTimer?.cancel();
+    for (const entry of this.peers.values()) {
+      entry.reconnectTimer?.cancel();
+      entry.reconnectTimer = undefined;
+      entry.dial?.abort();
+      if (entry.pending) entry.pending.timer.cancel();
+    }
+    this.unsubscribeDiscovery?.();
+    await this.options.transport.close();
+    if (this.options.discovery !== undefined) {
+      await this.options.discovery.close().catch((err: unknown) => {
+        this.logger?.warn({ err }, 'mDNS did not stop cleanly');
+      });
+    }
+    const closing: Array<Promise<unknown>> = [];
+    for (const entry of this.peers.values()) {
+      for (const t of entry.connections) closing.push(t.connection.close('unspecific', 'shutdown'));
+    }
+    await new Promise<void>((resolve) => {
+      const timer = this.clock.setTimer('stopTimeout', timeoutMs, () => {
+        for (const entry of this.peers.values()) {
+          for (const t of entry.connections) {
+            void t.connection.terminate(CloseCode.shipClose, CloseReasonText.shipClose);
+          }
+        }
+        resolve();
+      });
+      void Promise.all(closing).then(() => {
+        timer.cancel();
+        resolve();
+      });
+    });
+    this.running = false;
+  }
+
+  get listeningPort(): number | undefined {
+    return this.port;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Trust and pairing
+
+  /** Trusts a SKI (pairing by SKI, or approving before the device is seen). */
+  registerRemoteSki(skiText: string, info: { shipId?: string } = {}): void {
+    const ski = toSki(skiText);
+    const entry = this.entry(ski);
+    if (info.shipId !== undefined) entry.shipId = info.shipId;
+    const changed = !entry.trusted;
+    entry.trusted = true;
+    if (changed) this.emit('trustChanged', ski, true);
+    if (entry.pending) {
+      this.resolvePending(entry, 'approved');
+      return;
+    }
+    if (entry.connections.size === 0 && entry.dial === undefined) {
+      entry.queued = true;
+      this.setPairingState(entry, { state: 'queued' });
+      entry.reconnectTimer?.cancel();
+      entry.reconnectTimer = undefined;
+      this.maybeDial(entry, { immediate: true });
+    }
+  }
+
+  /** Removes trust: closes the connection (SHIP close) and forgets pending state. */
+  async unregisterRemoteSki(skiText: string): Promise<void> {
+    const ski = toSki(skiText);
+    const entry = this.peers.get(ski);
+    if (entry === undefined) return;
+    const changed = entry.trusted;
+    entry.trusted = false;
+    entry.queued = false;
+    entry.attempt = 0;
+    entry.reconnectTimer?.cancel();
+    entry.reconnectTimer = undefined;
+    entry.dial?.abort();
+    if (changed) this.emit('trustChanged', ski, false);
+    if (entry.pending) this.resolvePending(entry, 'denied');
+    const closing = [...entry.connections].map((t) =>
+      t.connection.close('removedConnection', 'un-paired'),
+    );
+    this.setPairingState(entry, { state: 'none' });
+    await Promise.all(closing);
+  }
+
+  isTrusted(skiText: string): boolean {
+    return this.peers.get(toSki(skiText))?.trusted ?? false;
+  }
+
+  trustedSkis(): Ski[] {
+    return [...this.peers.values()].filter((e) => e.trusted).map((e) => e.ski);
+  }
+
+  /** Approves a pending pairing request (or pre-approves an SKI not seen yet). */
+  approve(skiText: string): void {
+    this.registerRemoteSki(skiText);
+  }
+
+  /** Denies a pending pairing request; false if nothing was pending for that SKI. */
+  deny(skiText: string): boolean {
+    const entry = this.peers.get(toSki(skiText));
+    if (entry?.pending === undefined) return false;
+    this.resolvePending(entry, 'denied');
+    return true;
+  }
+
+  pendingPairings(): PendingPairing[] {
+    const result: PendingPairing[] = [];
+    for (const entry of this.peers.values()) {
+      if (entry.pending) {
+        const { timer: _t, tracked: _c, ...pending } = entry.pending;
+        result.push(pending);
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Opens an auto-accept window (SHIP §12.3.1.1): for at most 2 minutes unknown devices are
+   * accepted and `register=true` is announced. Never a permanent switch.
+   */
+  async openAutoAcceptWindow(durationMs: number): Promise<void> {
+    const ms = Math.min(Math.max(0, durationMs), MAX_AUTO_ACCEPT_WINDOW_MS);
+    this.autoAcceptTimer?.cancel();
+    this.autoAcceptUntil = this.clock.now() + ms;
+    this.autoAcceptTimer = this.clock.setTimer('autoAcceptWindow', ms, () => {
+      void this.closeAutoAcceptWindow();
+    });
+    this.emit('autoAccept', true, this.autoAcceptUntil);
+    await this.announce();
+  }
+
+  async closeAutoAcceptWindow(): Promise<void> {
+    if (this.autoAcceptUntil === undefined) return;
+    this.autoAcceptTimer?.cancel();
+    this.autoAcceptUntil = undefined;
+    this.emit('autoAccept', false, undefined);
+    await this.announce();
+  }
+
+  get autoAcceptOpen(): boolean {
+    return this.autoAcceptUntil !== undefined && this.clock.now() < this.autoAcceptUntil;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Views
+
+  services(): DiscoveredService[] {
+    return [...this.visible.values()];
+  }
+
+  connections(): ConnectionSummary[] {
+    const now = this.clock.now();
+    const result: ConnectionSummary[] = [];
+    for (const entry of this.peers.values()) {
+      for (const t of entry.connections) {
+        result.push({
+          ski: entry.ski,
+          direction: t.direction,
+          remoteAddress: t.connection.remoteAddress,
+          state: t.connection.subState,
+          shipId: t.connection.remoteShipId ?? entry.shipId,
+          connectedForMs: now - t.connection.openedAt,
+        });
+      }
+    }
+    return result;
+  }
+
+  /** Connections that are open (any phase). */
+  get openConnectionCount(): number {
+    let count = 0;
+    for (const entry of this.peers.values()) count += entry.connections.size;
+    return count;
+  }
+
+  pairingState(skiText: string): PairingState {
+    return this.peers.get(toSki(skiText))?.pairingState ?? 'none';
+  }
+
+  /** Closes the connection to a SKI with a SHIP close without un-pairing (it reconnects). */
+  async disconnect(skiText: string, reason: CloseReason = 'unspecific'): Promise<void> {
+    const entry = this.peers.get(toSki(skiText));
+    if (entry === undefined) return;
+    await Promise.all([...entry.connections].map((t) => t.connection.close(reason)));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Incoming
+
+  private admit(remoteAddress: string): string | undefined {
+    if (this.stopping) return 'the hub is stopping';
+    // max_connections holds before any TLS work is spent.
+    if (this.openConnectionCount >= this.maxConnections) {
+      return `connection limit reached (${this.maxConnections})`;
+    }
+    const limit = this.options.connectionsPerAddressPerMinute ?? DEFAULT_PER_ADDRESS_PER_MINUTE;
+    const now = this.clock.now();
+    const recent = (this.recentByAddress.get(remoteAddress) ?? []).filter((t) => now - t < 60_000);
+    if (recent.length >= limit) {
+      this.recentByAddress.set(remoteAddress, recent);
+      return `more than ${limit} connections per minute from ${remoteAddress}`;
+    }
+    recent.push(now);
+    this.recentByAddress.set(remoteAddress, recent);
+    if (this.recentByAddress.size > 10_000) this.recentByAddress.clear();
+    return undefined;
+  }
+
+  private decideIncoming(peer: IdentifiedPeer): PeerDecision {
+    if (this.stopping) return { accept: false, reason: 'the hub is stopping' };
+    const entry = this.entry(peer.ski);
+    if (entry.connections.size > 0 || entry.dial !== undefined) {
+      const decision = decideDoubleConnection(this.rule, this.localSki, peer.ski, 'incoming');
+      if (decision === 'rejectNew') {
+        return {
+          accept: false,
+          closeCode: CloseCode.doubleConnection,
+          reason: CloseReasonText.doubleConnection,
+        };
+      }
+      if (decision === 'keepNew') this.dropOthers(entry, undefined);
+    }
+    const trusted = entry.trusted || this.autoAcceptOpen;
+    return {
+      accept: true,
+      sme: {
+        ...this.options.sme,
+        initialTrust: trusted ? 'trusted' : 'pending',
+        ...(entry.shipId !== undefined ? { expectedShipId: entry.shipId } : {}),
+      },
+    };
+  }
+
+  /** Closes every connection of `entry` except `keep`, and aborts an in-flight dial. */
+  private dropOthers(entry: PeerEntry, keep: Tracked | undefined): void {
+    if (keep === undefined || keep.direction === 'incoming') {
+      entry.dial?.abort();
+      entry.dial = undefined;
+    }
+    for (const t of entry.connections) {
+      if (t === keep) continue;
+      void t.connection.terminate(
+        CloseCode.doubleConnection,
+        CloseReasonText.doubleConnection,
+        'SHIPHUB_ERR_DOUBLE_CONNECTION',
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Connection tracking
+
+  private track(connection: ShipConnection, direction: Direction): Tracked {
+    const entry = this.entry(connection.remoteSki);
+    const tracked: Tracked = { connection, direction, handler: undefined, device: undefined };
+    entry.connections.add(tracked);
+    const ski = entry.ski;
+    this.setPairingState(entry, { state: direction === 'outgoing' ? 'initiated' : 'inProgress' });
+    this.checkConnectionLimit();
+
+    connection.on('state', (_from, to, phase, durationMs) => {
+      this.emit('handshakePhase', ski, phase, durationMs);
+      if (phase === 'hello' && to === 'SME_HELLO_STATE_READY_LISTEN') {
+        this.setPairingState(entry, { state: 'inProgress' });
+      } else if (phase === 'pin') {
+        this.setPairingState(entry, { state: 'pin' });
+      }
+    });
+    connection.on('trustRequired', () => this.onTrustRequired(entry, tracked));
+    connection.on('peerPending', () => {
+      this.setPairingState(entry, {
+        state: 'inProgress',
+        reason: "waiting for the device's user to trust this node",
+      });
+    });
+    connection.on('helloOk', () => {
+      this.setPairingState(entry, { state: 'trusted' });
+      if (!entry.trusted) {
+        // Auto-accepted during the window, or approved: the device is paired now.
+        entry.trusted = true;
+        this.emit('trustChanged', ski, true);
+        if (entry.pending === undefined) this.emit('trustDecision', ski, 'auto_accepted');
+      }
+      entry.queued = false;
+    });
+    connection.on('dataChannelOpen', () => this.onDataChannelOpen(entry, tracked));
+    connection.on('data', (payload) => {
+      if (entry.active === tracked) tracked.handler?.onData(payload);
+    });
+    connection.on('shipId', (shipId) => {
+      entry.shipId = shipId;
+      this.emit('shipId', ski, shipId);
+    });
+    connection.on('closed', (info) => this.onClosed(entry, tracked, info));
+    return tracked;
+  }
+
+  private onTrustRequired(entry: PeerEntry, tracked: Tracked): void {
+    const canWait = this.options.canWaitForTrust?.(entry.ski) ?? true;
+    if (!canWait) {
+      // Like ship-go's AllowWaitingForTrust=false: abort at once.
+      tracked.connection.deny();
+      this.emit('trustDecision', entry.ski, 'denied');
+      return;
+    }
+    const service = this.visible.get(entry.ski);
+    const now = this.clock.wallNow();
+    const timeoutMs = this.options.pendingPairingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS;
+    const pending: PendingPairing = {
+      ski: entry.ski,
+      remoteAddress: tracked.connection.remoteAddress,
+      since: now,
+      expiresAt: new Date(now.getTime() + timeoutMs),
+      ...(service?.record.brand !== undefined ? { brand: service.record.brand } : {}),
+      ...(service?.record.model !== undefined ? { model: service.record.model } : {}),
+      ...(service?.record.type !== undefined ? { deviceType: service.record.type } : {}),
+      ...(service?.record.shipId !== undefined ? { shipId: service.record.shipId } : {}),
+    };
+    entry.pending?.timer.cancel();
+    entry.pending = {
+      ...pending,
+      tracked,
+      timer: this.clock.setTimer('pendingPairing', timeoutMs, () => {
+        this.resolvePending(entry, 'expired');
+      }),
+    };
+    this.setPairingState(entry, { state: 'receivedPairingRequest' });
+    this.emit('pairingRequest', pending);
+  }
+
+  private resolvePending(entry: PeerEntry, decision: 'approved' | 'denied' | 'expired'): void {
+    const pending = entry.pending;
+    if (pending === undefined) return;
+    pending.timer.cancel();
+    entry.pending = undefined;
+    this.emit('trustDecision', entry.ski, decision);
+    if (decision === 'approved') {
+      if (!entry.trusted) {
+        entry.trusted = true;
+        this.emit('trustChanged', entry.ski, true);
+      }
+      pending.tracked.connection.approve();
+    } else {
+      pending.tracked.connection.deny();
+      this.setPairingState(entry, {
+        state: 'none',
+        reason: decision === 'expired' ? 'nobody decided in time' : 'denied',
+      });
+    }
+  }
+
+  private onDataChannelOpen(entry: PeerEntry, tracked: Tracked): void {
+    const previous = entry.active;
+    entry.active = tracked;
+    entry.queued = false;
+    const connection = tracked.connection;
+    const device: RemoteDevice = {
+      ski: entry.ski,
+      direction: tracked.direction,
+      remoteAddress: connection.remoteAddress,
+      get shipId() {
+        return connection.remoteShipId;
+      },
+      send: (payload) => connection.send(payload),
+      close: async (reason) => {
+        await connection.close(reason);
+      },
+    };
+    tracked.device = device;
+    if (previous !== undefined && previous !== tracked) {
+      // A newer connection took over (the bigger SKI will close the older one).
+      previous.handler = undefined;
+    }
+    this.setPairingState(entry, { state: 'completed' });
+    try {
+      tracked.handler = this.options.setupRemoteDevice?.(device) ?? undefined;
+    } catch (err) {
+      this.logger?.error({ err, peerSki: entry.ski }, 'setupRemoteDevice threw');
+    }
+    this.emit('connected', device);
+  }
+
+  private onClosed(entry: PeerEntry, tracked: Tracked, info: ConnectionClosedInfo): void {
+    entry.connections.delete(tracked);
+    if (entry.pending?.tracked === tracked) {
+      entry.pending.timer.cancel();
+      entry.pending = undefined;
+    }
+    if (entry.active === tracked) {
+      entry.active = undefined;
+      try {
+        tracked.handler?.onClose?.(info);
+      } catch (err) {
+        this.logger?.error({ err, peerSki: entry.ski }, 'data handler onClose threw');
+      }
+    }
+    if (entry.connections.size === 0 && this.openConnectionCount < this.maxConnections * 0.9) {
+      this.limitWarned = false;
+    }
+    const doubleConnection = info.failure?.code === 'SHIPHUB_ERR_DOUBLE_CONNECTION';
+    if (info.reachedDataExchange || tracked.device !== undefined) {
+      this.emit('disconnected', entry.ski, info);
+    }
+    if (entry.connections.size > 0 || doubleConnection) {
+      if (entry.connections.size === 0 && !this.stopping) this.maybeDial(entry, {});
+      return;
+    }
+    if (info.remoteDeniedTrust) {
+      this.setPairingState(entry, {
+        state: 'remoteDeniedTrust',
+        reason: info.failure?.message ?? 'the device does not trust this node',
+        ...(info.failure ? { failure: info.failure } : {}),
+      });
+    } else if (info.failure !== undefined && !info.reachedDataExchange) {
+      this.setPairingState(entry, {
+        state: 'error',
+        reason: info.failure.message,
+        failure: info.failure,
+      });
+    } else {
+      this.setPairingState(entry, { state: 'none' });
+    }
+    if (!info.reachedDataExchange && !entry.trusted) {
+      this.emit('connectionFailed', entry.ski, info.failure?.message ?? 'closed during handshake');
+    }
+    // Reset the backoff after a good session (reference §9.2).
+    if (info.reachedDataExchange) entry.attempt = 0;
+    if (!this.stopping) this.maybeDial(entry, {});
+  }
+
+  private checkConnectionLimit(): void {
+    const active = this.openConnectionCount;
+    if (active >= Math.ceil(this.maxConnections * 0.9)) {
+      if (!this.limitWarned) {
+        this.limitWarned = true;
+        this.emit('connectionLimit', active, this.maxConnections);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Outgoing
+
+  private onServiceEvent(event: ServiceEvent): void {
+    const service = event.service;
+    if (event.type === 'down') {
+      this.visible.delete(service.ski);
+      const entry = this.peers.get(service.ski);
+      // Pending attempts are cancelled when the SKI disappears (ship-go dev).
+      entry?.reconnectTimer?.cancel();
+      if (entry) entry.reconnectTimer = undefined;
+    } else {
+      this.visible.set(service.ski, service);
+    }
+    this.emit('servicesChanged', this.services(), event);
+    if (event.type !== 'down' && !service.own && service.ski !== this.localSki) {
+      const entry = this.peers.get(service.ski);
+      if (entry !== undefined) this.maybeDial(entry, { immediate: entry.queued });
+    }
+  }
+
+  /** Dials a trusted, visible, unconnected SKI after its backoff delay. */
+  private maybeDial(entry: PeerEntry, opts: { immediate?: boolean }): void {
+    if (!this.running || this.stopping) return;
+    if (!entry.trusted && !entry.queued) return;
+    if (entry.connections.size > 0 || entry.dial !== undefined || entry.reconnectTimer) return;
+    const service = this.visible.get(entry.ski);
+    if (service === undefined || service.own || entry.ski === this.localSki) return;
+    entry.attempt += 1;
+    const delayMs = opts.immediate === true ? 0 : reconnectDelayMs(entry.attempt, this.random);
+    this.emit('reconnectScheduled', entry.ski, entry.attempt, delayMs);
+    entry.reconnectTimer = this.clock.setTimer('reconnect', delayMs, () => {
+      entry.reconnectTimer = undefined;
+      void this.dial(entry);
+    });
+  }
+
+  private async dial(entry: PeerEntry): Promise<void> {
+    if (!this.running || this.stopping) return;
+    if (entry.connections.size > 0 || entry.dial !== undefined) return;
+    const service = this.visible.get(entry.ski);
+    if (service === undefined) return;
+    const controller = new AbortController();
+    entry.dial = controller;
+    this.setPairingState(entry, { state: 'initiated' });
+    let lastError = 'no usable address';
+    for (const address of service.addresses) {
+      if (controller.signal.aborted) break;
+      try {
+        await this.options.transport.dial(
+          {
+            host: address.address,
+            port: service.port,
+            path: service.record.path,
+            ...(service.hostName !== undefined ? { servername: service.hostName } : {}),
+            expectedSki: entry.ski,
+            sme: {
+              ...this.options.sme,
+              ...(entry.shipId !== undefined ? { expectedShipId: entry.shipId } : {}),
+            },
+            onConnection: (connection) => this.onOutgoing(entry, connection, controller),
+          },
+          controller.signal,
+        );
+        if (entry.dial === controller) entry.dial = undefined;
+        return;
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+      }
+    }
+    if (entry.dial === controller) entry.dial = undefined;
+    if (controller.signal.aborted) return;
+    this.logger?.debug({ peerSki: entry.ski, err: lastError }, 'dial failed');
+    this.emit('connectionFailed', entry.ski, lastError);
+    this.setPairingState(entry, { state: 'error', reason: lastError });
+    this.maybeDial(entry, {});
+  }
+
+  private onOutgoing(entry: PeerEntry, connection: ShipConnection, controller: AbortController) {
+    if (controller.signal.aborted || this.stopping) {
+      void connection.terminate(
+        CloseCode.doubleConnection,
+        CloseReasonText.doubleConnection,
+        'SHIPHUB_ERR_DOUBLE_CONNECTION',
+      );
+      return;
+    }
+    if (entry.connections.size > 0) {
+      const decision = decideDoubleConnection(this.rule, this.localSki, entry.ski, 'outgoing');
+      if (decision === 'rejectNew') {
+        // Before CMI, with 1000 "double connection", as ship-go.
+        void connection.terminate(
+          CloseCode.doubleConnection,
+          CloseReasonText.doubleConnection,
+          'SHIPHUB_ERR_DOUBLE_CONNECTION',
+        );
+        return;
+      }
+      const tracked = this.track(connection, 'outgoing');
+      if (decision === 'keepNew') this.dropOthers(entry, tracked);
+      return;
+    }
+    this.track(connection, 'outgoing');
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private entry(ski: Ski): PeerEntry {
+    let entry = this.peers.get(ski);
+    if (entry === undefined) {
+      entry = {
+        ski,
+        trusted: false,
+        queued: false,
+        shipId: undefined,
+        connections: new Set(),
+        active: undefined,
+        dial: undefined,
+        reconnectTimer: undefined,
+        attempt: 0,
+        pairingState: 'none',
+        pending: undefined,
+      };
+      this.peers.set(ski, entry);
+    }
+    return entry;
+  }
+
+  private setPairingState(entry: PeerEntry, update: PairingStateUpdate): void {
+    if (entry.pairingState === update.state && update.reason === undefined) return;
+    entry.pairingState = update.state;
+    this.emit('pairingState', entry.ski, update);
+  }
+
+  private async announce(): Promise<void> {
+    const discovery = this.options.discovery;
+    const port = this.port;
+    if (discovery === undefined || port === undefined || this.stopping) return;
+    const a = this.options.announce;
+    await discovery.announce({
+      instanceName: a?.instanceName ?? this.localShipId,
+      port,
+      txt: {
+        shipId: this.localShipId,
+        ski: this.localSki,
+        path: a?.path ?? '/ship/',
+        brand: a?.brand ?? '',
+        model: a?.model ?? '',
+        type: a?.type ?? '',
+        register: this.autoAcceptOpen,
+        ...(a?.serial !== undefined ? { serial: a.serial } : {}),
+        ...(a?.categories !== undefined ? { categories: a.categories } : {}),
+      },
+    });
+  }
+}
