@@ -100,6 +100,8 @@ export interface HubEvents {
   connectionLimit: [active: number, max: number];
   handshakePhase: [ski: Ski, phase: string, durationMs: number];
   reconnectScheduled: [ski: Ski, attempt: number, delayMs: number];
+  /** Hello prolongation: we asked the device for more time, or granted it more. */
+  prolongation: [ski: Ski, kind: 'requested' | 'granted', count: number];
   autoAccept: [open: boolean, untilMs: number | undefined];
 }
 
@@ -500,6 +502,12 @@ export class Hub extends EventEmitter<HubEvents> {
       }
     });
     connection.on('trustRequired', () => this.onTrustRequired(entry, tracked));
+    connection.on('prolongationRequested', (count) =>
+      this.emit('prolongation', ski, 'requested', count),
+    );
+    connection.on('prolongationGranted', (count) =>
+      this.emit('prolongation', ski, 'granted', count),
+    );
     connection.on('peerPending', () => {
       this.setPairingState(entry, {
         state: 'inProgress',

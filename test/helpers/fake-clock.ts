@@ -63,6 +63,26 @@ export class FakeClock implements Clock {
     this.pending = this.live();
   }
 
+  /**
+   * Like advance(), but lets promise continuations and I/O callbacks run after every timer:
+   * needed when the code under test awaits between timers (dials, hub logic).
+   */
+  async advanceAsync(ms: number): Promise<void> {
+    const target = this.current + ms;
+    await flush();
+    for (let guard = 0; guard < 1_000_000; guard++) {
+      const next = this.live()[0];
+      if (next === undefined || next.at > target) break;
+      this.current = next.at;
+      next.cancelled = true;
+      next.callback();
+      await flush();
+    }
+    this.current = target;
+    this.pending = this.live();
+    await flush();
+  }
+
   /** Runs until no timer is pending or `limitMs` passed. */
   runAll(limitMs = 24 * 3600_000): void {
     const end = this.current + limitMs;
@@ -74,6 +94,13 @@ export class FakeClock implements Clock {
   }
 
   private live(): Pending[] {
-    return this.pending.filter((p) => !p.cancelled).sort((a, b) => a.at - b.at || a.seq - b.seq);
+    this.pending = this.pending
+      .filter((p) => !p.cancelled)
+      .sort((a, b) => a.at - b.at || a.seq - b.seq);
+    return this.pending;
   }
+}
+
+function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
