@@ -1,0 +1,300 @@
+/**
+ * Our nodes end to end over real TLS + WebSocket on 127.0.0.1 (port 0), in both roles: trusted,
+ * pending then approved, denied, timeouts (fake clock), bad certificates, bad frames.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { ShipServer, type PeerDecision } from '../../src/transport/ship-server.js';
+import { connectShip } from '../../src/transport/ship-client.js';
+import type { ShipConnection, ConnectionClosedInfo } from '../../src/transport/ship-connection.js';
+import {
+  connectShipTls,
+  createShipTlsContext,
+  type ShipTlsContext,
+} from '../../src/transport/tls.js';
+import { toSki, type Ski } from '../../src/ship/ski.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { testCertificate, testIdentity } from '../helpers/certs.js';
+
+let serverTls: ShipTlsContext;
+let clientTls: ShipTlsContext;
+let serverSki: Ski;
+let clientSki: Ski;
+
+before(async () => {
+  const a = await testIdentity('a');
+  const b = await testIdentity('b');
+  serverTls = createShipTlsContext(a);
+  clientTls = createShipTlsContext(b);
+  serverSki = a.ski;
+  clientSki = b.ski;
+});
+
+interface Started {
+  server: ShipServer;
+  port: number;
+  connections: ShipConnection[];
+  refused: string[];
+}
+
+const servers: ShipServer[] = [];
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+async function startServer(
+  decide: () => PeerDecision,
+  clock: Clock = systemClock,
+  onConnection: (c: ShipConnection) => void = () => undefined,
+): Promise<Started> {
+  const connections: ShipConnection[] = [];
+  const refused: string[] = [];
+  const server = new ShipServer({
+    tls: serverTls,
+    localSki: serverSki,
+    localShipId: 'server-ship-id',
+    port: 0,
+    host: '127.0.0.1',
+    clock,
+    decide,
+    onConnection: (c) => {
+      connections.push(c);
+      onConnection(c);
+    },
+    onRefused: (info) => refused.push(info.reason),
+  });
+  servers.push(server);
+  const port = await server.listen();
+  return { server, port, connections, refused };
+}
+
+function dial(port: number, expectedSki: Ski = serverSki, tlsContext = clientTls) {
+  return connectShip({
+    host: '127.0.0.1',
+    port,
+    expectedSki,
+    tls: tlsContext,
+    localSki: tlsContext.ski,
+    localShipId: 'client-ship-id',
+    clock: systemClock,
+  });
+}
+
+function once<T>(emitter: ShipConnection, event: 'complete' | 'dataChannelOpen'): Promise<T> {
+  return new Promise((resolve) => emitter.once(event, () => resolve(undefined as T)));
+}
+
+function waitFor(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (predicate()) resolve();
+      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
+      else setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+/** A raw WebSocket client with our certificate, to send what our ShipConnection never would. */
+async function rawClient(port: number, protocols: string[] = ['ship']): Promise<WebSocket> {
+  const socket = await connectShipTls({ host: '127.0.0.1', port, ctx: clientTls });
+  const ws = new WebSocket(`wss://127.0.0.1:${port}/ship/`, protocols, {
+    createConnection: () => socket,
+    perMessageDeflate: false,
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return ws;
+}
+
+function closeOf(ws: WebSocket): Promise<number> {
+  return new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+}
+
+const trusted = (): PeerDecision => ({ accept: true, sme: { initialTrust: 'trusted' } });
+const pending = (): PeerDecision => ({ accept: true, sme: { initialTrust: 'pending' } });
+
+describe('SHIP over TLS + WebSocket on 127.0.0.1', () => {
+  it('trusted both ways: data both directions, then a SHIP close', async () => {
+    const s = await startServer(trusted);
+    const client = await dial(s.port);
+    await once(client, 'complete');
+    await waitFor(() => s.connections[0]?.subState === 'SME_STATE_COMPLETE');
+    const server = s.connections[0]!;
+    assert.equal(server.remoteSki, clientSki);
+    assert.equal(client.remoteSki, serverSki);
+    assert.equal(client.remoteShipId, 'server-ship-id');
+    assert.equal(server.remoteShipId, 'client-ship-id');
+    const atServer: unknown[] = [];
+    const atClient: unknown[] = [];
+    server.on('data', (p) => atServer.push(p));
+    client.on('data', (p) => atClient.push(p));
+    const big = { datagram: [{ payload: 'x'.repeat(90 * 1024) }] };
+    client.send({ datagram: [{ n: 1 }] });
+    client.send(big);
+    server.send({ datagram: [{ n: 2 }] });
+    await waitFor(() => atServer.length === 2 && atClient.length === 1);
+    assert.deepEqual(atServer, [{ datagram: [{ n: 1 }] }, big], '90 KiB message accepted');
+    assert.deepEqual(atClient, [{ datagram: [{ n: 2 }] }]);
+    const serverClosed = server.waitClosed();
+    const info = await client.close();
+    assert.equal(info.failure, undefined);
+    assert.equal(info.closeCode, 4001);
+    const serverInfo = await serverClosed;
+    assert.equal(serverInfo.failure, undefined);
+    assert.equal(serverInfo.byPeer, true);
+  });
+
+  it('pending, then approved by a person: the handshake completes', async () => {
+    const s = await startServer(pending, systemClock, (c) => {
+      c.once('trustRequired', () => setTimeout(() => c.approve(), 50));
+    });
+    const client = await dial(s.port);
+    const peerPending = new Promise((resolve) => client.once('peerPending', resolve));
+    await peerPending;
+    await once(client, 'complete');
+    assert.equal(client.subState, 'SME_STATE_COMPLETE');
+    await client.close();
+  });
+
+  it('denied: the client learns the device refused trust (4452)', async () => {
+    const s = await startServer(pending, systemClock, (c) =>
+      c.once('trustRequired', () => c.deny()),
+    );
+    const client = await dial(s.port);
+    const info: ConnectionClosedInfo = await client.waitClosed();
+    assert.equal(info.remoteDeniedTrust, true);
+    assert.equal(info.failure?.code, 'SHIPHUB_ERR_REMOTE_DENIED_TRUST');
+    assert.match(info.failure?.hint ?? '', /approve this node/);
+    const serverInfo = await s.connections[0]!.waitClosed();
+    assert.equal(serverInfo.failure?.code, 'SHIPHUB_ERR_TRUST_DENIED');
+  });
+
+  it('refuses a server whose SKI is not the expected one, before any SHIP byte', async () => {
+    const s = await startServer(trusted);
+    await assert.rejects(dial(s.port, toSki('0'.repeat(40))), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'SHIPHUB_ERR_SKI_MISMATCH');
+      return true;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(s.connections.length, 0);
+  });
+
+  for (const kind of ['wrong', 'missing', 'short', 'rsa'] as const) {
+    it(`refuses a client certificate of kind "${kind}" before the WebSocket upgrade`, async () => {
+      const s = await startServer(trusted);
+      const cert = await testCertificate(kind);
+      const ctx = createShipTlsContext({ ...cert, ski: cert.ski });
+      await assert.rejects(dial(s.port, serverSki, ctx));
+      await waitFor(() => s.refused.length === 1);
+      assert.equal(s.connections.length, 0);
+    });
+  }
+
+  it('a text frame is refused with 1003', async () => {
+    const s = await startServer(trusted);
+    const ws = await rawClient(s.port);
+    const closed = closeOf(ws);
+    ws.send('{"connectionHello":[{"phase":"ready"}]}');
+    assert.equal(await closed, 1003);
+    const info = await s.connections[0]!.waitClosed();
+    assert.equal(info.failure?.code, 'SHIPHUB_ERR_FRAME_INVALID');
+  });
+
+  it('a missing subprotocol is refused with 1002 and no SHIP connection', async () => {
+    const s = await startServer(trusted);
+    const socket = await connectShipTls({ host: '127.0.0.1', port: s.port, ctx: clientTls });
+    const ws = new WebSocket(`wss://127.0.0.1:${s.port}/`, { createConnection: () => socket });
+    assert.equal(await closeOf(ws), 1002);
+    assert.equal(s.connections.length, 0);
+    assert.match(s.refused[0] ?? '', /subprotocol/);
+  });
+
+  it('any path is accepted, and a message split over 3 continuation frames is reassembled', async () => {
+    const s = await startServer(trusted);
+    const ws = await rawClient(s.port);
+    const received: Buffer[] = [];
+    ws.on('message', (d: Buffer) => received.push(d));
+    ws.send(Buffer.from([0, 0]));
+    await waitFor(() => received.length >= 1);
+    const hello = Buffer.from('\x01{"connectionHello":[{"phase":"ready"},{"waiting":60000}]}');
+    ws.send(hello.subarray(0, 10), { binary: true, fin: false });
+    ws.send(hello.subarray(10, 30), { binary: true, fin: false });
+    ws.send(hello.subarray(30), { binary: true, fin: true });
+    await waitFor(
+      () => s.connections[0]?.subState === 'SME_PROT_H_STATE_SERVER_LISTEN_PROPOSAL',
+      2_000,
+    ).catch(() => assert.fail(`server is in ${s.connections[0]?.subState}`));
+    ws.terminate();
+  });
+
+  it('CMI timeout with a fake clock: a silent client is closed after 10 s, not before', async () => {
+    const clock = new FakeClock();
+    const s = await startServer(trusted, clock);
+    const ws = await rawClient(s.port);
+    const closed = closeOf(ws);
+    await waitFor(() => s.connections.length === 1);
+    clock.advance(9_999);
+    assert.equal(s.connections[0]!.isClosed, false);
+    clock.advance(1);
+    assert.equal(await closed, 4001);
+    const info = await s.connections[0]!.waitClosed();
+    assert.equal(info.failure?.code, 'SHIPHUB_ERR_CMI_TIMEOUT');
+  });
+
+  it('hello timeout with a fake clock: aborted, then 4452', async () => {
+    const clock = new FakeClock();
+    const s = await startServer(trusted, clock);
+    const ws = await rawClient(s.port);
+    const messages: string[] = [];
+    ws.on('message', (d: Buffer) => messages.push(d.subarray(1).toString()));
+    const closed = closeOf(ws);
+    ws.send(Buffer.from([0, 0]));
+    await waitFor(() => messages.length === 2);
+    // The keep-alive ping goes out at 50 s: let the pong arrive before time moves on.
+    clock.advance(50_000);
+    await new Promise((r) => setTimeout(r, 50));
+    clock.advance(10_000);
+    await waitFor(() => messages.length === 3);
+    assert.equal(messages[2], '{"connectionHello":[{"phase":"aborted"}]}');
+    clock.advance(1_000);
+    assert.equal(await closed, 4452);
+  });
+
+  it('a peer that never answers pings is dropped after the pong timeout (fake clock)', async () => {
+    const clock = new FakeClock();
+    const s = await startServer(trusted, clock);
+    const ws = await rawClient(s.port);
+    // Stop the automatic pong by replacing the socket's pong sender.
+    (ws as unknown as { pong: () => void }).pong = () => undefined;
+    // Walk the handshake to completion so only the keep-alive timers are left.
+    const control = (json: string) => Buffer.concat([Buffer.from([1]), Buffer.from(json)]);
+    ws.send(Buffer.from([0, 0]));
+    ws.send(control('{"connectionHello":[{"phase":"ready"},{"waiting":60000}]}'));
+    ws.send(
+      control(
+        '{"messageProtocolHandshake":[{"handshakeType":"announceMax"},{"version":[{"major":1},{"minor":0}]},{"formats":[{"format":["JSON-UTF8"]}]}]}',
+      ),
+    );
+    ws.send(
+      control(
+        '{"messageProtocolHandshake":[{"handshakeType":"select"},{"version":[{"major":1},{"minor":0}]},{"formats":[{"format":["JSON-UTF8"]}]}]}',
+      ),
+    );
+    ws.send(control('{"connectionPinState":[{"pinState":"none"}]}'));
+    ws.send(control('{"accessMethods":[{"id":"raw"}]}'));
+    await waitFor(() => s.connections[0]?.subState === 'SME_STATE_COMPLETE');
+    const closed = closeOf(ws);
+    clock.advance(50_000);
+    await new Promise((r) => setTimeout(r, 50));
+    clock.advance(10_000);
+    assert.equal(await closed, 4001);
+    const info = await s.connections[0]!.waitClosed();
+    assert.equal(info.failure?.code, 'SHIPHUB_ERR_PONG_TIMEOUT');
+  });
+});
