@@ -44,6 +44,13 @@ export type ShipHubErrorCode =
   | 'SHIPHUB_ERR_CLOSED'
   | 'SHIPHUB_ERR_CONFIG'
   | 'SHIPHUB_ERR_STORAGE'
+  // operations: persisted files, admin API and its client
+  | 'SHIPHUB_ERR_STORE_INVALID'
+  | 'SHIPHUB_ERR_SKI_INVALID'
+  | 'SHIPHUB_ERR_BAD_REQUEST'
+  | 'SHIPHUB_ERR_NOT_FOUND'
+  | 'SHIPHUB_ERR_UNAUTHORIZED'
+  | 'SHIPHUB_ERR_DAEMON_UNREACHABLE'
   | 'SHIPHUB_ERR_INTERNAL';
 
 export interface ShipHubErrorOptions {

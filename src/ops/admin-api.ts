@@ -1,0 +1,370 @@
+/**
+ * The admin HTTP API of the daemon (fastify 5): health and readiness probes, Prometheus metrics,
+ * pairing decisions, the trust list, connections and discovered devices. The CLI talks to it
+ * through {@link AdminClient} (admin-client.ts).
+ *
+ * Security: it binds to loopback by default. With a token every route except /healthz needs
+ * `Authorization: Bearer <token>`; on a non-loopback address a token is mandatory and the server
+ * refuses to be created without one. Errors are `{ "error": { "code", "message" } }` with stable
+ * `SHIPHUB_ERR_*` codes (docs/errors.md).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { LogController, fastify, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { ConfigError, ShipHubError, type ShipHubErrorCode } from '../ship/errors.js';
+import { parseSki, type Ski } from '../ship/ski.js';
+import { isLoopbackHost } from './config.js';
+import type { Logger } from './logger.js';
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** Body of GET /healthz. */
+export interface AdminHealth {
+  /** "ok" while running normally; "starting"/"stopping" around the lifecycle; "degraded" on trouble. */
+  status: 'ok' | 'starting' | 'degraded' | 'stopping';
+  uptime_s: number;
+  /** Active SHIP connections. */
+  connections: number;
+  /** Any further numbers the hub wants to expose (total, failed, trusted_devices, version…). */
+  [field: string]: unknown;
+}
+
+/** A pairing request waiting for an operator (GET /api/pairing). */
+export interface PendingPairingInfo {
+  ski: string;
+  brand?: string;
+  model?: string;
+  device_type?: string;
+  address?: string;
+  /** RFC 3339 times. */
+  requested_at: string;
+  expires_at: string;
+  [field: string]: unknown;
+}
+
+/** A trusted device (GET /api/trust): the trusted_devices.json entry. */
+export interface TrustedDeviceInfo {
+  ski: string;
+  brand: string;
+  model: string;
+  device_type: string;
+  paired_at: string;
+  last_connection: string;
+  connection_count: number;
+  [field: string]: unknown;
+}
+
+/** What POST /api/trust may say about the device. */
+export interface TrustedDeviceDetails {
+  brand?: string;
+  model?: string;
+  device_type?: string;
+}
+
+/** A SHIP connection (GET /api/connections). */
+export interface ConnectionInfo {
+  ski: string;
+  direction: 'inbound' | 'outbound';
+  /** Handshake phase or "data". */
+  state: string;
+  address?: string;
+  connected_at?: string;
+  [field: string]: unknown;
+}
+
+/** A device seen by mDNS (GET /api/discovered). */
+export interface DiscoveredDeviceInfo {
+  ski: string;
+  brand?: string;
+  model?: string;
+  device_type?: string;
+  ship_id?: string;
+  address?: string;
+  port?: number;
+  trusted: boolean;
+  [field: string]: unknown;
+}
+
+/**
+ * What the admin API needs from the hub. SKIs passed in are already normalised. Methods may
+ * throw a ShipHubError: its code decides the HTTP status (e.g. SHIPHUB_ERR_NOT_FOUND → 404).
+ */
+export interface AdminBackend {
+  health(): MaybePromise<AdminHealth>;
+  /** True when the hub listens, announces and has its stores open. */
+  ready(): MaybePromise<boolean>;
+  listPending(): MaybePromise<readonly PendingPairingInfo[]>;
+  /** Approves a pending request; false if there is none for this SKI (→ 404). */
+  approve(ski: Ski): MaybePromise<boolean>;
+  /** Denies a pending request; false if there is none for this SKI (→ 404). */
+  deny(ski: Ski): MaybePromise<boolean>;
+  listTrusted(): MaybePromise<readonly TrustedDeviceInfo[]>;
+  /** Trusts a device (idempotent) and returns its entry. */
+  addTrusted(ski: Ski, info?: TrustedDeviceDetails): MaybePromise<TrustedDeviceInfo>;
+  /** Removes trust; false if the SKI was not trusted (→ 404). */
+  removeTrusted(ski: Ski): MaybePromise<boolean>;
+  listConnections(): MaybePromise<readonly ConnectionInfo[]>;
+  listDiscovered(): MaybePromise<readonly DiscoveredDeviceInfo[]>;
+}
+
+/** Options of {@link createAdminServer}. */
+export interface AdminServerOptions {
+  backend: AdminBackend;
+  /** Served on /metrics; without it /metrics answers 404 (metrics disabled). */
+  registry?: Registry | undefined;
+  logger: Logger;
+  /** Bearer token; required when `host` is not a loopback address. */
+  token?: string | undefined;
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+}
+
+/** The created (not yet listening) admin server. */
+export interface AdminServer {
+  /** The fastify instance; tests use `app.inject()`. */
+  readonly app: FastifyInstance;
+  /** Starts listening; resolves to the bound address and its URL. */
+  listen(): Promise<{ host: string; port: number; url: string }>;
+  /** Stops listening and closes connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** HTTP status of a ShipHubError code; anything not listed is a 500. */
+const STATUS_BY_CODE: Partial<Record<ShipHubErrorCode, number>> = {
+  SHIPHUB_ERR_SKI_INVALID: 400,
+  SHIPHUB_ERR_BAD_REQUEST: 400,
+  SHIPHUB_ERR_CONFIG: 400,
+  SHIPHUB_ERR_UNAUTHORIZED: 401,
+  SHIPHUB_ERR_TRUST_DENIED: 403,
+  SHIPHUB_ERR_NOT_FOUND: 404,
+  SHIPHUB_ERR_SELF_CONNECTION: 409,
+  SHIPHUB_ERR_NOT_READY: 503,
+  SHIPHUB_ERR_CLOSED: 503,
+  SHIPHUB_ERR_CONNECTION_LIMIT: 503,
+};
+
+/** JSON schema of an SKI in a URL or body; the exact format is checked by parseSki. */
+const SKI_SCHEMA = { type: 'string', minLength: 1, maxLength: 128 } as const;
+const SKI_PARAMS = {
+  type: 'object',
+  required: ['ski'],
+  properties: { ski: SKI_SCHEMA },
+} as const;
+const TEXT = { type: 'string', maxLength: 255 } as const;
+const TRUST_BODY = {
+  type: 'object',
+  required: ['ski'],
+  additionalProperties: false,
+  properties: { ski: SKI_SCHEMA, brand: TEXT, model: TEXT, device_type: TEXT },
+} as const;
+
+/** The error body every route returns. */
+export interface AdminErrorBody {
+  error: { code: string; message: string };
+}
+
+function errorBody(code: ShipHubErrorCode, message: string): AdminErrorBody {
+  return { error: { code, message } };
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Normalises an SKI from a request or throws the 400 error. */
+function requireSki(text: string): Ski {
+  const ski = parseSki(text);
+  if (ski === undefined) {
+    throw new ShipHubError(
+      'SHIPHUB_ERR_SKI_INVALID',
+      `not an SKI: "${text.length > 64 ? `${text.slice(0, 61)}...` : text}" ` +
+        '(expected 40 hexadecimal digits; spaces, dashes and colons are allowed)',
+    );
+  }
+  return ski;
+}
+
+/**
+ * Creates the admin server (routes registered, not listening).
+ *
+ * @throws ConfigError `SHIPHUB_ERR_CONFIG` when `host` is not loopback and there is no token.
+ */
+export function createAdminServer(options: AdminServerOptions): AdminServer {
+  const { backend, registry, host, port } = options;
+  const token = options.token === '' ? undefined : options.token;
+  if (token === undefined && !isLoopbackHost(host)) {
+    throw new ConfigError(
+      'SHIPHUB_ERR_CONFIG',
+      `the admin API would listen on "${host}", which is not a loopback address, without a token; ` +
+        'set "admin_token" or bind "admin_host" to 127.0.0.1',
+    );
+  }
+  const log = options.logger.child({ component: 'admin-api' });
+  const expected = token === undefined ? undefined : digest(token);
+
+  const app = fastify({
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    // Reject unknown body fields instead of silently dropping them (fastify's default).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (expected === undefined || request.url.split('?')[0] === '/healthz') return;
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const ok = match?.[1] !== undefined && timingSafeEqual(digest(match[1]), expected);
+    if (!ok) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="ship-hub"')
+        .send(
+          errorBody(
+            'SHIPHUB_ERR_UNAUTHORIZED',
+            header === ''
+              ? 'missing "Authorization: Bearer <token>" header (the admin API requires the admin_token)'
+              : 'invalid admin token',
+          ),
+        );
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    log.debug(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'admin request',
+    );
+  });
+
+  app.setErrorHandler(async (error: FastifyError | ShipHubError | Error, _request, reply) => {
+    if (error instanceof ShipHubError) {
+      const status = STATUS_BY_CODE[error.code] ?? 500;
+      if (status >= 500) log.error({ err: error }, 'admin request failed');
+      return reply.code(status).send(errorBody(error.code, error.message));
+    }
+    const fastifyError = error as FastifyError;
+    if (fastifyError.validation !== undefined) {
+      return reply.code(400).send(errorBody('SHIPHUB_ERR_BAD_REQUEST', fastifyError.message));
+    }
+    const status = fastifyError.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return reply.code(status).send(errorBody('SHIPHUB_ERR_BAD_REQUEST', fastifyError.message));
+    }
+    log.error({ err: error }, 'admin request failed');
+    return reply
+      .code(500)
+      .send(errorBody('SHIPHUB_ERR_INTERNAL', 'internal error (see the daemon log)'));
+  });
+
+  app.setNotFoundHandler(async (request, reply) =>
+    reply
+      .code(404)
+      .send(errorBody('SHIPHUB_ERR_NOT_FOUND', `no such route: ${request.method} ${request.url}`)),
+  );
+
+  // --- probes and metrics ---------------------------------------------------------------------
+
+  app.get('/healthz', async () => backend.health());
+
+  app.get('/readyz', async (_request, reply) => {
+    if (await backend.ready()) return { ready: true };
+    return reply.code(503).send({
+      ready: false,
+      ...errorBody('SHIPHUB_ERR_NOT_READY', 'the hub is not ready yet'),
+    });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    if (registry === undefined) {
+      return reply
+        .code(404)
+        .send(errorBody('SHIPHUB_ERR_NOT_FOUND', 'metrics are disabled (metrics_enabled=false)'));
+    }
+    const text = await registry.metrics();
+    return reply.header('content-type', registry.contentType).send(text);
+  });
+
+  // --- pairing --------------------------------------------------------------------------------
+
+  app.get('/api/pairing', async () => ({ pending: await backend.listPending() }));
+
+  const decide = (decision: 'approve' | 'deny') =>
+    app.post<{ Params: { ski: string } }>(
+      `/api/pairing/:ski/${decision}`,
+      { schema: { params: SKI_PARAMS } },
+      async (request, reply) => {
+        const ski = requireSki(request.params.ski);
+        const done = decision === 'approve' ? await backend.approve(ski) : await backend.deny(ski);
+        if (!done) {
+          return reply
+            .code(404)
+            .send(errorBody('SHIPHUB_ERR_NOT_FOUND', `no pending pairing request for ${ski}`));
+        }
+        return { ski, decision: decision === 'approve' ? 'approved' : 'denied' };
+      },
+    );
+  decide('approve');
+  decide('deny');
+
+  // --- trust ----------------------------------------------------------------------------------
+
+  app.get('/api/trust', async () => ({ devices: await backend.listTrusted() }));
+
+  app.post<{ Body: { ski: string } & TrustedDeviceDetails }>(
+    '/api/trust',
+    { schema: { body: TRUST_BODY } },
+    async (request, reply) => {
+      const { ski: text, ...details } = request.body;
+      const ski = requireSki(text);
+      const device = await backend.addTrusted(ski, details);
+      return reply.code(201).send({ device });
+    },
+  );
+
+  app.delete<{ Params: { ski: string } }>(
+    '/api/trust/:ski',
+    { schema: { params: SKI_PARAMS } },
+    async (request, reply) => {
+      const ski = requireSki(request.params.ski);
+      if (!(await backend.removeTrusted(ski))) {
+        return reply.code(404).send(errorBody('SHIPHUB_ERR_NOT_FOUND', `${ski} is not trusted`));
+      }
+      return { ski, removed: true };
+    },
+  );
+
+  // --- connections and discovery --------------------------------------------------------------
+
+  app.get('/api/connections', async () => ({ connections: await backend.listConnections() }));
+  app.get('/api/discovered', async () => ({ devices: await backend.listDiscovered() }));
+
+  let listening: Promise<{ host: string; port: number; url: string }> | undefined;
+  let closed = false;
+  return {
+    app,
+    listen() {
+      listening ??= app.listen({ host, port }).then(() => {
+        const address = app.server.address();
+        const bound = typeof address === 'object' && address !== null ? address.port : port;
+        const urlHost = host.includes(':') ? `[${host}]` : host;
+        const result = { host, port: bound, url: `http://${urlHost}:${bound}` };
+        log.info(result, `admin API listening on ${result.url}`);
+        return result;
+      });
+      return listening;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+    },
+  };
+}

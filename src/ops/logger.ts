@@ -1,0 +1,100 @@
+/**
+ * The one pino root logger of the process (house style "structured logging"). Components get
+ * `logger.child({ component })`. Output is pretty (pino-pretty, synchronous, in-process: no worker
+ * thread) on a terminal or with format "pretty", NDJSON otherwise (journald, files, pipes).
+ * Secrets (private keys, PINs, tokens, authorization headers) are redacted wherever the usual
+ * field names occur, at the top level and one level down.
+ */
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import pinoPretty from 'pino-pretty';
+import type { LogFormat, LogLevel } from './config.js';
+
+/** The logger type passed down through the hub. */
+export type Logger = PinoLogger;
+
+/** Options of {@link createLogger}. */
+export interface CreateLoggerOptions {
+  level: LogLevel;
+  format: LogFormat;
+  /**
+   * Where lines go; default stdout (fd 1, synchronous). "auto" picks pretty output when this is
+   * a TTY (`isTTY === true`).
+   */
+  destination?: DestinationStream | NodeJS.WritableStream;
+  /** Extra bindings on every line, e.g. `{ ship_id }`. */
+  base?: Record<string, unknown>;
+  /** Colour in pretty mode; default: when the destination is a TTY. */
+  colorize?: boolean;
+}
+
+/** Field names whose values never reach a log line. */
+const SECRET_FIELDS = [
+  'pin',
+  'pinValue',
+  'pin_value',
+  'privateKey',
+  'private_key',
+  'privateKeyPem',
+  'keyPem',
+  'key_pem',
+  'password',
+  'passphrase',
+  'token',
+  'admin_token',
+  'adminToken',
+  'authorization',
+  'secret',
+  'cert',
+  'certPem',
+  'cert_pem',
+  'rawCert',
+];
+
+/** pino redact paths: each secret field at the top level and one level deep, plus HTTP headers. */
+export const REDACT_PATHS: readonly string[] = [
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
+  'req.headers.authorization',
+  'headers.authorization',
+  'req.headers.cookie',
+];
+
+/** The text that replaces a redacted value. */
+export const REDACTED = '[redacted]';
+
+function isTty(destination: CreateLoggerOptions['destination']): boolean {
+  const target = destination ?? process.stdout;
+  return (target as { isTTY?: unknown }).isTTY === true;
+}
+
+/**
+ * Creates the root logger.
+ *
+ * - format "json": NDJSON lines `{"level":30,"time":"2024-01-09T10:30:00.000Z","msg":…}`.
+ * - format "pretty": human lines `[10:30:15] INFO (hub): ✅ Device connected: a1b2c3d4e5f6...`.
+ * - format "auto": pretty when the destination is a TTY, json otherwise.
+ */
+export function createLogger(options: CreateLoggerOptions): Logger {
+  const pretty =
+    options.format === 'pretty' || (options.format === 'auto' && isTty(options.destination));
+  const loggerOptions = {
+    level: options.level,
+    base: { pid: process.pid, ...options.base },
+    redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  if (pretty) {
+    const stream = pinoPretty({
+      sync: true,
+      colorize: options.colorize ?? isTty(options.destination),
+      translateTime: 'SYS:HH:MM:ss',
+      // The component goes into the header; `event` repeats the message, so it is left out.
+      ignore: 'pid,hostname,component,event',
+      messageFormat: '{if component}({component}) {end}{msg}',
+      destination: options.destination ?? 1,
+    });
+    return pino(loggerOptions, stream);
+  }
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: true });
+  return pino(loggerOptions, destination);
+}

@@ -1,0 +1,261 @@
+/**
+ * `hub_state.json`: counters the hub keeps across restarts (the seed's data/hub_state.json).
+ *
+ * ```json
+ * {
+ *   "total_connections": 12,
+ *   "failed_connections": 2,
+ *   "handshakes": 12,
+ *   "error_counts": { "connection_failed": 2, "trust_rejected": 1 },
+ *   "first_started_at": "2024-01-09T08:15:00Z",
+ *   "last_started_at": "2024-01-09T10:30:00Z",
+ *   "restarts": 3
+ * }
+ * ```
+ *
+ * Same robustness as the trust store: a file that does not parse or holds invalid values is
+ * refused with a ConfigError and never overwritten; every write is atomic and serialised; unknown
+ * fields are kept. Counters change often, so increments are coalesced: they are written after
+ * `flushDelayMs` (named timer "state-store.flush"), by {@link StateStore.flush}, and on close.
+ */
+import { ConfigError } from '../ship/errors.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../util/atomic-file.js';
+import { formatTimestamp, readJsonStoreFile } from './trust-store.js';
+
+/** The persisted counters. */
+export interface HubState {
+  readonly total_connections: number;
+  readonly failed_connections: number;
+  readonly handshakes: number;
+  /** Error counts by reason, e.g. connection_failed, trust_rejected. */
+  readonly error_counts: Readonly<Record<string, number>>;
+  /** RFC 3339 time of the very first start; null before the first start. */
+  readonly first_started_at: string | null;
+  /** RFC 3339 time of the latest start; null before the first start. */
+  readonly last_started_at: string | null;
+  /** Starts after the first one. */
+  readonly restarts: number;
+}
+
+/** Options of {@link StateStore.open}. */
+export interface StateStoreOptions {
+  clock: Clock;
+  /** Delay before coalesced counter changes are written; default 5000 ms. */
+  flushDelayMs?: number;
+  /** Receives errors of writes nobody awaits (the delayed flush). */
+  onError?: (error: unknown) => void;
+}
+
+const COUNTERS = ['total_connections', 'failed_connections', 'handshakes', 'restarts'] as const;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+/** Error reasons become JSON keys and log fields: keep them short and tame. */
+const REASON = /^[A-Za-z0-9_.:-]{1,64}$/;
+const DEFAULT_FLUSH_DELAY_MS = 5000;
+
+function emptyState(): HubState {
+  return {
+    total_connections: 0,
+    failed_connections: 0,
+    handshakes: 0,
+    error_counts: {},
+    first_started_at: null,
+    last_started_at: null,
+    restarts: 0,
+  };
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value) ?? typeof value;
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function parseState(path: string, data: Record<string, unknown>): Record<string, unknown> {
+  const fail = (key: string, expected: string): never => {
+    throw new ConfigError(
+      'SHIPHUB_ERR_STORE_INVALID',
+      `${path}: "${key}": expected ${expected}, got ${describe(data[key])} ` +
+        '(the file was left untouched; fix or remove it)',
+    );
+  };
+  const state: Record<string, unknown> = { ...emptyState(), ...data };
+  for (const key of COUNTERS) {
+    if (key in data && !isCount(data[key])) fail(key, 'a non-negative integer');
+  }
+  for (const key of ['first_started_at', 'last_started_at']) {
+    const value = data[key];
+    if (key in data && value !== null && !(typeof value === 'string' && RFC3339.test(value))) {
+      fail(key, 'an RFC 3339 time such as "2024-01-09T10:30:00Z" or null');
+    }
+  }
+  if ('error_counts' in data) {
+    const counts = data.error_counts;
+    if (typeof counts !== 'object' || counts === null || Array.isArray(counts)) {
+      fail('error_counts', 'an object of reason → count');
+    }
+    for (const [reason, count] of Object.entries(counts as Record<string, unknown>)) {
+      if (!isCount(count)) {
+        throw new ConfigError(
+          'SHIPHUB_ERR_STORE_INVALID',
+          `${path}: "error_counts"."${reason}": expected a non-negative integer, got ` +
+            `${describe(count)} (the file was left untouched; fix or remove it)`,
+        );
+      }
+    }
+    state.error_counts = { ...(counts as Record<string, number>) };
+  }
+  return state;
+}
+
+/** hub_state.json, see the module comment. */
+export class StateStore {
+  readonly path: string;
+  readonly #clock: Clock;
+  readonly #flushDelayMs: number;
+  readonly #onError: (error: unknown) => void;
+  /** Known and unknown fields, in file order. */
+  #state: Record<string, unknown>;
+  #timer: TimerHandle | undefined;
+  #tail: Promise<void> = Promise.resolve();
+  #queued: Promise<void> | undefined;
+  #dirty = false;
+  #closed = false;
+
+  private constructor(path: string, options: StateStoreOptions, state: Record<string, unknown>) {
+    this.path = path;
+    this.#clock = options.clock;
+    this.#flushDelayMs = options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
+    this.#onError = options.onError ?? (() => undefined);
+    this.#state = state;
+  }
+
+  /**
+   * Opens the store; a missing file means all counters at zero (created on the first write).
+   *
+   * @throws ConfigError `SHIPHUB_ERR_STORE_INVALID` for a file that does not parse or holds invalid
+   *   values; the file is never overwritten.
+   */
+  static async open(path: string, options: StateStoreOptions): Promise<StateStore> {
+    const data = await readJsonStoreFile(path, 'the hub state file');
+    const state = data === undefined ? { ...emptyState() } : parseState(path, data);
+    await removeStaleTempFiles(path).catch(() => undefined);
+    return new StateStore(path, options, state);
+  }
+
+  /** A frozen copy of the counters. */
+  get snapshot(): HubState {
+    const s = this.#state as unknown as HubState;
+    return Object.freeze({
+      total_connections: s.total_connections,
+      failed_connections: s.failed_connections,
+      handshakes: s.handshakes,
+      error_counts: Object.freeze({ ...s.error_counts }),
+      first_started_at: s.first_started_at,
+      last_started_at: s.last_started_at,
+      restarts: s.restarts,
+    });
+  }
+
+  /**
+   * Records a start of the hub: first_started_at (once), last_started_at = now, and restarts + 1
+   * unless this is the very first start. Written at once.
+   */
+  markStarted(): Promise<void> {
+    const now = formatTimestamp(this.#clock.wallNow());
+    const started = this.#state.last_started_at !== null;
+    if (this.#state.first_started_at === null) this.#state.first_started_at = now;
+    this.#state.last_started_at = now;
+    if (started) this.#increment('restarts');
+    this.#dirty = true;
+    return this.flush();
+  }
+
+  /** A SHIP connection reached the data phase. */
+  recordConnection(): void {
+    this.#increment('total_connections');
+  }
+
+  /** A completed SHIP handshake. */
+  recordHandshake(): void {
+    this.#increment('handshakes');
+  }
+
+  /** A connection attempt failed; with a reason, the reason's error count goes up too. */
+  recordFailedConnection(reason?: string): void {
+    this.#increment('failed_connections');
+    if (reason !== undefined) this.recordError(reason);
+  }
+
+  /** Counts an error by reason (e.g. "connection_failed", "trust_rejected"). */
+  recordError(reason: string): void {
+    const key = REASON.test(reason) ? reason : 'other';
+    const counts = this.#state.error_counts as Record<string, number>;
+    counts[key] = (counts[key] ?? 0) + 1;
+    this.#changed();
+  }
+
+  /** Writes pending changes now; retries a failed write. */
+  async flush(): Promise<void> {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    if (this.#dirty && this.#queued === undefined) await this.#persist();
+    else await (this.#queued ?? this.#tail);
+  }
+
+  /** Flushes and stops the delayed-write timer; later changes are written only by flush(). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+  }
+
+  /** The file content: 2-space JSON with a trailing newline, unknown fields kept. */
+  serialize(): string {
+    return `${JSON.stringify(this.#state, null, 2)}\n`;
+  }
+
+  #increment(key: (typeof COUNTERS)[number]): void {
+    this.#state[key] = (this.#state[key] as number) + 1;
+    this.#changed();
+  }
+
+  #changed(): void {
+    this.#dirty = true;
+    if (this.#timer !== undefined || this.#closed) return;
+    this.#timer = this.#clock.setTimer('state-store.flush', this.#flushDelayMs, () => {
+      this.#timer = undefined;
+      this.flush().catch(this.#onError);
+    });
+  }
+
+  #persist(): Promise<void> {
+    this.#dirty = true;
+    if (this.#queued !== undefined) return this.#queued;
+    const write = this.#tail
+      .catch(() => undefined)
+      .then(async () => {
+        this.#queued = undefined;
+        this.#dirty = false;
+        const content = this.serialize();
+        try {
+          await writeFileAtomic(this.path, content);
+        } catch (error) {
+          this.#dirty = true;
+          throw new ConfigError(
+            'SHIPHUB_ERR_STORAGE',
+            `${this.path}: cannot write the hub state file: ${
+              error instanceof Error ? error.message : String(error)
+            }`,
+            { cause: error, hint: 'check free space and permissions of the data directory' },
+          );
+        }
+      });
+    this.#queued = write;
+    this.#tail = write;
+    return write;
+  }
+}

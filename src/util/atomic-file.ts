@@ -1,0 +1,165 @@
+/**
+ * Crash-safe file replacement, after matter.js `StorageBackendDisk`: the new content goes to a
+ * temporary file in the same directory, is fsync'ed, renamed over the target (rename is atomic
+ * within one file system on POSIX) and the directory is fsync'ed so the rename itself survives a
+ * power cut. A reader therefore sees either the old or the new file, never a partial one.
+ *
+ * Writes to the same path are serialised through a per-path promise chain, so two concurrent
+ * callers cannot interleave and the last call wins.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+
+/** Options of {@link writeFileAtomic}. */
+export interface WriteFileAtomicOptions {
+  /**
+   * File mode of the result, applied exactly (not masked by the umask). Without it an existing
+   * target keeps its mode and a new file gets the usual 0o666 minus the umask.
+   */
+  mode?: number;
+}
+
+/** Per-path tail of the write chain; entries are removed when their chain drains. */
+const chains = new Map<string, Promise<void>>();
+let tempCounter = 0;
+
+const TEMP_SUFFIX = '.tmp';
+
+function tempPrefix(target: string): string {
+  return `.${basename(target)}.`;
+}
+
+/** Name of a temporary sibling: `.<name>.<pid>.<counter>.<random>.tmp`. */
+function tempPathFor(target: string): string {
+  tempCounter = (tempCounter + 1) % Number.MAX_SAFE_INTEGER;
+  const unique = `${process.pid}.${tempCounter}.${randomBytes(4).toString('hex')}`;
+  return join(dirname(target), `${tempPrefix(target)}${unique}${TEMP_SUFFIX}`);
+}
+
+function errnoCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    return typeof error.code === 'string' ? error.code : undefined;
+  }
+  return undefined;
+}
+
+/** fsync a directory so a rename in it is durable; platforms that cannot do it are tolerated. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (error) {
+    // Windows and some network file systems refuse to open or fsync directories.
+    const code = errnoCode(error);
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EACCES') {
+      throw error;
+    }
+  } finally {
+    await handle?.close();
+  }
+}
+
+async function writeNow(
+  target: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions,
+): Promise<void> {
+  const dir = dirname(target);
+  await mkdir(dir, { recursive: true });
+
+  let mode = options.mode;
+  if (mode === undefined) {
+    try {
+      mode = (await stat(target)).mode & 0o7777;
+    } catch (error) {
+      if (errnoCode(error) !== 'ENOENT') throw error;
+    }
+  }
+
+  const temp = tempPathFor(target);
+  let renamed = false;
+  try {
+    // Created with the final mode (minus umask) and chmod'ed before any data is written, so a
+    // private key is never readable by others, not even for a moment.
+    const handle = await open(temp, 'wx', mode ?? 0o666);
+    try {
+      if (mode !== undefined) await handle.chmod(mode);
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+    renamed = true;
+    await syncDirectory(dir);
+  } finally {
+    if (!renamed) await unlink(temp).catch(() => undefined);
+  }
+}
+
+/**
+ * Replaces the file at `path` with `data` atomically and durably: temporary file in the same
+ * directory, write, fsync, rename, fsync of the directory. Parent directories are created.
+ * Concurrent calls for the same path run one after the other in call order. On failure the
+ * target is untouched and the temporary file is removed.
+ */
+export function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const target = resolve(path);
+  const previous = chains.get(target) ?? Promise.resolve();
+  const run = previous.then(() => writeNow(target, data, options));
+  const tail = run.catch(() => undefined);
+  chains.set(target, tail);
+  void tail.then(() => {
+    if (chains.get(target) === tail) chains.delete(target);
+  });
+  return run;
+}
+
+function isProcessAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return errnoCode(error) === 'EPERM';
+  }
+}
+
+/**
+ * Removes temporary files that {@link writeFileAtomic} left next to `path` when a process was
+ * killed mid-write. Only files of processes that no longer exist are removed, so a live writer
+ * is never disturbed. Returns the removed paths.
+ */
+export async function removeStaleTempFiles(path: string): Promise<string[]> {
+  const target = resolve(path);
+  const dir = dirname(target);
+  const prefix = tempPrefix(target);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return [];
+    throw error;
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) continue;
+    const pid = Number(name.slice(prefix.length).split('.')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || isProcessAlive(pid)) continue;
+    const full = join(dir, name);
+    try {
+      await unlink(full);
+      removed.push(full);
+    } catch (error) {
+      if (errnoCode(error) !== 'ENOENT') throw error;
+    }
+  }
+  return removed;
+}

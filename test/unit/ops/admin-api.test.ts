@@ -1,0 +1,390 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
+import {
+  createAdminServer,
+  type AdminBackend,
+  type PendingPairingInfo,
+  type TrustedDeviceInfo,
+} from '../../../src/ops/admin-api.js';
+import { AdminApiError, AdminClient, adminUrlFromConfig } from '../../../src/ops/admin-client.js';
+import { createLogger } from '../../../src/ops/logger.js';
+import { createHubMetrics } from '../../../src/ops/metrics.js';
+import { ConfigError, ShipHubError, TransportError } from '../../../src/ship/errors.js';
+import type { Ski } from '../../../src/ship/ski.js';
+import type { TrustedDevice } from '../../../src/trust/trust-store.js';
+
+// Compile-time check: the trust store's entries are what the admin API lists and returns.
+const fromStore: (devices: TrustedDevice[]) => Awaited<ReturnType<AdminBackend['listTrusted']>> = (
+  devices,
+) => devices;
+const addFromStore: (device: TrustedDevice) => Awaited<ReturnType<AdminBackend['addTrusted']>> = (
+  device,
+) => device;
+void fromStore;
+void addFromStore;
+
+const SKI = 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0';
+const OTHER = 'ffffffffffffffffffffffffffffffffffffffff';
+const TOKEN = 'test-token-0123456789';
+
+/** A fake hub that records calls. */
+function fakeBackend() {
+  const pending = new Map<string, PendingPairingInfo>([
+    [
+      SKI,
+      {
+        ski: SKI,
+        brand: 'Viessmann',
+        model: 'Vitocaldens',
+        device_type: 'HeatPump',
+        requested_at: '2024-01-09T10:30:00Z',
+        expires_at: '2024-01-09T10:40:00Z',
+      },
+    ],
+  ]);
+  const trusted = new Map<string, TrustedDeviceInfo>();
+  const calls: string[] = [];
+  let ready = true;
+  const backend: AdminBackend = {
+    health: () => ({ status: 'ok', uptime_s: 42, connections: 1 }),
+    ready: () => ready,
+    listPending: () => [...pending.values()],
+    approve(ski: Ski) {
+      calls.push(`approve ${ski}`);
+      return pending.delete(ski);
+    },
+    deny(ski: Ski) {
+      calls.push(`deny ${ski}`);
+      return pending.delete(ski);
+    },
+    listTrusted: () => [...trusted.values()],
+    addTrusted(ski: Ski, info) {
+      calls.push(`add ${ski}`);
+      const device = {
+        ski,
+        brand: info?.brand ?? '',
+        model: info?.model ?? '',
+        device_type: info?.device_type ?? '',
+        paired_at: '2024-01-09T10:30:00Z',
+        last_connection: '2024-01-09T10:30:00Z',
+        connection_count: 0,
+      };
+      trusted.set(ski, device);
+      return device;
+    },
+    removeTrusted(ski: Ski) {
+      calls.push(`remove ${ski}`);
+      return trusted.delete(ski);
+    },
+    listConnections: () => [{ ski: SKI, direction: 'inbound', state: 'data' }],
+    async listDiscovered() {
+      return [{ ski: SKI, trusted: false, address: '192.168.1.100' }];
+    },
+  };
+  return {
+    backend,
+    calls,
+    setReady: (r: boolean) => {
+      ready = r;
+    },
+  };
+}
+
+function quietLogger() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _e, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return { logger: createLogger({ level: 'debug', format: 'json', destination: stream }), lines };
+}
+
+function server(options: { token?: string; host?: string; metrics?: boolean } = {}) {
+  const fake = fakeBackend();
+  const { logger, lines } = quietLogger();
+  const admin = createAdminServer({
+    backend: fake.backend,
+    registry:
+      options.metrics === false ? undefined : createHubMetrics({ defaultMetrics: false }).registry,
+    logger,
+    token: options.token,
+    host: options.host ?? '127.0.0.1',
+    port: 0,
+  });
+  return { ...fake, admin, app: admin.app, lines };
+}
+
+describe('admin API', () => {
+  it('serves health, readiness and metrics', async () => {
+    const { app, setReady } = server();
+    const health = await app.inject({ method: 'GET', url: '/healthz' });
+    assert.equal(health.statusCode, 200);
+    assert.deepEqual(health.json(), { status: 'ok', uptime_s: 42, connections: 1 });
+
+    assert.deepEqual((await app.inject({ url: '/readyz' })).json(), { ready: true });
+    setReady(false);
+    const notReady = await app.inject({ url: '/readyz' });
+    assert.equal(notReady.statusCode, 503);
+    assert.equal(notReady.json().error.code, 'SHIPHUB_ERR_NOT_READY');
+
+    const metrics = await app.inject({ url: '/metrics' });
+    assert.equal(metrics.statusCode, 200);
+    assert.match(String(metrics.headers['content-type']), /^text\/plain/);
+    for (const name of [
+      'shiphub_connections',
+      'shiphub_handshake_phase_duration_seconds',
+      'shiphub_trust_decisions_total',
+      'shiphub_pending_pairings',
+    ]) {
+      assert.ok(metrics.body.includes(`# TYPE ${name} `), name);
+    }
+    await app.close();
+  });
+
+  it('answers 404 on /metrics when metrics are disabled', async () => {
+    const { app } = server({ metrics: false });
+    const res = await app.inject({ url: '/metrics' });
+    assert.equal(res.statusCode, 404);
+    assert.match(res.json().error.message, /metrics_enabled=false/);
+    await app.close();
+  });
+
+  it('approves and denies pending pairings with SKIs in any format', async () => {
+    const { app, calls } = server();
+    const list = await app.inject({ url: '/api/pairing' });
+    assert.equal(list.json().pending[0].ski, SKI);
+
+    const upper = SKI.toUpperCase().match(/../g)!.join(':');
+    const approve = await app.inject({ method: 'POST', url: `/api/pairing/${upper}/approve` });
+    assert.equal(approve.statusCode, 200);
+    assert.deepEqual(approve.json(), { ski: SKI, decision: 'approved' });
+    assert.deepEqual(calls, [`approve ${SKI}`]);
+
+    const again = await app.inject({ method: 'POST', url: `/api/pairing/${SKI}/deny` });
+    assert.equal(again.statusCode, 404);
+    assert.deepEqual(again.json(), {
+      error: { code: 'SHIPHUB_ERR_NOT_FOUND', message: `no pending pairing request for ${SKI}` },
+    });
+    await app.close();
+  });
+
+  it('answers 400 with a clear message for a bad SKI', async () => {
+    const { app, calls } = server();
+    const res = await app.inject({ method: 'POST', url: '/api/pairing/not-a-ski/approve' });
+    assert.equal(res.statusCode, 400);
+    assert.deepEqual(res.json(), {
+      error: {
+        code: 'SHIPHUB_ERR_SKI_INVALID',
+        message:
+          'not an SKI: "not-a-ski" (expected 40 hexadecimal digits; spaces, dashes and colons are allowed)',
+      },
+    });
+    const del = await app.inject({ method: 'DELETE', url: '/api/trust/1234' });
+    assert.equal(del.statusCode, 400);
+    assert.equal(del.json().error.code, 'SHIPHUB_ERR_SKI_INVALID');
+    assert.deepEqual(calls, []);
+    await app.close();
+  });
+
+  it('adds, lists and removes trusted devices', async () => {
+    const { app } = server();
+    const add = await app.inject({
+      method: 'POST',
+      url: '/api/trust',
+      payload: { ski: SKI.toUpperCase(), brand: 'Viessmann', model: 'Vitocaldens' },
+    });
+    assert.equal(add.statusCode, 201);
+    assert.equal(add.json().device.ski, SKI);
+    assert.equal(add.json().device.brand, 'Viessmann');
+
+    const list = await app.inject({ url: '/api/trust' });
+    assert.deepEqual(
+      list.json().devices.map((d: TrustedDeviceInfo) => d.ski),
+      [SKI],
+    );
+
+    const removed = await app.inject({ method: 'DELETE', url: `/api/trust/${SKI}` });
+    assert.deepEqual(removed.json(), { ski: SKI, removed: true });
+    const missing = await app.inject({ method: 'DELETE', url: `/api/trust/${OTHER}` });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.json().error.code, 'SHIPHUB_ERR_NOT_FOUND');
+    await app.close();
+  });
+
+  it('validates the POST /api/trust body against its schema', async () => {
+    const { app } = server();
+    for (const payload of [
+      {},
+      { ski: 42 },
+      { ski: SKI, colour: 'red' },
+      { ski: SKI, brand: 'x'.repeat(300) },
+    ]) {
+      const res = await app.inject({ method: 'POST', url: '/api/trust', payload });
+      assert.equal(res.statusCode, 400, JSON.stringify(payload));
+      assert.equal(res.json().error.code, 'SHIPHUB_ERR_BAD_REQUEST');
+      assert.equal(typeof res.json().error.message, 'string');
+    }
+    const badJson = await app.inject({
+      method: 'POST',
+      url: '/api/trust',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"ski": ',
+    });
+    assert.equal(badJson.statusCode, 400);
+    assert.equal(badJson.json().error.code, 'SHIPHUB_ERR_BAD_REQUEST');
+    await app.close();
+  });
+
+  it('lists connections and discovered devices; unknown routes are 404 in the error format', async () => {
+    const { app } = server();
+    assert.equal(
+      (await app.inject({ url: '/api/connections' })).json().connections[0].state,
+      'data',
+    );
+    assert.equal((await app.inject({ url: '/api/discovered' })).json().devices[0].ski, SKI);
+    const res = await app.inject({ url: '/api/nope' });
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.json().error.code, 'SHIPHUB_ERR_NOT_FOUND');
+    await app.close();
+  });
+
+  it('maps backend errors: ShipHubError codes to statuses, anything else to a 500 without details', async () => {
+    const { app, backend, lines } = server();
+    backend.listTrusted = () => {
+      throw new ShipHubError('SHIPHUB_ERR_NOT_READY', 'trust store not open yet');
+    };
+    backend.listConnections = () => {
+      throw new Error('secret internals');
+    };
+    const notReady = await app.inject({ url: '/api/trust' });
+    assert.equal(notReady.statusCode, 503);
+    assert.deepEqual(notReady.json(), {
+      error: { code: 'SHIPHUB_ERR_NOT_READY', message: 'trust store not open yet' },
+    });
+    const boom = await app.inject({ url: '/api/connections' });
+    assert.equal(boom.statusCode, 500);
+    assert.deepEqual(boom.json(), {
+      error: { code: 'SHIPHUB_ERR_INTERNAL', message: 'internal error (see the daemon log)' },
+    });
+    assert.ok(lines.join('').includes('secret internals'));
+    await app.close();
+  });
+
+  it('requires the bearer token on every route except /healthz', async () => {
+    const { app, lines } = server({ token: TOKEN });
+    assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
+    for (const [method, url] of [
+      ['GET', '/readyz'],
+      ['GET', '/metrics'],
+      ['GET', '/api/pairing'],
+      ['POST', `/api/pairing/${SKI}/approve`],
+      ['GET', '/api/trust'],
+      ['DELETE', `/api/trust/${SKI}`],
+      ['GET', '/api/connections'],
+      ['GET', '/api/discovered'],
+      ['GET', '/api/nope'],
+    ] as const) {
+      const none = await app.inject({ method, url });
+      assert.equal(none.statusCode, 401, `${method} ${url}`);
+      assert.equal(none.json().error.code, 'SHIPHUB_ERR_UNAUTHORIZED');
+      assert.equal(none.headers['www-authenticate'], 'Bearer realm="ship-hub"');
+      const wrong = await app.inject({ method, url, headers: { authorization: 'Bearer nope' } });
+      assert.equal(wrong.statusCode, 401);
+      assert.equal(wrong.json().error.message, 'invalid admin token');
+    }
+    const ok = await app.inject({
+      url: '/api/pairing',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(ok.statusCode, 200);
+    assert.ok(!lines.join('').includes(TOKEN));
+    await app.close();
+  });
+
+  it('refuses to start on a non-loopback address without a token', () => {
+    assert.throws(
+      () => server({ host: '0.0.0.0' }),
+      (error: unknown) =>
+        error instanceof ConfigError && /not a loopback address/.test(error.message),
+    );
+    const { admin } = server({ host: '0.0.0.0', token: TOKEN });
+    assert.ok(admin.app);
+  });
+});
+
+describe('admin client', () => {
+  it('talks to a listening admin server over 127.0.0.1', async () => {
+    const { admin, calls } = server({ token: TOKEN });
+    const { url } = await admin.listen();
+    try {
+      const client = new AdminClient({ baseUrl: url, token: TOKEN });
+      assert.equal((await client.health()).status, 'ok');
+      assert.equal(await client.ready(), true);
+      assert.equal((await client.listPending())[0]?.ski, SKI);
+      await client.approve(SKI);
+      await assert.rejects(client.deny(SKI), (error: unknown) => {
+        return (
+          error instanceof AdminApiError &&
+          error.status === 404 &&
+          error.code === 'SHIPHUB_ERR_NOT_FOUND'
+        );
+      });
+      const device = await client.addTrusted(OTHER, { brand: 'Acme' });
+      assert.equal(device.brand, 'Acme');
+      assert.equal((await client.listTrusted()).length, 1);
+      await client.removeTrusted(OTHER);
+      assert.equal((await client.listConnections()).length, 1);
+      assert.equal((await client.listDiscovered()).length, 1);
+      assert.match(await client.metrics(), /shiphub_connections/);
+      assert.deepEqual(calls, [`approve ${SKI}`, `deny ${SKI}`, `add ${OTHER}`, `remove ${OTHER}`]);
+
+      const anonymous = new AdminClient({ baseUrl: url });
+      await assert.rejects(anonymous.listTrusted(), (error: unknown) => {
+        return error instanceof AdminApiError && error.status === 401;
+      });
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('says plainly when the daemon is not running', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const address = probe.address();
+        probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      });
+    });
+    const baseUrl = `http://127.0.0.1:${port}`;
+    await assert.rejects(new AdminClient({ baseUrl }).health(), (error: unknown) => {
+      assert.ok(error instanceof TransportError);
+      assert.equal(error.code, 'SHIPHUB_ERR_DAEMON_UNREACHABLE');
+      assert.equal(
+        error.message,
+        `the ship-hub daemon is not running at ${baseUrl} (connection refused)`,
+      );
+      return true;
+    });
+  });
+
+  it('builds its URL from the config', () => {
+    assert.equal(
+      adminUrlFromConfig({ admin_host: '127.0.0.1', admin_port: 4713 }),
+      'http://127.0.0.1:4713',
+    );
+    assert.equal(
+      adminUrlFromConfig({ admin_host: '0.0.0.0', admin_port: 4713 }),
+      'http://127.0.0.1:4713',
+    );
+    assert.equal(adminUrlFromConfig({ admin_host: '::1', admin_port: 9 }), 'http://[::1]:9');
+    assert.throws(
+      () =>
+        AdminClient.fromConfig({ admin_host: '127.0.0.1', admin_port: 0, admin_token: undefined }),
+      /admin API is disabled/,
+    );
+  });
+});
