@@ -98,6 +98,7 @@ export interface HubEvents {
   connectionFailed: [ski: Ski | undefined, reason: string];
   /** Open connections reached 90 % of max_connections. */
   connectionLimit: [active: number, max: number];
+  /** How long a handshake phase took (cmi, hello, protocol, pin, access_methods, total). */
   handshakePhase: [ski: Ski, phase: string, durationMs: number];
   reconnectScheduled: [ski: Ski, attempt: number, delayMs: number];
   /** Hello prolongation: we asked the device for more time, or granted it more. */
@@ -280,13 +281,14 @@ export class Hub extends EventEmitter<HubEvents> {
     const ski = toSki(skiText);
     const entry = this.entry(ski);
     if (info.shipId !== undefined) entry.shipId = info.shipId;
-    const changed = !entry.trusted;
-    entry.trusted = true;
-    if (changed) this.emit('trustChanged', ski, true);
     if (entry.pending) {
+      // The decision is reported first, then the trust change (the seed's log order).
       this.resolvePending(entry, 'approved');
       return;
     }
+    const changed = !entry.trusted;
+    entry.trusted = true;
+    if (changed) this.emit('trustChanged', ski, true);
     if (entry.connections.size === 0 && entry.dial === undefined) {
       entry.queued = true;
       this.setPairingState(entry, { state: 'queued' });
@@ -341,9 +343,18 @@ export class Hub extends EventEmitter<HubEvents> {
   pendingPairings(): PendingPairing[] {
     const result: PendingPairing[] = [];
     for (const entry of this.peers.values()) {
-      if (entry.pending) {
-        const { timer: _t, tracked: _c, ...pending } = entry.pending;
-        result.push(pending);
+      const p = entry.pending;
+      if (p) {
+        result.push({
+          ski: p.ski,
+          remoteAddress: p.remoteAddress,
+          since: p.since,
+          expiresAt: p.expiresAt,
+          ...(p.brand !== undefined ? { brand: p.brand } : {}),
+          ...(p.model !== undefined ? { model: p.model } : {}),
+          ...(p.deviceType !== undefined ? { deviceType: p.deviceType } : {}),
+          ...(p.shipId !== undefined ? { shipId: p.shipId } : {}),
+        });
       }
     }
     return result;
@@ -493,8 +504,26 @@ export class Hub extends EventEmitter<HubEvents> {
     this.setPairingState(entry, { state: direction === 'outgoing' ? 'initiated' : 'inProgress' });
     this.checkConnectionLimit();
 
-    connection.on('state', (_from, to, phase, durationMs) => {
-      this.emit('handshakePhase', ski, phase, durationMs);
+    // Phase durations for metrics: from entering a phase until the next phase starts.
+    let currentPhase = 'init';
+    let phaseStartedAt = connection.openedAt;
+    let dataOpenedAt = 0;
+    connection.on('dataChannelOpen', () => {
+      dataOpenedAt = this.clock.now();
+      this.emit('handshakePhase', ski, 'total', dataOpenedAt - connection.openedAt);
+    });
+    connection.on('complete', () => {
+      this.emit('handshakePhase', ski, 'access_methods', this.clock.now() - dataOpenedAt);
+    });
+    connection.on('state', (_from, to, phase) => {
+      if (phase !== currentPhase) {
+        const now = this.clock.now();
+        if (currentPhase !== 'init' && currentPhase !== 'data' && currentPhase !== 'closing') {
+          this.emit('handshakePhase', ski, currentPhase, now - phaseStartedAt);
+        }
+        currentPhase = phase;
+        phaseStartedAt = now;
+      }
       if (phase === 'hello' && to === 'SME_HELLO_STATE_READY_LISTEN') {
         this.setPairingState(entry, { state: 'inProgress' });
       } else if (phase === 'pin') {

@@ -140,7 +140,8 @@ export class ShipServer {
   }
 
   private onTcp(raw: net.Socket, handshakeTimeoutMs: number): void {
-    const remoteAddress = raw.remoteAddress ?? 'unknown';
+    // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; people know them as a.b.c.d.
+    const remoteAddress = (raw.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.)/, '');
     const refusal = this.options.admit?.(remoteAddress);
     if (refusal !== undefined) {
       // Refused before any TLS work is spent on it.

@@ -227,6 +227,7 @@ export class MemoryNetwork {
 
   /** An mDNS provider on this network for one host. */
   mdns(host: string): MdnsProvider & { announcement: MdnsAnnouncement | undefined } {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the provider object's methods use both
     const net = this;
     let own: DiscoveredService | undefined;
     const listeners = new Set<ServiceListener>();

@@ -1,0 +1,243 @@
+/**
+ * `ship-hub probe HOST:PORT [--ski SKI] [--json]`: the installer's diagnostic. Dials a device
+ * with our identity, walks the SHIP handshake and prints each phase with its duration, and any
+ * failure in plain words. Exit code 0 only if data exchange was reached.
+ */
+import { parseSki, type Ski } from '../../ship/ski.js';
+import type { SmeFailure } from '../../ship/handshake/index.js';
+import { ShipHubError } from '../../ship/errors.js';
+import { connectShip, type DialProgress } from '../../transport/ship-client.js';
+import type { ShipConnection } from '../../transport/ship-connection.js';
+import { createShipTlsContext, connectShipTls, peerSkiOf } from '../../transport/tls.js';
+import type { NodeIdentity } from '../../trust/identity.js';
+import { systemClock, type Clock } from '../../util/clock.js';
+
+export interface ProbeOptions {
+  readonly target: string;
+  readonly ski?: string;
+  readonly json: boolean;
+  readonly timeoutMs: number;
+  readonly identity: NodeIdentity;
+  readonly localShipId: string;
+  readonly write: (line: string) => void;
+  readonly clock?: Clock;
+}
+
+/** Parses HOST:PORT, [IPv6]:PORT; the port defaults to 4712. */
+export function parseTarget(text: string): { host: string; port: number } {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (bracketed) return { host: bracketed[1]!, port: Number(bracketed[2] ?? 4712) };
+  const colons = text.split(':').length - 1;
+  if (colons === 1) {
+    const [host, port] = text.split(':');
+    const n = Number(port);
+    if (!host || !Number.isInteger(n) || n < 1 || n > 65535) {
+      throw new TypeError(`not a HOST:PORT: "${text}"`);
+    }
+    return { host, port: n };
+  }
+  if (colons === 0 && text !== '') return { host: text, port: 4712 };
+  // A bare IPv6 address without port.
+  return { host: text, port: 4712 };
+}
+
+const PHASE_WORDS: Record<string, string> = {
+  cmi: 'CMI (connection mode initialisation)',
+  hello: 'hello (trust)',
+  protocol: 'protocol handshake',
+  pin: 'PIN verification',
+  data: 'data exchange',
+  closing: 'closing',
+  closed: 'closed',
+};
+
+/** Runs the probe; resolves with the process exit code. */
+export async function runProbe(options: ProbeOptions): Promise<number> {
+  const clock = options.clock ?? systemClock;
+  const started = clock.now();
+  const elapsed = () => Math.round((clock.now() - started) * 100) / 100;
+  const out = (event: string, fields: Record<string, unknown>, human: string) => {
+    if (options.json) {
+      options.write(JSON.stringify({ event, elapsed_ms: elapsed(), ...fields }));
+    } else {
+      options.write(`[${elapsed().toFixed(1).padStart(8)} ms] ${human}`);
+    }
+  };
+  const { host, port } = parseTarget(options.target);
+  const tls = createShipTlsContext(options.identity);
+  out(
+    'start',
+    { phase: 'tcp', host, port, local_ski: options.identity.ski },
+    `probing ${host}:${port} as SKI ${options.identity.ski}`,
+  );
+
+  let expected: Ski | undefined;
+  if (options.ski !== undefined) {
+    expected = parseSki(options.ski);
+    if (expected === undefined) {
+      out('error', { phase: 'input' }, `not an SKI: "${options.ski}" (40 hex digits expected)`);
+      return 2;
+    }
+  } else {
+    // Without --ski: learn the device's SKI from its certificate, then dial again expecting it.
+    try {
+      const socket = await connectShipTls({ host, port, ctx: tls, timeoutMs: options.timeoutMs });
+      const identified = peerSkiOf(socket, { ownSki: options.identity.ski });
+      socket.destroy();
+      if (!identified.ok) {
+        out('failed', { phase: 'tls', code: identified.error.code }, explain(identified.error));
+        return 1;
+      }
+      expected = identified.ski;
+      out(
+        'learned_ski',
+        { phase: 'tls', ski: expected },
+        `the device presents SKI ${expected} (pass --ski to insist on one)`,
+      );
+    } catch (err) {
+      out('failed', { phase: 'tcp', code: codeOf(err) }, explain(err));
+      return 1;
+    }
+  }
+
+  const onProgress = (p: DialProgress) => {
+    switch (p.step) {
+      case 'tcp+tls':
+        out(
+          'tls',
+          {
+            phase: 'tls',
+            duration_ms: round(p.durationMs),
+            protocol: p.protocol,
+            cipher: p.cipher,
+          },
+          `TCP + TLS done in ${round(p.durationMs)} ms (${p.protocol}, ${p.cipher})`,
+        );
+        return;
+      case 'identified':
+        out(
+          'identified',
+          { phase: 'tls', ski: p.ski, legacy_ski: p.legacySki },
+          `device identified by SKI ${p.ski}`,
+        );
+        return;
+      case 'websocket':
+        out(
+          'websocket',
+          { phase: 'websocket', duration_ms: round(p.durationMs) },
+          `WebSocket upgrade with subprotocol "ship" done in ${round(p.durationMs)} ms`,
+        );
+        return;
+    }
+  };
+
+  let connection: ShipConnection;
+  try {
+    connection = await connectShip(
+      {
+        host,
+        port,
+        expectedSki: expected,
+        tls,
+        localSki: options.identity.ski,
+        localShipId: options.localShipId,
+        clock,
+        timeoutMs: options.timeoutMs,
+        onConnection: (c) => attach(c),
+      },
+      onProgress,
+    );
+  } catch (err) {
+    out('failed', { phase: 'connect', code: codeOf(err) }, explain(err));
+    return 1;
+  }
+
+  function attach(c: ShipConnection) {
+    c.on('state', (from, to, phase, durationMs) => {
+      out(
+        'state',
+        { phase, from, to, duration_ms: round(durationMs) },
+        `${PHASE_WORDS[phase] ?? phase}: ${to} (${from} took ${round(durationMs)} ms)`,
+      );
+    });
+    c.on('peerPending', (waiting) =>
+      out(
+        'peer_pending',
+        { phase: 'hello', waiting_ms: waiting },
+        `the device does not trust us yet: approve SKI ${options.identity.ski} on the device` +
+          (waiting !== undefined ? ` (it waits ${Math.round(waiting / 1000)} s)` : ''),
+      ),
+    );
+    c.on('prolongationGranted', (count) =>
+      out('prolongation', { phase: 'hello', count }, `the device asked for more time (${count})`),
+    );
+    c.on('shipId', (shipId) =>
+      out('ship_id', { phase: 'data', ship_id: shipId }, `the device's SHIP ID is "${shipId}"`),
+    );
+  }
+
+  const result = await new Promise<{ ok: boolean; failure?: SmeFailure }>((resolve) => {
+    const deadline = clock.setTimer('probeTimeout', options.timeoutMs, () => {
+      resolve({
+        ok: false,
+        failure: {
+          code: 'SHIPHUB_ERR_HELLO_TIMEOUT',
+          phase: 'hello',
+          message: `no data exchange within ${options.timeoutMs / 1000} s`,
+          hint: `approve SKI ${options.identity.ski} on the device, or raise --timeout`,
+        },
+      });
+    });
+    connection.once('complete', () => {
+      deadline.cancel();
+      resolve({ ok: true });
+    });
+    connection.once('closed', (info) => {
+      deadline.cancel();
+      resolve(
+        info.reachedDataExchange
+          ? { ok: true }
+          : info.failure !== undefined
+            ? { ok: false, failure: info.failure }
+            : { ok: false },
+      );
+    });
+  });
+
+  if (result.ok) {
+    out(
+      'data_exchange',
+      { phase: 'data', ship_id: connection.remoteShipId },
+      `data exchange reached: the device speaks SHIP with us (SHIP ID "${connection.remoteShipId ?? '?'}")`,
+    );
+    await connection.close();
+    out('done', { phase: 'closed', ok: true }, 'closed with a SHIP close; probe OK');
+    return 0;
+  }
+  const failure = result.failure;
+  out(
+    'failed',
+    { phase: failure?.phase ?? 'unknown', code: failure?.code, hint: failure?.hint },
+    failure !== undefined
+      ? `failed in ${PHASE_WORDS[failure.phase] ?? failure.phase}: ${failure.message}` +
+          (failure.hint ? `\n    what to do: ${failure.hint}` : '')
+      : 'the connection ended before data exchange',
+  );
+  await connection.terminate(4500, 'probe done');
+  return 1;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+function codeOf(err: unknown): string | undefined {
+  return err instanceof ShipHubError ? err.code : undefined;
+}
+
+function explain(err: unknown): string {
+  if (err instanceof ShipHubError) {
+    return err.hint ? `${err.message}\n    what to do: ${err.hint}` : err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

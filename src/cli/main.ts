@@ -1,0 +1,397 @@
+#!/usr/bin/env node
+/**
+ * The `ship-hub` command. `ship-hub [config.json]` runs the daemon (the seed's contract); the
+ * subcommands are the installer's and operator's tools. Commands only parse arguments and call
+ * the hub/ops APIs.
+ */
+import { existsSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { ShipHubError } from '../ship/errors.js';
+import { toSki } from '../ship/ski.js';
+import { shipQrText } from '../mdns/txt.js';
+import { AdminClient } from '../ops/admin-client.js';
+import { DEFAULT_CONFIG_JSON, loadConfig, type HubConfig } from '../ops/config.js';
+import { Daemon, SHUTDOWN_BOUND_MS } from '../ops/daemon.js';
+import { createLogger } from '../ops/logger.js';
+import { TrustStore } from '../trust/trust-store.js';
+import {
+  createIdentity,
+  loadIdentity,
+  renewCertificate,
+  type NodeIdentity,
+} from '../trust/identity.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { systemClock } from '../util/clock.js';
+import { runDiscover } from './commands/discover.js';
+import { runProbe } from './commands/probe.js';
+
+const print = (line: string) => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** --config, else $SHIPHUB_CONFIG, else ./config.json if present, else the defaults. */
+function configPath(explicit: string | undefined): string | undefined {
+  if (explicit !== undefined) return explicit;
+  const fromEnv = process.env.SHIPHUB_CONFIG;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  return existsSync('config.json') ? 'config.json' : undefined;
+}
+
+async function config(explicit: string | undefined): Promise<HubConfig> {
+  return loadConfig(configPath(explicit));
+}
+
+/** Runs an admin API call; falls back to `offline` when the daemon is not running. */
+async function throughDaemon<T>(
+  cfg: HubConfig,
+  online: (client: AdminClient) => Promise<T>,
+  offline?: () => Promise<T>,
+): Promise<T> {
+  const client = AdminClient.fromConfig(cfg);
+  try {
+    return await online(client);
+  } catch (err) {
+    if (
+      offline !== undefined &&
+      err instanceof ShipHubError &&
+      err.code === 'SHIPHUB_ERR_DAEMON_UNREACHABLE'
+    ) {
+      return offline();
+    }
+    throw err;
+  }
+}
+
+async function runDaemon(path: string | undefined): Promise<void> {
+  const cfg = await config(path);
+  const logger = createLogger({ level: cfg.log_level, format: cfg.log_format });
+  const interactive = process.stdin.isTTY && process.stdout.isTTY && !process.env.INVOCATION_ID;
+  const daemon = new Daemon({ config: cfg, logger, interactive });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ event: 'forced_exit', signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    logger.info({ event: 'signal', signal }, `received ${signal}`);
+    // The seed's bound: the process is gone within 30 s whatever happens.
+    setTimeout(() => {
+      logger.error({ event: 'shutdown_timeout' }, 'shutdown took too long: exiting');
+      process.exit(1);
+    }, SHUTDOWN_BOUND_MS).unref();
+    daemon.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await daemon.start();
+  } catch (err) {
+    await daemon.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+function identityOf(cfg: HubConfig): Promise<NodeIdentity> {
+  return loadIdentity(cfg.certificate_file, cfg.private_key_file);
+}
+
+function cell(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
+function table(rows: Array<Record<string, unknown>>, columns: string[]): void {
+  if (rows.length === 0) {
+    print('(none)');
+    return;
+  }
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  print(columns.map((c, i) => c.toUpperCase().padEnd(widths[i]!)).join('  '));
+  for (const r of rows) print(columns.map((c, i) => cell(r[c]).padEnd(widths[i]!)).join('  '));
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('ship-hub')
+    .description('EEBUS SHIP hub: run the daemon, or use the tools below')
+    .argument('[config]', 'config.json of the daemon (defaults apply without it)')
+    .action(async (path: string | undefined) => runDaemon(path));
+
+  program
+    .command('run')
+    .description('run the daemon (same as ship-hub [config])')
+    .argument('[config]')
+    .action(async (path: string | undefined) => runDaemon(path));
+
+  program
+    .command('probe')
+    .description('dial a SHIP device, walk the handshake and explain each phase')
+    .argument('<target>', 'HOST:PORT (IPv6 as [addr]:port)')
+    .option('--ski <ski>', 'the SKI the device must present')
+    .option('--json', 'one JSON object per line')
+    .option('--timeout <seconds>', 'give up after this many seconds', '30')
+    .option('--config <file>', 'config.json (for our identity)')
+    .action(
+      async (
+        target: string,
+        opts: { ski?: string; json?: boolean; timeout: string; config?: string },
+      ) => {
+        const cfg = await config(opts.config);
+        let identity: NodeIdentity;
+        let note: string | undefined;
+        if (existsSync(cfg.certificate_file) && existsSync(cfg.private_key_file)) {
+          identity = await identityOf(cfg);
+        } else {
+          identity = await createIdentity({
+            commonName: 'ship-hub-probe',
+            organization: cfg.organization,
+          });
+          note = `no identity at ${cfg.certificate_file}: probing with a temporary one (SKI ${identity.ski})`;
+        }
+        if (note !== undefined && opts.json !== true) print(note);
+        process.exitCode = await runProbe({
+          target,
+          json: opts.json === true,
+          timeoutMs: Number(opts.timeout) * 1000,
+          identity,
+          localShipId: cfg.ship_id,
+          write: print,
+          ...(opts.ski !== undefined ? { ski: opts.ski } : {}),
+        });
+      },
+    );
+
+  program
+    .command('discover')
+    .description('list the SHIP services visible now (mDNS _ship._tcp)')
+    .option('--json', 'one JSON object per line')
+    .option('--timeout <seconds>', 'how long to browse', '3')
+    .addOption(
+      new Option('--provider <provider>', 'mDNS provider').choices(['auto', 'avahi', 'builtin']),
+    )
+    .option('--config <file>', 'config.json (interfaces, trusted devices)')
+    .action(
+      async (opts: {
+        json?: boolean;
+        timeout: string;
+        provider?: 'auto' | 'avahi' | 'builtin';
+        config?: string;
+      }) => {
+        const cfg = await config(opts.config);
+        const trust = await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock });
+        process.exitCode = await runDiscover({
+          provider: opts.provider ?? cfg.mdns_provider,
+          timeoutMs: Number(opts.timeout) * 1000,
+          json: opts.json === true,
+          trustedSkis: new Set(trust.list().map((d) => d.ski)),
+          write: print,
+          ...(cfg.network_interfaces.length > 0 ? { interfaces: cfg.network_interfaces } : {}),
+        });
+      },
+    );
+
+  const cert = program.command('cert').description('our certificate (the SKI is our identity)');
+  cert
+    .command('show')
+    .description('SKI, SHIP ID, expiry and the SHIP installation QR text')
+    .option('--json', 'JSON output')
+    .option('--config <file>', 'config.json')
+    .action(async (opts: { json?: boolean; config?: string }) => {
+      const cfg = await config(opts.config);
+      const id = await identityOf(cfg);
+      const qr = shipQrText({
+        ski: id.ski,
+        shipId: cfg.ship_id,
+        brand: cfg.device_brand,
+        type: cfg.device_type,
+        model: cfg.device_model,
+        serial: cfg.device_serial,
+      });
+      const info = {
+        ski: id.ski,
+        ship_id: cfg.ship_id,
+        subject: id.subject,
+        not_before: id.notBefore.toISOString(),
+        not_after: id.notAfter.toISOString(),
+        fingerprint_sha256: id.fingerprintSha256,
+        certificate_file: cfg.certificate_file,
+        qr_text: qr,
+      };
+      if (opts.json === true) {
+        print(JSON.stringify(info));
+        return;
+      }
+      print(`SKI:          ${id.ski}`);
+      print(`SHIP ID:      ${cfg.ship_id}`);
+      print(`Subject:      ${id.subject}`);
+      print(`Valid until:  ${info.not_after}`);
+      print(`SHA-256:      ${id.fingerprintSha256}`);
+      print(`QR text:      ${qr}`);
+    });
+  cert
+    .command('renew')
+    .description('re-issue the certificate with the same key: the SKI and every pairing survive')
+    .option('--days <days>', 'validity in days', '3650')
+    .option('--config <file>', 'config.json')
+    .action(async (opts: { days: string; config?: string }) => {
+      const cfg = await config(opts.config);
+      const before = await identityOf(cfg);
+      const renewed = await renewCertificate({
+        certPath: cfg.certificate_file,
+        keyPath: cfg.private_key_file,
+        validityDays: Number(opts.days),
+      });
+      print(`renewed ${cfg.certificate_file}: valid until ${renewed.notAfter.toISOString()}`);
+      print(`SKI unchanged: ${renewed.ski}${renewed.ski === before.ski ? '' : ' (CHANGED!)'}`);
+      print('restart the daemon to present the new certificate');
+    });
+
+  const pairing = program
+    .command('pairing')
+    .description('pending pairing requests of the running daemon');
+  pairing
+    .command('list')
+    .option('--json', 'JSON output')
+    .option('--config <file>', 'config.json')
+    .action(async (opts: { json?: boolean; config?: string }) => {
+      const cfg = await config(opts.config);
+      const pending = await throughDaemon(cfg, (c) => c.listPending());
+      if (opts.json === true) print(JSON.stringify(pending));
+      else table(pending, ['ski', 'brand', 'model', 'device_type', 'address', 'expires_at']);
+    });
+  for (const verb of ['approve', 'deny'] as const) {
+    pairing
+      .command(verb)
+      .argument('<ski>', 'SKI of the pending device (spaces, dashes and colons are fine)')
+      .option('--config <file>', 'config.json')
+      .action(async (skiText: string, opts: { config?: string }) => {
+        const cfg = await config(opts.config);
+        const ski = toSki(skiText);
+        await throughDaemon(cfg, (c) => (verb === 'approve' ? c.approve(ski) : c.deny(ski)));
+        print(`${verb === 'approve' ? '✅ approved' : '❌ denied'} ${ski}`);
+      });
+  }
+
+  const trust = program
+    .command('trust')
+    .description('trusted devices (through the daemon if it runs, else on the file)');
+  trust
+    .command('list')
+    .option('--json', 'JSON output')
+    .option('--config <file>', 'config.json')
+    .action(async (opts: { json?: boolean; config?: string }) => {
+      const cfg = await config(opts.config);
+      const devices = await throughDaemon(
+        cfg,
+        (c) => c.listTrusted(),
+        async () =>
+          (await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock })).list(),
+      );
+      if (opts.json === true) print(JSON.stringify(devices));
+      else
+        table(devices, ['ski', 'brand', 'model', 'device_type', 'paired_at', 'connection_count']);
+    });
+  trust
+    .command('add')
+    .argument('<ski>', 'SKI to trust')
+    .option('--brand <brand>')
+    .option('--model <model>')
+    .option('--type <type>', 'device type')
+    .option('--config <file>', 'config.json')
+    .action(
+      async (
+        skiText: string,
+        opts: { brand?: string; model?: string; type?: string; config?: string },
+      ) => {
+        const cfg = await config(opts.config);
+        const ski = toSki(skiText);
+        const info = {
+          ...(opts.brand !== undefined ? { brand: opts.brand } : {}),
+          ...(opts.model !== undefined ? { model: opts.model } : {}),
+          ...(opts.type !== undefined ? { device_type: opts.type } : {}),
+        };
+        await throughDaemon(
+          cfg,
+          (c) => c.addTrusted(ski, info),
+          async () => {
+            const store = await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock });
+            return store.add({ ski, ...info });
+          },
+        );
+        print(`✅ trusted ${ski}`);
+      },
+    );
+  trust
+    .command('remove')
+    .argument('<ski>', 'SKI to remove')
+    .option('--config <file>', 'config.json')
+    .action(async (skiText: string, opts: { config?: string }) => {
+      const cfg = await config(opts.config);
+      const ski = toSki(skiText);
+      await throughDaemon(
+        cfg,
+        (c) => c.removeTrusted(ski),
+        async () => {
+          const store = await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock });
+          if (!(await store.remove(ski))) {
+            throw new ShipHubError('SHIPHUB_ERR_NOT_FOUND', `${ski} is not a trusted device`);
+          }
+        },
+      );
+      print(`🗑️  removed ${ski}`);
+    });
+
+  const cfgCmd = program.command('config').description('configuration file');
+  cfgCmd
+    .command('init')
+    .argument('[file]', 'where to write it', 'config.json')
+    .description('write a config.json with every key at its default')
+    .action(async (file: string) => {
+      if (existsSync(file)) {
+        throw new ShipHubError('SHIPHUB_ERR_CONFIG', `${file} exists; not overwritten`);
+      }
+      await writeFileAtomic(file, DEFAULT_CONFIG_JSON);
+      print(`wrote ${file}`);
+    });
+  cfgCmd
+    .command('check')
+    .argument('[file]', 'config.json')
+    .action(async (file: string | undefined) => {
+      const cfg = await config(file);
+      print(`${configPath(file) ?? '(defaults)'}: OK (port ${cfg.port}, SHIP ID ${cfg.ship_id})`);
+    });
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof ShipHubError) {
+      process.stderr.write(`ship-hub: ${err.message}\n`);
+      if (err.hint !== undefined) process.stderr.write(`  what to do: ${err.hint}\n`);
+      process.exitCode =
+        err.code === 'SHIPHUB_ERR_CONFIG' || err.code === 'SHIPHUB_ERR_STORE_INVALID' ? 2 : 1;
+      return;
+    }
+    if (err instanceof TypeError) {
+      process.stderr.write(`ship-hub: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}
+
+await main();

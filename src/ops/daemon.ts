@@ -1,0 +1,545 @@
+/**
+ * The production daemon `ship-hub [config.json]`: the composition root. Loads the config, keeps
+ * the identity and the trusted devices on disk, runs the hub with mDNS, logs the seed's operator
+ * lines, serves the admin API and metrics, asks a person about pairing requests (terminal prompt
+ * or CLI through the admin API) and shuts down gracefully.
+ */
+import { createInterface, type Interface } from 'node:readline';
+import { Hub, type DeviceDataHandler, type PendingPairing, type RemoteDevice } from '../hub/hub.js';
+import { TlsTransport } from '../hub/transport.js';
+import { createMdnsProvider } from '../mdns/index.js';
+import type { DiscoveredService, MdnsProvider } from '../mdns/types.js';
+import { shortSki, toSki, type Ski } from '../ship/ski.js';
+import { createShipTlsContext } from '../transport/tls.js';
+import { StateStore } from '../trust/state-store.js';
+import { TrustStore } from '../trust/trust-store.js';
+import { expiryWarning, loadOrCreateIdentity, type NodeIdentity } from '../trust/identity.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { createAdminServer, type AdminBackend, type AdminServer } from './admin-api.js';
+import { configWarnings, type HubConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { createHubMetrics, type HandshakePhase, type HubMetrics } from './metrics.js';
+import * as oplog from './operator-log.js';
+
+/** Connections shorter than this are reported as short-lived (seed log line). */
+const SHORT_LIVED_MS = 30_000;
+const HEALTH_INTERVAL_MS = 60_000;
+const METRICS_INTERVAL_MS = 5 * 60_000;
+/** The seed's bound for a graceful shutdown. */
+export const SHUTDOWN_BOUND_MS = 30_000;
+
+export interface DaemonOptions {
+  readonly config: HubConfig;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Ask pairing questions on this terminal (the seed's prompt); off under systemd. */
+  readonly interactive?: boolean;
+  readonly input?: NodeJS.ReadableStream;
+  readonly output?: NodeJS.WritableStream;
+  /** The application's SPINE layer; by default data is logged at debug level only. */
+  readonly setupRemoteDevice?: (device: RemoteDevice) => DeviceDataHandler | undefined;
+  /** For tests: replaces the mDNS provider. */
+  readonly discovery?: MdnsProvider;
+}
+
+export class Daemon {
+  readonly config: HubConfig;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private hub: Hub | undefined;
+  private trustStore: TrustStore | undefined;
+  private stateStore: StateStore | undefined;
+  private metrics: HubMetrics | undefined;
+  private admin: AdminServer | undefined;
+  private identity: NodeIdentity | undefined;
+  private readonly timers: TimerHandle[] = [];
+  private readonly startedAt: number;
+  private readonly connectedAt = new Map<Ski, number>();
+  private readonly deviceInfo = new Map<
+    Ski,
+    { brand: string; model: string; device_type: string }
+  >();
+  private prompt: Interface | undefined;
+  private readonly promptQueue: PendingPairing[] = [];
+  private prompting = false;
+  private lastDiscoveredKey = '';
+  private ready = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: DaemonOptions) {
+    this.config = options.config;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+    this.startedAt = this.clock.now();
+  }
+
+  get ski(): Ski | undefined {
+    return this.identity?.ski;
+  }
+
+  get port(): number | undefined {
+    return this.hub?.listeningPort;
+  }
+
+  /** Starts everything; throws (ConfigError …) with a message naming the file and the problem. */
+  async start(): Promise<void> {
+    const c = this.config;
+    const log = this.logger;
+    for (const warning of configWarnings(c)) log.warn(warning);
+
+    const { identity, created } = await loadOrCreateIdentity({
+      certPath: c.certificate_file,
+      keyPath: c.private_key_file,
+      commonName: `${c.device_model}-${c.device_serial}`.slice(0, 64),
+      organization: c.organization,
+      organizationalUnit: c.device_brand,
+      country: c.country,
+    });
+    this.identity = identity;
+    log.info(
+      { event: 'identity', ski: identity.ski, ship_id: c.ship_id, created },
+      created
+        ? `🔑 Created a new identity: SKI ${identity.ski} (${c.certificate_file})`
+        : `🔑 Loaded identity: SKI ${identity.ski}`,
+    );
+    const expiry = expiryWarning(identity, this.clock.wallNow());
+    if (expiry !== undefined) log.warn({ event: 'certificate_expiry' }, expiry);
+
+    this.trustStore = await TrustStore.open(c.trusted_devices_file, { clock: this.clock });
+    this.stateStore = await StateStore.open(c.state_file, { clock: this.clock });
+    await this.stateStore.markStarted();
+    this.metrics = createHubMetrics();
+    this.metrics.setTrustedDevices(this.trustStore.size);
+    for (const d of this.trustStore.list()) {
+      this.deviceInfo.set(d.ski, { brand: d.brand, model: d.model, device_type: d.device_type });
+    }
+
+    const discovery =
+      this.options.discovery ??
+      (c.mdns_enabled
+        ? await createMdnsProvider({
+            provider: c.mdns_provider,
+            clock: this.clock,
+            ownSki: identity.ski,
+            logger: log.child({ component: 'mdns' }),
+            ...(c.network_interfaces.length > 0 ? { interfaces: c.network_interfaces } : {}),
+          })
+        : undefined);
+
+    const hub = new Hub({
+      localSki: identity.ski,
+      localShipId: c.ship_id,
+      clock: this.clock,
+      logger: log,
+      transport: new TlsTransport({
+        tls: createShipTlsContext(identity),
+        localSki: identity.ski,
+        localShipId: c.ship_id,
+        port: c.port,
+        clock: this.clock,
+        logger: log.child({ component: 'transport' }),
+        acceptLegacySki: c.accept_legacy_ski,
+      }),
+      ...(discovery !== undefined ? { discovery } : {}),
+      announce: {
+        brand: c.device_brand,
+        model: c.device_model,
+        type: c.device_type,
+        serial: c.device_serial,
+      },
+      trusted: this.trustStore.list().map((d) => ({ ski: d.ski })),
+      doubleConnectionRule: c.double_connection_rule,
+      maxConnections: c.max_connections,
+      pendingPairingTimeoutMs: c.pending_pairing_timeout_seconds * 1000,
+      setupRemoteDevice:
+        this.options.setupRemoteDevice ??
+        ((device) => ({
+          onData: (payload) => log.debug({ peerSki: device.ski, payload }, 'SPINE data'),
+        })),
+    });
+    this.hub = hub;
+    this.wire(hub);
+    const port = await hub.start();
+    log.info(
+      { event: 'listening', port, ski: identity.ski, ship_id: c.ship_id, mdns: discovery?.name },
+      `🚀 SHIP hub listening on port ${port} (SHIP ID ${c.ship_id}, mDNS ${discovery?.name ?? 'off'})`,
+    );
+
+    if (c.admin_port !== 0) {
+      this.admin = createAdminServer({
+        backend: this.backend(),
+        registry: c.metrics_enabled ? this.metrics.registry : undefined,
+        logger: log.child({ component: 'admin' }),
+        token: c.admin_token,
+        host: c.admin_host,
+        port: c.admin_port,
+      });
+      const { url } = await this.admin.listen();
+      log.info({ event: 'admin_listening', url }, `🛠️  Admin API on ${url}`);
+    }
+
+    if (c.auto_accept_pairing) {
+      await hub.openAutoAcceptWindow(c.auto_accept_window_seconds * 1000);
+      log.warn(
+        { event: 'auto_accept_open', seconds: c.auto_accept_window_seconds },
+        `⚠️  AUTO-ACCEPT is open for ${c.auto_accept_window_seconds} s: any device may pair now`,
+      );
+    }
+    if (this.options.interactive === true) this.openPrompt();
+    this.schedule();
+    this.ready = true;
+  }
+
+  /** Graceful shutdown (SIGINT/SIGTERM): the same promise for every caller. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.ready = false;
+    this.logger.info({ event: 'shutdown' }, '🛑 Shutting down');
+    for (const t of this.timers) t.cancel();
+    this.prompt?.close();
+    await this.hub?.stop(5_000);
+    await this.admin?.close();
+    await this.trustStore?.flush();
+    await this.stateStore?.close();
+    this.logger.info({ event: 'stopped' }, '👋 Stopped');
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private wire(hub: Hub): void {
+    const log = this.logger;
+    const metrics = this.metrics!;
+    const trust = this.trustStore!;
+    const state = this.stateStore!;
+
+    hub.on('servicesChanged', (services) => this.logDiscovered(services));
+    hub.on('pairingRequest', (pending) => {
+      const info = this.describe(pending.ski, pending);
+      oplog.trustDecisionRequested(log, pending.ski, {
+        ...info,
+        address: pending.remoteAddress,
+      });
+      metrics.setPendingPairings(hub.pendingPairings().length);
+      if (this.prompt !== undefined) {
+        this.promptQueue.push(pending);
+        void this.askNext();
+      } else {
+        log.info(
+          { event: 'pairing_hint', ski: pending.ski },
+          `   decide with: ship-hub pairing approve ${pending.ski} (or deny)`,
+        );
+      }
+    });
+    hub.on('trustDecision', (ski, decision) => {
+      metrics.trustDecision(decision);
+      metrics.setPendingPairings(hub.pendingPairings().length);
+      if (decision === 'approved') oplog.userApproved(log, ski);
+      else if (decision === 'denied') oplog.userDenied(log, ski);
+      else if (decision === 'expired') oplog.pairingExpired(log, ski);
+      else log.warn({ event: 'auto_accepted', ski }, `⚠️  Auto-accepted device: ${shortSki(ski)}`);
+    });
+    hub.on('trustChanged', (ski, trusted) => {
+      if (trusted) {
+        const info = this.describe(ski);
+        if (!trust.has(ski)) {
+          void trust.add({ ski, ...info }).catch((err: unknown) => this.storeError(err));
+          oplog.trustedDeviceAdded(log, { ski, ...info });
+        }
+      } else if (trust.has(ski)) {
+        void trust.remove(ski).catch((err: unknown) => this.storeError(err));
+        oplog.trustedDeviceRemoved(log, ski);
+      }
+      metrics.setTrustedDevices(trust.size);
+    });
+    hub.on('connected', (device) => {
+      this.connectedAt.set(device.ski, this.clock.now());
+      oplog.deviceConnected(log, device.ski, {
+        direction: device.direction === 'incoming' ? 'inbound' : 'outbound',
+        address: device.remoteAddress,
+      });
+      metrics.connectionOpened(device.direction === 'incoming' ? 'inbound' : 'outbound');
+      state.recordConnection();
+      state.recordHandshake();
+      if (trust.has(device.ski)) {
+        void trust.recordConnection(device.ski).catch((err: unknown) => this.storeError(err));
+      }
+      this.updateConnectionGauges();
+    });
+    hub.on('disconnected', (ski, info) => {
+      const since = this.connectedAt.get(ski);
+      this.connectedAt.delete(ski);
+      const duration = since === undefined ? info.durationMs : this.clock.now() - since;
+      oplog.deviceDisconnected(log, ski, duration, {
+        ...(info.failure ? { reason: info.failure.message } : {}),
+      });
+      if (duration < SHORT_LIVED_MS) oplog.shortLivedConnection(log, ski, duration);
+      this.updateConnectionGauges();
+    });
+    hub.on('connectionFailed', (ski, reason) => {
+      oplog.deviceError(log, ski ?? 'unknown', reason);
+      const kind = classifyFailure(reason);
+      metrics.connectionFailed(kind);
+      state.recordFailedConnection(
+        kind === 'trust_rejected' ? 'trust_rejected' : 'connection_failed',
+      );
+    });
+    hub.on('pairingState', (ski, update) => {
+      if (update.state === 'error' || update.state === 'remoteDeniedTrust') {
+        oplog.connectionState(
+          log,
+          ski,
+          `ConnectionState${capitalise(update.state)}`,
+          this.clock.wallNow(),
+        );
+      }
+    });
+    hub.on('connectionLimit', (active, max) => oplog.connectionLimitApproaching(log, active, max));
+    hub.on('handshakePhase', (_ski, phase, durationMs) => {
+      const mapped = PHASE_METRIC[phase];
+      if (mapped !== undefined) metrics.observeHandshakePhase(mapped, durationMs / 1000);
+    });
+    hub.on('reconnectScheduled', () => metrics.reconnect());
+    hub.on('autoAccept', (open) => {
+      if (!open) log.info({ event: 'auto_accept_closed' }, '🔒 Auto-accept window closed');
+    });
+  }
+
+  private updateConnectionGauges(): void {
+    const hub = this.hub;
+    if (hub === undefined || this.metrics === undefined) return;
+    const counts = { handshake: 0, pending_trust: 0, data: 0, closing: 0 };
+    for (const c of hub.connections()) {
+      if (c.state === 'SME_STATE_COMPLETE' || c.state === 'SME_ACCESS_METHODS_REQUEST')
+        counts.data++;
+      else if (c.state === 'SME_HELLO_STATE_PENDING_LISTEN') counts.pending_trust++;
+      else if (c.state === 'CLOSING_ANNOUNCED') counts.closing++;
+      else counts.handshake++;
+    }
+    this.metrics.setConnectionCounts(counts);
+  }
+
+  /** Brand, model and type of a device: from its pending request, mDNS record or trust entry. */
+  private describe(
+    ski: Ski,
+    pending?: PendingPairing,
+  ): { brand: string; model: string; device_type: string } {
+    const service = this.hub?.services().find((s) => s.ski === ski);
+    const known = this.deviceInfo.get(ski);
+    const info = {
+      brand: pending?.brand ?? service?.record.brand ?? known?.brand ?? '',
+      model: pending?.model ?? service?.record.model ?? known?.model ?? '',
+      device_type: pending?.deviceType ?? service?.record.type ?? known?.device_type ?? '',
+    };
+    this.deviceInfo.set(ski, info);
+    return info;
+  }
+
+  private logDiscovered(services: DiscoveredService[]): void {
+    const others = services.filter((s) => !s.own);
+    const key = others
+      .map((s) => `${s.ski}/${s.addresses[0]?.address ?? ''}`)
+      .sort()
+      .join(',');
+    if (key === this.lastDiscoveredKey) return;
+    this.lastDiscoveredKey = key;
+    for (const s of others) this.describe(s.ski);
+    oplog.discovered(
+      this.logger,
+      others.map((s) => ({
+        ski: s.ski,
+        brand: s.record.brand,
+        model: s.record.model,
+        address: s.addresses[0]?.address,
+        trusted: this.trustStore?.has(s.ski) ?? false,
+      })),
+    );
+  }
+
+  private schedule(): void {
+    const health = () => {
+      const snapshot = this.stateStore!.snapshot;
+      oplog.healthCheck(this.logger, {
+        uptimeMs: this.clock.now() - this.startedAt,
+        connections: this.hub?.openConnectionCount ?? 0,
+        total: snapshot.total_connections,
+        failed: snapshot.failed_connections,
+        activeHandles: oplog.activeHandleCount(),
+      });
+      this.timers.push(this.clock.setTimer('healthCheck', HEALTH_INTERVAL_MS, health));
+    };
+    this.timers.push(this.clock.setTimer('healthCheck', HEALTH_INTERVAL_MS, health));
+    if (this.config.metrics_enabled) {
+      const report = () => {
+        const snapshot = this.stateStore!.snapshot;
+        oplog.metricsReport(this.logger, {
+          uptimeMs: this.clock.now() - this.startedAt,
+          active: this.hub?.openConnectionCount ?? 0,
+          total: snapshot.total_connections,
+          failed: snapshot.failed_connections,
+          handshakes: snapshot.handshakes,
+          trustedDevices: this.trustStore?.size ?? 0,
+          errorCounts: snapshot.error_counts,
+        });
+        this.timers.push(this.clock.setTimer('metricsReport', METRICS_INTERVAL_MS, report));
+      };
+      this.timers.push(this.clock.setTimer('metricsReport', METRICS_INTERVAL_MS, report));
+    }
+  }
+
+  private storeError(err: unknown): void {
+    this.logger.error({ err, event: 'store_error' }, 'writing a state file failed');
+  }
+
+  // Terminal prompt (never blocks the event loop: readline is asynchronous) ------------------
+
+  private openPrompt(): void {
+    this.prompt = createInterface({
+      input: this.options.input ?? process.stdin,
+      output: this.options.output ?? process.stdout,
+      terminal: false,
+    });
+  }
+
+  private async askNext(): Promise<void> {
+    if (this.prompting || this.prompt === undefined) return;
+    const pending = this.promptQueue.shift();
+    if (pending === undefined) return;
+    this.prompting = true;
+    try {
+      const stillPending = this.hub?.pendingPairings().some((p) => p.ski === pending.ski) ?? false;
+      if (!stillPending) return;
+      const info = this.describe(pending.ski, pending);
+      const question = oplog.formatPairingPrompt({ ski: pending.ski, ...info });
+      let answer: boolean | undefined;
+      while (answer === undefined) {
+        const text = await new Promise<string>((resolve) =>
+          this.prompt!.question(question, resolve),
+        );
+        answer = oplog.parsePairingAnswer(text);
+      }
+      if (!(this.hub?.pendingPairings().some((p) => p.ski === pending.ski) ?? false)) return;
+      if (answer) this.hub?.approve(pending.ski);
+      else this.hub?.deny(pending.ski);
+    } finally {
+      this.prompting = false;
+      if (this.promptQueue.length > 0) void this.askNext();
+    }
+  }
+
+  // Admin API backend ---------------------------------------------------------------------------
+
+  private backend(): AdminBackend {
+    const hub = () => this.hub!;
+    const trust = () => this.trustStore!;
+    return {
+      health: () => ({
+        status: this.stopping !== undefined ? 'stopping' : this.ready ? 'ok' : 'starting',
+        uptime_s: Math.round((this.clock.now() - this.startedAt) / 1000),
+        connections: hub().openConnectionCount,
+        ski: this.identity?.ski,
+        ship_id: this.config.ship_id,
+        port: this.port,
+        pending_pairings: hub().pendingPairings().length,
+        trusted_devices: trust().size,
+      }),
+      ready: () => this.ready,
+      listPending: () =>
+        hub()
+          .pendingPairings()
+          .map((p) => ({
+            ski: p.ski,
+            ...this.describe(p.ski, p),
+            address: p.remoteAddress,
+            requested_at: p.since.toISOString(),
+            expires_at: p.expiresAt.toISOString(),
+          })),
+      approve: (ski) => {
+        const known = hub()
+          .pendingPairings()
+          .some((p) => p.ski === ski);
+        if (!known) return false;
+        hub().approve(ski);
+        return true;
+      },
+      deny: (ski) => hub().deny(ski),
+      listTrusted: () => trust().list(),
+      addTrusted: async (ski, info) => {
+        const current = this.describe(ski);
+        const merged = {
+          brand: info?.brand ?? current.brand,
+          model: info?.model ?? current.model,
+          device_type: info?.device_type ?? current.device_type,
+        };
+        this.deviceInfo.set(ski, merged);
+        const device = await trust().add({ ski, ...merged });
+        oplog.trustedDeviceAdded(this.logger, { ski, ...merged });
+        hub().registerRemoteSki(ski);
+        this.metrics?.setTrustedDevices(trust().size);
+        return device;
+      },
+      removeTrusted: async (ski) => {
+        const existed = trust().has(ski) || hub().isTrusted(ski);
+        await hub().unregisterRemoteSki(ski);
+        await trust().remove(ski);
+        this.metrics?.setTrustedDevices(trust().size);
+        return existed;
+      },
+      listConnections: () =>
+        hub()
+          .connections()
+          .map((c) => ({
+            ski: c.ski,
+            direction: c.direction === 'incoming' ? 'inbound' : 'outbound',
+            state: c.state,
+            address: c.remoteAddress,
+            ship_id: c.shipId,
+            connected_for_s: Math.round(c.connectedForMs / 1000),
+          })),
+      listDiscovered: () =>
+        hub()
+          .services()
+          .filter((s) => !s.own)
+          .map((s) => ({
+            ski: s.ski,
+            ...(s.record.brand !== undefined ? { brand: s.record.brand } : {}),
+            ...(s.record.model !== undefined ? { model: s.record.model } : {}),
+            ...(s.record.type !== undefined ? { device_type: s.record.type } : {}),
+            ship_id: s.record.shipId,
+            ...(s.addresses[0] !== undefined ? { address: s.addresses[0].address } : {}),
+            port: s.port,
+            register: s.record.register,
+            trusted: trust().has(s.ski),
+          })),
+    };
+  }
+}
+
+const PHASE_METRIC: Record<string, HandshakePhase | undefined> = {
+  cmi: 'cmi',
+  hello: 'hello',
+  protocol: 'protocol',
+  pin: 'pin',
+  access_methods: 'access_methods',
+  total: 'total',
+};
+
+function classifyFailure(reason: string): string {
+  if (/trust|approve|denied|pairing/i.test(reason)) return 'trust_rejected';
+  if (/timed out|timeout|within/i.test(reason)) return 'timeout';
+  if (/certificate|SKI|TLS/i.test(reason)) return 'tls';
+  if (/refused|reachable|reset/i.test(reason)) return 'connection_failed';
+  return 'protocol';
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Parses a user-typed SKI for the CLI (throws a TypeError naming the input). */
+export function cliSki(text: string): Ski {
+  return toSki(text);
+}
