@@ -126,17 +126,16 @@ export class ShipServer {
     return typeof address === 'object' && address !== null ? address.port : undefined;
   }
 
-  /** Stops accepting; open SHIP connections are not touched (the hub closes them first). */
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      if (!this.tcp.listening) {
-        resolve();
-        return;
-      }
-      this.tcp.close(() => resolve());
-      // Sockets still in TLS or upgrade are not SHIP connections yet: drop them.
-      for (const socket of this.sockets) socket.destroy();
-    });
+  /**
+   * Stops accepting. Open SHIP connections are not touched (the hub closes them with a SHIP
+   * close); net.Server.close() would wait for them, so it is not awaited.
+   */
+  close(): Promise<void> {
+    if (this.tcp.listening) this.tcp.close();
+    // Sockets still in TLS or upgrade are not SHIP connections yet: drop them.
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    return Promise.resolve();
   }
 
   private onTcp(raw: net.Socket, handshakeTimeoutMs: number): void {

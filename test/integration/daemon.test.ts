@@ -1,0 +1,307 @@
+/**
+ * The daemon as a real child process (`node build/src/cli/main.js config.json`), with mDNS off
+ * and everything on 127.0.0.1: first start, restart with the same SKI and a trusted peer that
+ * reconnects, pairing through the CLI, broken config and trust files, SIGTERM with SHIP close.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Hub } from '../../src/hub/hub.js';
+import { TlsTransport } from '../../src/hub/transport.js';
+import type { DiscoveredService, MdnsProvider, ServiceListener } from '../../src/mdns/types.js';
+import { toSki, type Ski } from '../../src/ship/ski.js';
+import { createShipTlsContext } from '../../src/transport/tls.js';
+import type { NodeIdentity } from '../../src/trust/identity.js';
+import { systemClock } from '../../src/util/clock.js';
+import { testIdentity } from '../helpers/certs.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const MAIN = resolve(here, '../../src/cli/main.js');
+const children = new Set<ChildProcess>();
+const dirs: string[] = [];
+
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+let nextPort = 47300 + (process.pid % 200) * 4;
+
+function workDir(config: Record<string, unknown> = {}): {
+  dir: string;
+  port: number;
+  admin: number;
+} {
+  const dir = mkdtempSync(join(tmpdir(), 'ship-hub-daemon-'));
+  dirs.push(dir);
+  const port = nextPort++;
+  const admin = nextPort++;
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify(
+      { port, admin_port: admin, mdns_enabled: false, log_format: 'json', ...config },
+      null,
+      2,
+    ),
+  );
+  return { dir, port, admin };
+}
+
+interface Running {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+function startDaemon(dir: string): Running {
+  const child = spawn(process.execPath, [MAIN, 'config.json'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const lines: Array<Record<string, unknown>> = [];
+  let buffer = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let i: number;
+    while ((i = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, i);
+      buffer = buffer.slice(i + 1);
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        lines.push({ msg: line });
+      }
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => lines.push({ stderr: chunk.toString() }));
+  const exited = new Promise<number | null>((res) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      res(code);
+    }),
+  );
+  return { child, lines, exited };
+}
+
+async function until(predicate: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function hasEvent(r: Running, event: string): boolean {
+  return r.lines.some((l) => l.event === event);
+}
+
+function cli(
+  dir: string,
+  args: string[],
+): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [MAIN, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A fixed mDNS view: the daemon at 127.0.0.1:port with its SKI. */
+function staticDiscovery(ski: Ski, port: number): MdnsProvider {
+  const service: DiscoveredService = {
+    instanceName: 'daemon',
+    port,
+    addresses: [{ address: '127.0.0.1', family: 4 }],
+    record: {
+      txtvers: 1,
+      shipId: 'daemon',
+      path: '/ship/',
+      ski,
+      announcedSki: ski,
+      register: false,
+      extra: {},
+    },
+    ski,
+    provider: 'builtin',
+    own: false,
+  };
+  const listeners = new Set<ServiceListener>();
+  return {
+    name: 'builtin',
+    start: () => Promise.resolve(),
+    announce: () => Promise.resolve(),
+    unannounce: () => Promise.resolve(),
+    onService: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    services: () => [service],
+    close: () => Promise.resolve(),
+  };
+}
+
+/** A peer device (our library hub) that trusts the daemon and dials it. */
+async function peerHub(identity: NodeIdentity, daemonSki: Ski, port: number) {
+  const hub = new Hub({
+    localSki: identity.ski,
+    localShipId: 'peer-device',
+    transport: new TlsTransport({
+      tls: createShipTlsContext(identity),
+      localSki: identity.ski,
+      localShipId: 'peer-device',
+      port: 0,
+      host: '127.0.0.1',
+      clock: systemClock,
+    }),
+    clock: systemClock,
+    discovery: staticDiscovery(daemonSki, port),
+    trusted: [{ ski: daemonSki }],
+  });
+  await hub.start();
+  return hub;
+}
+
+function daemonSki(dir: string): Ski {
+  const out = cli(dir, ['cert', 'show', '--json']);
+  assert.equal(out.status, 0, out.stderr);
+  return toSki((JSON.parse(out.stdout) as { ski: string }).ski);
+}
+
+describe('the daemon as a child process', () => {
+  it('first start creates the identity and state; restart keeps the SKI; a trusted peer reconnects', async () => {
+    const { dir, port } = workDir();
+    const first = startDaemon(dir);
+    await until(() => hasEvent(first, 'listening'), 'listening');
+    assert.ok(existsSync(join(dir, 'certs/ship.crt')));
+    const keyMode = statSync(join(dir, 'certs/ship.key')).mode & 0o777;
+    assert.equal(keyMode, 0o600, 'private key is 0600');
+    assert.ok(existsSync(join(dir, 'data/hub_state.json')));
+    const ski = daemonSki(dir);
+
+    const peerIdentity = await testIdentity('peer-1');
+    assert.equal(
+      cli(dir, ['trust', 'add', peerIdentity.ski, '--brand', 'Acme', '--model', 'Box']).status,
+      0,
+    );
+    const peer = await peerHub(peerIdentity, ski, port);
+    try {
+      await until(() => hasEvent(first, 'device_connected'), 'first connection');
+      first.child.kill('SIGTERM');
+      assert.equal(await first.exited, 0);
+
+      const second = startDaemon(dir);
+      await until(() => hasEvent(second, 'listening'), 'listening again');
+      assert.equal(daemonSki(dir), ski, 'the SKI survives a restart');
+      await until(() => hasEvent(second, 'device_connected'), 'the peer reconnects', 25_000);
+      const trust = JSON.parse(
+        readFileSync(join(dir, 'data/trusted_devices.json'), 'utf8'),
+      ) as Record<string, { connection_count: number; brand: string }>;
+      assert.equal(trust[peerIdentity.ski]?.brand, 'Acme');
+      assert.ok(
+        (trust[peerIdentity.ski]?.connection_count ?? 0) >= 2,
+        'connection_count kept current',
+      );
+      second.child.kill('SIGTERM');
+      assert.equal(await second.exited, 0);
+    } finally {
+      await peer.stop(1_000);
+    }
+  });
+
+  it('pairing through the CLI: pending, approve, trusted in the seed format', async () => {
+    const { dir, port } = workDir();
+    const daemon = startDaemon(dir);
+    await until(() => hasEvent(daemon, 'listening'), 'listening');
+    const ski = daemonSki(dir);
+    const peerIdentity = await testIdentity('peer-2');
+    const peer = await peerHub(peerIdentity, ski, port);
+    try {
+      await until(() => hasEvent(daemon, 'trust_decision_requested'), 'pairing request');
+      const list = cli(dir, ['pairing', 'list', '--json']);
+      const pending = JSON.parse(list.stdout) as Array<{ ski: string }>;
+      assert.deepEqual(
+        pending.map((p) => p.ski),
+        [peerIdentity.ski],
+      );
+      const spaced = peerIdentity.ski.toUpperCase().replace(/(.{4})/g, '$1 ');
+      assert.equal(cli(dir, ['pairing', 'approve', spaced]).status, 0, 'SKIs typed by people work');
+      await until(() => hasEvent(daemon, 'device_connected'), 'connected after approval');
+      const seedLines = daemon.lines.map((l) => l.msg);
+      assert.ok(seedLines.includes(`✅ User approved device: ${peerIdentity.ski.slice(0, 12)}...`));
+      const file = JSON.parse(
+        readFileSync(join(dir, 'data/trusted_devices.json'), 'utf8'),
+      ) as Record<string, Record<string, unknown>>;
+      assert.deepEqual(Object.keys(file[peerIdentity.ski] ?? {}).sort(), [
+        'brand',
+        'connection_count',
+        'device_type',
+        'last_connection',
+        'model',
+        'paired_at',
+        'ski',
+      ]);
+      // SIGTERM closes the peer with a SHIP close (announce/confirm), not a dropped socket.
+      const closed = new Promise<{ failure?: unknown; closeCode?: number | undefined }>((res) =>
+        peer.once('disconnected', (_ski, info) => res(info)),
+      );
+      daemon.child.kill('SIGTERM');
+      const info = await closed;
+      assert.equal(info.failure, undefined, 'a clean SHIP close');
+      assert.equal(info.closeCode, 4001);
+      assert.equal(await daemon.exited, 0);
+      assert.ok(hasEvent(daemon, 'stopped'));
+    } finally {
+      await peer.stop(1_000);
+    }
+  });
+
+  it('a broken config stops start-up naming the file and key, and is left untouched', async () => {
+    const { dir } = workDir();
+    const path = join(dir, 'config.json');
+    const broken = '{\n  "port": "abc",\n  "max_conections": 3\n}\n';
+    writeFileSync(path, broken);
+    const run = startDaemon(dir);
+    assert.equal(await run.exited, 2);
+    const stderr = run.lines.map((l) => l.stderr ?? '').join('');
+    assert.match(stderr, /config\.json/);
+    assert.match(stderr, /"port"/);
+    assert.match(stderr, /did you mean "max_connections"/);
+    assert.equal(readFileSync(path, 'utf8'), broken);
+  });
+
+  it('a broken trust file stops start-up with a clear error and is never overwritten', async () => {
+    const { dir } = workDir();
+    const trustPath = join(dir, 'data/trusted_devices.json');
+    spawnSync('mkdir', ['-p', join(dir, 'data')]);
+    const broken = '{ "abc": { "ski": "abc" ';
+    writeFileSync(trustPath, broken);
+    const run = startDaemon(dir);
+    assert.equal(await run.exited, 2);
+    const stderr = run.lines.map((l) => l.stderr ?? '').join('');
+    assert.match(stderr, /trusted_devices\.json/);
+    assert.equal(readFileSync(trustPath, 'utf8'), broken);
+  });
+
+  it('trust add/list/remove work on the file while the daemon is stopped', () => {
+    const { dir } = workDir({ admin_port: nextPort++ });
+    const ski = 'ab'.repeat(20);
+    assert.equal(cli(dir, ['trust', 'add', ski, '--brand', 'Viessmann']).status, 0);
+    const listed = JSON.parse(cli(dir, ['trust', 'list', '--json']).stdout) as Array<{
+      ski: string;
+    }>;
+    assert.deepEqual(
+      listed.map((d) => d.ski),
+      [ski],
+    );
+    assert.equal(cli(dir, ['trust', 'remove', ski]).status, 0);
+    const bad = cli(dir, ['trust', 'remove', 'not-a-ski']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /not an SKI/);
+  });
+});
