@@ -1,0 +1,148 @@
+/**
+ * `ship-hub discover`: browse for SHIP services for a while, then print what is visible now.
+ * The CLI wiring (flags, trust store lookup) lives in the command definitions; this is the body.
+ */
+import { createMdnsProvider, type MdnsProviderChoice } from '../../mdns/index.js';
+import type { MdnsLogger } from '../../mdns/log.js';
+import type { DiscoveredService, MdnsProvider } from '../../mdns/types.js';
+import { parseSki, shortSki } from '../../ship/ski.js';
+import { systemClock, type Clock } from '../../util/clock.js';
+
+export interface DiscoverOptions {
+  provider: MdnsProviderChoice;
+  /** Interface names to browse on; empty/undefined = all. */
+  interfaces?: readonly string[];
+  /** How long to browse before printing, in milliseconds. */
+  timeoutMs: number;
+  /** One JSON object per line instead of the human listing. */
+  json: boolean;
+  /** SKIs in the trust store (any notation). */
+  trustedSkis: ReadonlySet<string>;
+  /** Our own SKI: our own announcement is marked as such. */
+  ownSki?: string;
+  write: (line: string) => void;
+  logger?: MdnsLogger;
+  clock?: Clock;
+  /** Injectable provider factory (tests). */
+  createProvider?: () => Promise<MdnsProvider>;
+}
+
+/** One discovered service as printed with --json. */
+export interface DiscoverJsonLine {
+  instanceName: string;
+  ski: string;
+  shipId: string;
+  brand: string | null;
+  model: string | null;
+  type: string | null;
+  serial: string | null;
+  categories: number[];
+  register: boolean;
+  path: string;
+  hostName: string | null;
+  port: number;
+  addresses: string[];
+  trusted: boolean;
+  own: boolean;
+  provider: string;
+}
+
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+export function toJsonLine(service: DiscoveredService, trusted: boolean): DiscoverJsonLine {
+  const r = service.record;
+  return {
+    instanceName: service.instanceName,
+    ski: service.ski,
+    shipId: r.shipId,
+    brand: r.brand ?? null,
+    model: r.model ?? null,
+    type: r.type ?? null,
+    serial: r.serial ?? null,
+    categories: r.categories ?? [],
+    register: r.register,
+    path: r.path,
+    hostName: service.hostName ?? null,
+    port: service.port,
+    addresses: service.addresses.map((a) => a.address),
+    trusted,
+    own: service.own,
+    provider: service.provider,
+  };
+}
+
+/** The human listing (seed format plus type, SHIP ID, addresses, register flag). */
+export function formatHuman(
+  services: readonly DiscoveredService[],
+  isTrusted: (service: DiscoveredService) => boolean,
+): string[] {
+  const lines = [`📡 Discovered ${services.length} devices`];
+  for (const service of services) {
+    const r = service.record;
+    const name = [r.brand, r.model].filter((part) => part !== undefined).join(' ') || '(no brand)';
+    const first = service.addresses[0]?.address ?? service.hostName ?? '?';
+    lines.push(`  📱 ${shortSki(service.ski)}: ${name} (${first})`);
+    lines.push(
+      `    type ${r.type ?? '-'} · SHIP ID ${r.shipId} · SKI ${service.ski} · register=${String(r.register)}`,
+    );
+    lines.push(
+      `    ${service.addresses.map((a) => hostPort(a.address, service.port)).join(', ')}${
+        service.hostName === undefined ? '' : ` (${service.hostName})`
+      }`,
+    );
+    if (service.own) lines.push('    🏠 This hub');
+    else lines.push(isTrusted(service) ? '    ✅ Trusted' : '    🔒 Unknown device');
+  }
+  return lines;
+}
+
+/**
+ * Browses for `timeoutMs`, then writes the SHIP services visible at that moment. Returns the exit
+ * code (0). Provider errors (unknown interface: ConfigError; `--provider avahi` without Avahi:
+ * TransportError) are thrown for the CLI's error handler.
+ */
+export async function runDiscover(options: DiscoverOptions): Promise<number> {
+  const clock = options.clock ?? systemClock;
+  const provider =
+    options.createProvider !== undefined
+      ? await options.createProvider()
+      : await createMdnsProvider({
+          provider: options.provider,
+          clock,
+          ...(options.interfaces === undefined ? {} : { interfaces: options.interfaces }),
+          ...(options.logger === undefined ? {} : { logger: options.logger }),
+          ...(options.ownSki === undefined ? {} : { ownSki: options.ownSki }),
+        });
+  let services: DiscoveredService[];
+  try {
+    await provider.start();
+    await new Promise<void>((resolve) => {
+      const delayMs = Math.max(0, options.timeoutMs);
+      // The system clock's timers are unref'd; the browse window must hold the process open.
+      if (options.clock === undefined) setTimeout(resolve, delayMs);
+      else clock.setTimer('discover-timeout', delayMs, resolve);
+    });
+    services = provider.services();
+  } finally {
+    await provider.close();
+  }
+
+  const trusted = new Set<string>();
+  for (const ski of options.trustedSkis) trusted.add(parseSki(ski) ?? ski);
+  const own = options.ownSki === undefined ? undefined : parseSki(options.ownSki);
+  const marked = services.map((s) =>
+    own !== undefined && s.ski === own ? { ...s, own: true } : s,
+  );
+  const isTrusted = (s: DiscoveredService) => trusted.has(s.ski);
+
+  if (options.json) {
+    for (const service of marked) {
+      options.write(JSON.stringify(toJsonLine(service, isTrusted(service))));
+    }
+  } else {
+    for (const line of formatHuman(marked, isTrusted)) options.write(line);
+  }
+  return 0;
+}
