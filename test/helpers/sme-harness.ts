@@ -41,7 +41,7 @@ export class SmeHarness {
   }
 
   input(input: InputWithoutTime): readonly SmeEffect[] {
-    const result = step(this.state, { ...input, now: this.now } as SmeInput);
+    const result = step(this.state, { ...input, now: this.now });
     this.state = result.state;
     for (const effect of result.effects) this.apply(effect);
     return result.effects;
@@ -103,8 +103,7 @@ export class SmeHarness {
   }
 
   lastClosedEvent(): Extract<SmeEvent, { type: 'closed' }> | undefined {
-    return this.events.filter((e) => e.type === 'closed').at(-1) as
-      Extract<SmeEvent, { type: 'closed' }> | undefined;
+    return this.events.filter((e) => e.type === 'closed').at(-1);
   }
 
   private apply(effect: SmeEffect): void {

@@ -268,7 +268,7 @@ describe('the daemon as a child process', () => {
     writeFileSync(path, broken);
     const run = startDaemon(dir);
     assert.equal(await run.exited, 2);
-    const stderr = run.lines.map((l) => l.stderr ?? '').join('');
+    const stderr = run.lines.map((l) => (typeof l.stderr === 'string' ? l.stderr : '')).join('');
     assert.match(stderr, /config\.json/);
     assert.match(stderr, /"port"/);
     assert.match(stderr, /did you mean "max_connections"/);
@@ -283,7 +283,7 @@ describe('the daemon as a child process', () => {
     writeFileSync(trustPath, broken);
     const run = startDaemon(dir);
     assert.equal(await run.exited, 2);
-    const stderr = run.lines.map((l) => l.stderr ?? '').join('');
+    const stderr = run.lines.map((l) => (typeof l.stderr === 'string' ? l.stderr : '')).join('');
     assert.match(stderr, /trusted_devices\.json/);
     assert.equal(readFileSync(trustPath, 'utf8'), broken);
   });
