@@ -65,7 +65,7 @@ function startDaemon(dir: string): Running {
   children.add(child);
   const lines: Array<Record<string, unknown>> = [];
   let buffer = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     buffer += chunk.toString();
     let i: number;
     while ((i = buffer.indexOf('\n')) >= 0) {
@@ -78,7 +78,7 @@ function startDaemon(dir: string): Running {
       }
     }
   });
-  child.stderr!.on('data', (chunk: Buffer) => lines.push({ stderr: chunk.toString() }));
+  child.stderr.on('data', (chunk: Buffer) => lines.push({ stderr: chunk.toString() }));
   const exited = new Promise<number | null>((res) =>
     child.once('exit', (code) => {
       children.delete(child);
