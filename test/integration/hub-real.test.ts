@@ -1,0 +1,128 @@
+/**
+ * Hubs over real TLS + WebSocket on 127.0.0.1: both see each other at once and dial at the same
+ * instant; under both double-connection rules they must end with one connection, exchange data,
+ * and un-pairing must end it for good.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Hub } from '../../src/hub/hub.js';
+import type { DoubleConnectionRule } from '../../src/hub/policy.js';
+import { TlsTransport } from '../../src/hub/transport.js';
+import type { DiscoveredService, MdnsProvider, ServiceListener } from '../../src/mdns/types.js';
+import type { Ski } from '../../src/ship/ski.js';
+import { createShipTlsContext } from '../../src/transport/tls.js';
+import type { NodeIdentity } from '../../src/trust/identity.js';
+import { systemClock } from '../../src/util/clock.js';
+import { testIdentity } from '../helpers/certs.js';
+
+/** Discovery whose services the test injects. */
+class InjectedDiscovery implements MdnsProvider {
+  readonly name = 'builtin' as const;
+  private readonly listeners = new Set<ServiceListener>();
+  private readonly list: DiscoveredService[] = [];
+  start = () => Promise.resolve();
+  announce = () => Promise.resolve();
+  unannounce = () => Promise.resolve();
+  close = () => Promise.resolve();
+  services = () => [...this.list];
+  onService(listener: ServiceListener) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  add(ski: Ski, port: number): void {
+    const service: DiscoveredService = {
+      instanceName: ski,
+      port,
+      addresses: [{ address: '127.0.0.1', family: 4 }],
+      record: {
+        txtvers: 1,
+        shipId: `id-${ski.slice(0, 6)}`,
+        path: '/ship/',
+        ski,
+        announcedSki: ski,
+        register: false,
+        extra: {},
+      },
+      ski,
+      provider: 'builtin',
+      own: false,
+    };
+    this.list.push(service);
+    for (const l of this.listeners) l({ type: 'up', service });
+  }
+}
+
+function makeHub(identity: NodeIdentity, peer: NodeIdentity, rule: DoubleConnectionRule) {
+  const discovery = new InjectedDiscovery();
+  const received: unknown[] = [];
+  const hub = new Hub({
+    localSki: identity.ski,
+    localShipId: `id-${identity.ski.slice(0, 6)}`,
+    transport: new TlsTransport({
+      tls: createShipTlsContext(identity),
+      localSki: identity.ski,
+      localShipId: `id-${identity.ski.slice(0, 6)}`,
+      port: 0,
+      host: '127.0.0.1',
+      clock: systemClock,
+    }),
+    clock: systemClock,
+    discovery,
+    trusted: [{ ski: peer.ski }],
+    doubleConnectionRule: rule,
+    random: () => 0, // both dial at once: the worst case for double connections
+    setupRemoteDevice: (device) => {
+      device.send({ datagram: [{ hello: identity.ski.slice(0, 6) }] });
+      return { onData: (payload) => received.push(payload) };
+    },
+  });
+  return { hub, discovery, received };
+}
+
+async function until(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('hubs over real sockets on 127.0.0.1', () => {
+  for (const rule of ['spec', 'legacy'] as const) {
+    it(`${rule} rule: simultaneous dials converge to one connection with data both ways`, async () => {
+      const ia = await testIdentity('hub-a');
+      const ib = await testIdentity('hub-b');
+      const a = makeHub(ia, ib, rule);
+      const b = makeHub(ib, ia, rule);
+      const portA = await a.hub.start();
+      const portB = await b.hub.start();
+      try {
+        a.discovery.add(ib.ski, portB);
+        b.discovery.add(ia.ski, portA);
+        await until(
+          () =>
+            a.hub.connections().some((c) => c.state === 'SME_STATE_COMPLETE') &&
+            b.hub.connections().some((c) => c.state === 'SME_STATE_COMPLETE'),
+        );
+        // Give a losing duplicate time to be closed, then check there is exactly one.
+        await new Promise((r) => setTimeout(r, 1_500));
+        await until(
+          () => a.hub.openConnectionCount === 1 && b.hub.openConnectionCount === 1,
+          5_000,
+        );
+        const [ca] = a.hub.connections();
+        const [cb] = b.hub.connections();
+        assert.notEqual(ca?.direction, cb?.direction, 'the two ends of one connection');
+        await until(() => a.received.length >= 1 && b.received.length >= 1);
+        assert.deepEqual(a.received.at(-1), { datagram: [{ hello: ib.ski.slice(0, 6) }] });
+        assert.deepEqual(b.received.at(-1), { datagram: [{ hello: ia.ski.slice(0, 6) }] });
+
+        await a.hub.unregisterRemoteSki(ib.ski);
+        await until(() => a.hub.openConnectionCount === 0 && b.hub.openConnectionCount === 0);
+        assert.equal(a.hub.isTrusted(ib.ski), false);
+      } finally {
+        await Promise.all([a.hub.stop(1_000), b.hub.stop(1_000)]);
+      }
+    });
+  }
+});
