@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,17 +30,22 @@ after(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-let nextPort = 47300 + (process.pid % 200) * 4;
+/** A port the OS just handed out (closed again at once; the daemon binds it next). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  await new Promise((r) => server.close(r));
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
 
-function workDir(config: Record<string, unknown> = {}): {
-  dir: string;
-  port: number;
-  admin: number;
-} {
+async function workDir(
+  config: Record<string, unknown> = {},
+): Promise<{ dir: string; port: number; admin: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'ship-hub-daemon-'));
   dirs.push(dir);
-  const port = nextPort++;
-  const admin = nextPort++;
+  const port = await freePort();
+  const admin = await freePort();
   writeFileSync(
     join(dir, 'config.json'),
     JSON.stringify(
@@ -85,15 +91,24 @@ function startDaemon(dir: string): Running {
       res(code);
     }),
   );
-  return { child, lines, exited };
+  current = { child, lines, exited };
+  return current;
 }
 
-async function until(predicate: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+async function until(predicate: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const start = Date.now();
   while (!predicate()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - start > timeoutMs) {
+      throw new Error(`timed out waiting for ${what}${lastLines()}`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+let current: Running | undefined;
+function lastLines(): string {
+  if (current === undefined) return '';
+  return `; daemon output: ${JSON.stringify(current.lines.slice(-5))}`;
 }
 
 function hasEvent(r: Running, event: string): boolean {
@@ -175,7 +190,7 @@ function daemonSki(dir: string): Ski {
 
 describe('the daemon as a child process', () => {
   it('first start creates the identity and state; restart keeps the SKI; a trusted peer reconnects', async () => {
-    const { dir, port } = workDir();
+    const { dir, port } = await workDir();
     const first = startDaemon(dir);
     await until(() => hasEvent(first, 'listening'), 'listening');
     assert.ok(existsSync(join(dir, 'certs/ship.crt')));
@@ -215,7 +230,7 @@ describe('the daemon as a child process', () => {
   });
 
   it('pairing through the CLI: pending, approve, trusted in the seed format', async () => {
-    const { dir, port } = workDir();
+    const { dir, port } = await workDir();
     const daemon = startDaemon(dir);
     await until(() => hasEvent(daemon, 'listening'), 'listening');
     const ski = daemonSki(dir);
@@ -262,7 +277,7 @@ describe('the daemon as a child process', () => {
   });
 
   it('a broken config stops start-up naming the file and key, and is left untouched', async () => {
-    const { dir } = workDir();
+    const { dir } = await workDir();
     const path = join(dir, 'config.json');
     const broken = '{\n  "port": "abc",\n  "max_conections": 3\n}\n';
     writeFileSync(path, broken);
@@ -276,7 +291,7 @@ describe('the daemon as a child process', () => {
   });
 
   it('a broken trust file stops start-up with a clear error and is never overwritten', async () => {
-    const { dir } = workDir();
+    const { dir } = await workDir();
     const trustPath = join(dir, 'data/trusted_devices.json');
     spawnSync('mkdir', ['-p', join(dir, 'data')]);
     const broken = '{ "abc": { "ski": "abc" ';
@@ -288,8 +303,8 @@ describe('the daemon as a child process', () => {
     assert.equal(readFileSync(trustPath, 'utf8'), broken);
   });
 
-  it('trust add/list/remove work on the file while the daemon is stopped', () => {
-    const { dir } = workDir({ admin_port: nextPort++ });
+  it('trust add/list/remove work on the file while the daemon is stopped', async () => {
+    const { dir } = await workDir({ admin_port: await freePort() });
     const ski = 'ab'.repeat(20);
     assert.equal(cli(dir, ['trust', 'add', ski, '--brand', 'Viessmann']).status, 0);
     const listed = JSON.parse(cli(dir, ['trust', 'list', '--json']).stdout) as Array<{
