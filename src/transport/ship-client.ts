@@ -132,7 +132,10 @@ function upgrade(
   options: ConnectShipOptions,
   signal: AbortSignal,
 ): Promise<WebSocket> {
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  // The socket is already connected; the URL only feeds the Host header. WHATWG URLs cannot
+  // carry an IPv6 zone id (fe80::1%eth0, reference §2.3), so it is left out there.
+  const bare = options.host.replace(/%.*$/, '');
+  const host = bare.includes(':') ? `[${bare}]` : bare;
   const url = `wss://${host}:${options.port}${options.path ?? SHIP_PATH}`;
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, SHIP_SUBPROTOCOL, {

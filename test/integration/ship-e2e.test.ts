@@ -150,6 +150,34 @@ describe('SHIP over TLS + WebSocket on 127.0.0.1', () => {
     assert.equal(serverInfo.byPeer, true);
   });
 
+  it('dials an IPv6 address with a zone id (link-local addresses from mDNS carry one)', async () => {
+    const connections: ShipConnection[] = [];
+    const server = new ShipServer({
+      tls: serverTls,
+      localSki: serverSki,
+      localShipId: 'server-ship-id',
+      port: 0,
+      host: '::1',
+      clock: systemClock,
+      decide: trusted,
+      onConnection: (c) => connections.push(c),
+    });
+    servers.push(server);
+    const port = await server.listen();
+    const client = await connectShip({
+      host: '::1%lo',
+      port,
+      expectedSki: serverSki,
+      tls: clientTls,
+      localSki: clientTls.ski,
+      localShipId: 'client-ship-id',
+      clock: systemClock,
+    });
+    await once(client, 'complete');
+    assert.equal(connections[0]?.remoteSki, clientSki);
+    await client.close();
+  });
+
   it('pending, then approved by a person: the handshake completes', async () => {
     const s = await startServer(pending, systemClock, (c) => {
       c.once('trustRequired', () => setTimeout(() => c.approve(), 50));
