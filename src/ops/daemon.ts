@@ -402,6 +402,24 @@ export class Daemon {
       output: this.options.output ?? process.stdout,
       terminal: false,
     });
+    // Lines are queued: an answer typed (or pasted) before the question is printed is kept.
+    this.prompt.on('line', (line) => {
+      const waiter = this.lineWaiters.shift();
+      if (waiter !== undefined) waiter(line);
+      else if (this.typedLines.length < 16) this.typedLines.push(line);
+    });
+    this.prompt.on('close', () => {
+      for (const waiter of this.lineWaiters.splice(0)) waiter('');
+    });
+  }
+
+  private readonly typedLines: string[] = [];
+  private readonly lineWaiters: Array<(line: string) => void> = [];
+
+  private nextLine(): Promise<string> {
+    const typed = this.typedLines.shift();
+    if (typed !== undefined) return Promise.resolve(typed);
+    return new Promise((resolve) => this.lineWaiters.push(resolve));
   }
 
   private async askNext(): Promise<void> {
@@ -414,13 +432,13 @@ export class Daemon {
       if (!stillPending) return;
       const info = this.describe(pending.ski, pending);
       const question = oplog.formatPairingPrompt({ ski: pending.ski, ...info });
+      const output = this.options.output ?? process.stdout;
       let answer: boolean | undefined;
-      while (answer === undefined) {
-        const text = await new Promise<string>((resolve) =>
-          this.prompt!.question(question, resolve),
-        );
-        answer = oplog.parsePairingAnswer(text);
+      while (answer === undefined && this.stopping === undefined) {
+        output.write(question);
+        answer = oplog.parsePairingAnswer(await this.nextLine());
       }
+      if (answer === undefined) return;
       if (!(this.hub?.pendingPairings().some((p) => p.ski === pending.ski) ?? false)) return;
       if (answer) this.hub?.approve(pending.ski);
       else this.hub?.deny(pending.ski);

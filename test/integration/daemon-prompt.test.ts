@@ -1,0 +1,149 @@
+/**
+ * The daemon's terminal pairing prompt (the seed's question), in process: the device's real
+ * brand, model and type come from its mDNS record; the answer is typed on the injected stdin;
+ * nothing blocks while the question is open (the hub keeps the device waiting).
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { connectShip } from '../../src/transport/ship-client.js';
+import { createShipTlsContext } from '../../src/transport/tls.js';
+import type { DiscoveredService, MdnsProvider, ServiceListener } from '../../src/mdns/types.js';
+import { loadConfig } from '../../src/ops/config.js';
+import { Daemon } from '../../src/ops/daemon.js';
+import { createLogger } from '../../src/ops/logger.js';
+import { systemClock } from '../../src/util/clock.js';
+import { testIdentity } from '../helpers/certs.js';
+import type { Ski } from '../../src/ship/ski.js';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  await new Promise((r) => server.close(r));
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+function discoveryWith(ski: Ski): MdnsProvider {
+  const service: DiscoveredService = {
+    instanceName: 'Vitocal',
+    port: 4712,
+    addresses: [{ address: '192.0.2.10', family: 4 }],
+    record: {
+      txtvers: 1,
+      shipId: 'Viessmann-Vitocal-1',
+      path: '/ship/',
+      ski,
+      announcedSki: ski,
+      register: false,
+      brand: 'Viessmann',
+      model: 'Vitocal',
+      type: 'HeatPump',
+      extra: {},
+    },
+    ski,
+    provider: 'builtin',
+    own: false,
+  };
+  let listener: ServiceListener | undefined;
+  return {
+    name: 'builtin',
+    start: () => Promise.resolve(),
+    announce: () => Promise.resolve(),
+    unannounce: () => Promise.resolve(),
+    onService: (l) => {
+      listener = l;
+      return () => (listener = undefined);
+    },
+    services: () => (listener === undefined ? [] : [service]),
+    close: () => Promise.resolve(),
+  };
+}
+
+describe('terminal pairing prompt', () => {
+  it('asks the seed question with brand, model and type, and approves on "yes"', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ship-hub-prompt-'));
+    dirs.push(dir);
+    const config = await loadConfig(
+      undefined,
+      {},
+      {
+        cwd: dir,
+        overrides: {
+          port: await freePort(),
+          admin_port: 0,
+          mdns_enabled: false,
+          log_level: 'silent',
+        },
+      },
+    );
+    const device = await testIdentity('prompt-device');
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let shown = '';
+    output.on('data', (chunk: Buffer) => (shown += chunk.toString()));
+    const daemon = new Daemon({
+      config,
+      logger: createLogger({ level: 'silent', format: 'json' }),
+      interactive: true,
+      input,
+      output,
+      discovery: discoveryWith(device.ski),
+    });
+    await daemon.start();
+    try {
+      const connection = await connectShip({
+        host: '127.0.0.1',
+        port: daemon.port!,
+        expectedSki: daemon.ski!,
+        tls: createShipTlsContext(device),
+        localSki: device.ski,
+        localShipId: 'Viessmann-Vitocal-1',
+        clock: systemClock,
+      });
+      const start = Date.now();
+      while (!shown.includes('(yes/no)') && Date.now() - start < 10_000) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.match(shown, /🔒 Device Pairing Request/);
+      assert.match(shown, new RegExp(`SKI: ${device.ski}`));
+      assert.match(shown, /Brand: Viessmann\nModel: Vitocal\nType: HeatPump/);
+      assert.match(shown, /Do you want to trust this device\? \(yes\/no\): $/);
+      // An unclear answer asks again; "yes" approves.
+      input.write('maybe\n');
+      input.write('yes\n');
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('not approved within 10 s')), 10_000);
+        connection.once('complete', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const saved = JSON.parse(readFileSync(config.trusted_devices_file, 'utf8')) as Record<
+        string,
+        { brand: string; model: string; device_type: string }
+      >;
+      assert.deepEqual(
+        {
+          brand: saved[device.ski]?.brand,
+          model: saved[device.ski]?.model,
+          device_type: saved[device.ski]?.device_type,
+        },
+        { brand: 'Viessmann', model: 'Vitocal', device_type: 'HeatPump' },
+      );
+      await connection.close();
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
