@@ -137,6 +137,9 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
         );
         return;
       }
+      // Replies the machine sends on its own (accessMethods for every accessMethodsRequest) are
+      // bounded too: a peer that keeps sending but never reads is closed, not buffered for.
+      if (this.peerStoppedReading()) return;
       this.input({ kind: 'message', now: this.clock.now(), bytes: toUint8Array(data) });
     });
     this.socket.on('pong', () => this.onPong());
@@ -200,13 +203,7 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
         { phase: this.state.sub },
       );
     }
-    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
-      this.failTransport(
-        CloseCode.shipClose,
-        'peer not reading',
-        'SHIPHUB_ERR_TRANSPORT',
-        `the device stopped reading: ${this.socket.bufferedAmount} bytes are waiting to be sent`,
-      );
+    if (this.peerStoppedReading()) {
       throw new TransportError(
         'SHIPHUB_ERR_TRANSPORT',
         `the connection to ${this.remoteSki} was closed: the device stopped reading`,
@@ -381,6 +378,18 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
     this.closeGraceTimer ??= this.clock.setTimer('closeGrace', CLOSE_HANDSHAKE_GRACE_MS, () =>
       ws.terminate(),
     );
+  }
+
+  /** Closes the connection when more than maxBufferedBytes wait to be sent to the peer. */
+  private peerStoppedReading(): boolean {
+    if (this.socket.bufferedAmount <= this.maxBufferedBytes) return false;
+    this.failTransport(
+      CloseCode.shipClose,
+      'peer not reading',
+      'SHIPHUB_ERR_TRANSPORT',
+      `the device stopped reading: ${this.socket.bufferedAmount} bytes are waiting to be sent`,
+    );
+    return true;
   }
 
   /** A transport-level failure the machine does not see (text frame, backpressure, pong). */
