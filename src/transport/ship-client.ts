@@ -198,7 +198,7 @@ function explainDialError(
       EHOSTUNREACH: `${target} is not reachable (no route to host)`,
       ENETUNREACH: `${target} is not reachable (network unreachable)`,
       ETIMEDOUT: `${target} did not answer (timed out)`,
-      ECONNRESET: `${target} reset the connection during TLS (it may refuse our certificate or cipher suites)`,
+      ECONNRESET: `${target} reset the connection during TLS (it may refuse our certificate or cipher suites, or be overloaded)`,
     };
     const message = plain[err.code];
     if (message !== undefined) {

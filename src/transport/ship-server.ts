@@ -237,6 +237,10 @@ export class ShipServer {
     const peer = this.peers.get(socket);
     this.deadlines.get(socket)?.cancel();
     this.upgradedHook.get(socket)?.();
+    // Only needed until the upgrade; the connection lives much longer.
+    this.peers.delete(socket);
+    this.deadlines.delete(socket);
+    this.upgradedHook.delete(socket);
     if (peer === undefined) {
       ws.terminate();
       return;

@@ -59,9 +59,10 @@ export const SHIP_TLS12_CIPHER_CCM8 = 'ECDHE-ECDSA-AES128-CCM8';
 
 /** TLS 1.3 suites: OpenSSL's defaults, named so the set is explicit (SHIP §9.1 predates 1.3). */
 export const SHIP_TLS13_CIPHERSUITES = [
+  // AES-128-GCM first, as Go orders them on AES-NI hardware (measured: slightly faster).
+  'TLS_AES_128_GCM_SHA256',
   'TLS_AES_256_GCM_SHA384',
   'TLS_CHACHA20_POLY1305_SHA256',
-  'TLS_AES_128_GCM_SHA256',
 ] as const;
 
 /** ECDHE group (SHIP §9.1: secp256r1). */
@@ -335,6 +336,8 @@ export function peerSkiOf(
   socket: tls.TLSSocket,
   options: VerifyPeerOptions = {},
 ): PeerCertificateResult {
+  // Node 20: on a CLIENT socket getPeerX509Certificate() returns the certificate only once (a
+  // second call gives undefined), so it is read exactly once here and never cached elsewhere.
   // getPeerX509Certificate wraps OpenSSL's certificate without converting every field to JS,
   // which getPeerCertificate() would do.
   const certificate = socket.getPeerX509Certificate();

@@ -280,7 +280,9 @@ function onStart(s: Step): void {
 function onCmiMessage(s: Step, bytes: Uint8Array): void {
   // CMI_STATE_*_EVALUATE: MessageType 0 and CmiHead 0. ship-go tolerates bytes after the head.
   const valid = bytes.length >= 2 && bytes[0] === 0x00 && bytes[1] === CMI_HEAD;
-  const detail = `the partner's first message was ${hexPreview(bytes)} instead of the CMI message 00 00`;
+  // Built only when needed: this runs on every connection.
+  const detail = () =>
+    `the partner's first message was ${hexPreview(bytes)} instead of the CMI message 00 00`;
   if (s.config.role === 'server') {
     // SHIP §13.4.3 (TC_SHIP_CMI_001/005): the server answers with its own CMI even when the
     // client's is invalid ("CmiHead 0 is all I speak"), then closes.
@@ -293,7 +295,7 @@ function onCmiMessage(s: Step, bytes: Uint8Array): void {
         failure(
           s,
           'SHIPHUB_ERR_CMI_INVALID',
-          detail,
+          detail(),
           'the device does not speak SHIP 1.0 (or is not a SHIP node)',
         ),
       );
@@ -308,7 +310,7 @@ function onCmiMessage(s: Step, bytes: Uint8Array): void {
       failure(
         s,
         'SHIPHUB_ERR_CMI_INVALID',
-        detail,
+        detail(),
         'the device does not speak SHIP 1.0 (or is not a SHIP node)',
       ),
     );

@@ -1,0 +1,220 @@
+/**
+ * `npm run bench`: handshake latency and throughput, idle memory per connection and a reconnect
+ * storm against the hub, all on 127.0.0.1. Prints ONE JSON object on stdout; progress goes to
+ * stderr. Missing a target is reported in `pass`, never as a failure; the exit code is non-zero
+ * only when the benchmark itself fails. See docs/performance.md.
+ */
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { measureLatency, measureThroughputSameProcess } from './handshake.js';
+import { measureServerProcess } from './memory.js';
+import { runStormInFreshHub } from './storm.js';
+import type { StormMode } from './storm-client.js';
+import { killChildren, loadIdentities, log, now, round } from './common.js';
+
+const TARGETS = {
+  handshake_p50_ms: 1.7,
+  idle_conn_kib: 56,
+  handshakes_per_s: 500,
+  storm_all_back_s: 25,
+} as const;
+
+/** What the reference measured on this machine (shared/docs/performance-notes.md). */
+const REFERENCE = {
+  ship_go_handshake_tcp_connected_to_both_data_p50_ms: 2.1,
+  ship_go_handshake_dial_start_to_ready_ms: '2.4-2.6',
+  ship_go_idle_conn_kib: '63-74',
+  ship_go_1000_handshakes_50_in_flight_s: 0.93,
+  plain_node_tls_ws_roundtrip_p50_ms: 2.3,
+  plain_node_idle_conn_kib: '53-58',
+  plain_node_1000_handshakes_50_in_flight_s: 2.1,
+} as const;
+
+const CONFIG = {
+  latencyWarmup: 20,
+  latencyCount: 300,
+  /** Further unmeasured handshakes before the warm (JIT-optimised) series. */
+  latencyJitWarmup: 1_000,
+  throughputTotal: 1_000,
+  throughputInFlight: 50,
+  throughputWarmup: 100,
+  stormDevices: 500,
+  stormWindowMs: 25_000,
+  /** Enough for every device at once; the transport's default is 64. */
+  stormMaxHandshakesInFlight: 600,
+} as const;
+
+/** The whole run must end well within 5 minutes, whatever happens. */
+const WATCHDOG_MS = 290_000;
+
+/** Identity indices in the cache: 0 server/hub, 1 client, 2.. storm devices. */
+const SERVER = 0;
+const CLIENT = 1;
+const FIRST_DEVICE = 2;
+
+function fdLimit(): number | undefined {
+  try {
+    const text = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
+    return text === 'unlimited' ? Number.POSITIVE_INFINITY : Number(text);
+  } catch {
+    return undefined;
+  }
+}
+
+const loadAverage = () => os.loadavg().map((l) => round(l, 2));
+
+async function main(): Promise<void> {
+  const started = now();
+  const loadAtStart = loadAverage();
+  const limit = fdLimit();
+  // The same-process throughput run holds 1,000 connections with both ends in this process.
+  const fdsNeeded = 2 * CONFIG.throughputTotal + 200;
+  if (limit !== undefined && limit < fdsNeeded) {
+    throw new Error(`ulimit -n is ${limit}; the bench needs ${fdsNeeded}: run "ulimit -n 4096"`);
+  }
+  log(`load average ${loadAtStart.join(' ')} (other processes on the machine skew the numbers)`);
+
+  const identities = await loadIdentities(FIRST_DEVICE + CONFIG.stormDevices);
+  const server = identities[SERVER]!;
+  const client = identities[CLIENT]!;
+  const throughputOptions = {
+    total: CONFIG.throughputTotal,
+    inFlight: CONFIG.throughputInFlight,
+    warmup: CONFIG.throughputWarmup,
+  };
+
+  log(`handshake latency, sequential, server and client in this process`);
+  const latency = await measureLatency(server, client, {
+    warmup: CONFIG.latencyWarmup,
+    count: CONFIG.latencyCount,
+    jitWarmup: CONFIG.latencyJitWarmup,
+  });
+
+  log(
+    `throughput, same process: ${CONFIG.throughputTotal}, ${CONFIG.throughputInFlight} in flight`,
+  );
+  const sameProcess = await measureThroughputSameProcess(server, client, throughputOptions);
+  log(`  ${sameProcess.perSecond} handshakes/s`);
+
+  log(`server in a child process: throughput, then idle memory`);
+  const serverProcess = await measureServerProcess(SERVER, server.ski, client, throughputOptions);
+  const { memory, throughput } = serverProcess;
+  log(`  ${memory.rssPerConnKiB} KiB per idle connection`);
+
+  const storm = (mode: StormMode, maxHandshakesInFlight: number | null) => {
+    const limitText = maxHandshakesInFlight ?? 'default';
+    log(`reconnect storm: ${CONFIG.stormDevices} devices, ${mode}, hub limit ${limitText}`);
+    return runStormInFreshHub(SERVER, FIRST_DEVICE, CONFIG.stormDevices, {
+      mode,
+      windowMs: CONFIG.stormWindowMs,
+      maxHandshakesInFlight,
+    });
+  };
+  const stormAll = await storm('all', CONFIG.stormMaxHandshakesInFlight);
+  const stormDefault = await storm('all', null);
+  const stormSpread = await storm('spread', CONFIG.stormMaxHandshakesInFlight);
+
+  const result = {
+    node_version: process.version,
+    cpus: os.cpus().length,
+    cpu_model: os.cpus()[0]?.model ?? 'unknown',
+    platform: `${os.platform()} ${os.release()}`,
+    fd_limit: limit ?? null,
+    load_average_at_start: loadAtStart,
+    load_average_at_end: loadAverage(),
+
+    handshake_p50_ms: latency.cold.both.p50,
+    handshake_p99_ms: latency.cold.both.p99,
+    handshake_client_side_p50_ms: latency.cold.clientSide.p50,
+    handshake_server_side_p50_ms: latency.cold.serverSide.p50,
+    handshake_warm_p50_ms: latency.warm.both.p50,
+    handshake_warm_p99_ms: latency.warm.both.p99,
+    handshake_measures:
+      'from just before connectShip() (the TCP connect starts there) until both the client ' +
+      "and the server connection emitted 'dataChannelOpen': TCP connect + TLS 1.3 with mutual " +
+      'authentication + SKI checks + WebSocket upgrade + SHIP CMI/hello/protocol/PIN, not the ' +
+      'access methods exchange. Server and client in the same process, sharing one event loop; ' +
+      `sequential on 127.0.0.1. handshake_*: after ${CONFIG.latencyWarmup} warm-up handshakes; ` +
+      `handshake_warm_*: after ${CONFIG.latencyWarmup + CONFIG.latencyCount + CONFIG.latencyJitWarmup} (JIT-optimised).`,
+    handshakes_per_s: throughput.perSecond,
+    handshakes_per_s_same_process: sameProcess.perSecond,
+    handshakes_per_s_measures:
+      `${CONFIG.throughputTotal} handshakes, ${CONFIG.throughputInFlight} dials in flight, ` +
+      `after ${CONFIG.throughputWarmup} warm-up ones, until the server has the last one in data ` +
+      'exchange. handshakes_per_s: server in its own process, clients in another (like two ' +
+      'nodes sharing the 2 cores); _same_process: both in one event loop.',
+    idle_conn_kib: memory.rssPerConnKiB,
+    idle_conn_kib_transient: memory.transientPerConnKiB,
+    idle_conn_measures:
+      `server RSS after GC, alone in a child process, with ${memory.connections} idle SHIP ` +
+      `connections minus without any, both read after ${memory.settleS} s idle; _transient: ` +
+      'read 0.5 s after the last handshake, before V8 gave back the heap it grew.',
+    storm_all_back_s: stormAll.allBackS,
+    storm_lost: stormAll.lost,
+    storm_mode:
+      `all ${stormAll.devices} devices dial at once (worst case) a hub just started in a fresh ` +
+      `process, maxHandshakesInFlight ${CONFIG.stormMaxHandshakesInFlight}; failed dials retried ` +
+      'after 0-3 s, 3-10 s, 10-20 s. _default_limits: the same with the transport default (64); ' +
+      '_spread: each device dials after a random 0-3 s.',
+    storm_default_limits_all_back_s: stormDefault.allBackS,
+    storm_default_limits_lost: stormDefault.lost,
+    storm_spread_all_back_s: stormSpread.allBackS,
+    storm_spread_lost: stormSpread.lost,
+
+    targets: TARGETS,
+    pass: {
+      handshake_p50_ms: latency.cold.both.p50 <= TARGETS.handshake_p50_ms,
+      idle_conn_kib: memory.rssPerConnKiB <= TARGETS.idle_conn_kib,
+      handshakes_per_s: throughput.perSecond >= TARGETS.handshakes_per_s,
+      storm_all_back_s:
+        stormAll.lost === 0 &&
+        stormAll.allBackS !== null &&
+        stormAll.allBackS <= TARGETS.storm_all_back_s,
+    },
+    reference: REFERENCE,
+    details: {
+      config: CONFIG,
+      latency,
+      throughput,
+      throughputSameProcess: sameProcess,
+      memory,
+      storm: stormAll,
+      stormDefaultLimits: stormDefault,
+      stormSpread,
+    },
+    bench_duration_s: round((now() - started) / 1000, 1),
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    log(`interrupted (${signal})`);
+    killChildren();
+    process.exit(code);
+  });
+}
+
+const watchdog = setTimeout(() => {
+  log(`error: the benchmark did not finish within ${WATCHDOG_MS / 1000} s`);
+  killChildren();
+  process.exit(2);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+main().then(
+  () => {
+    clearTimeout(watchdog);
+    killChildren();
+    // Unref'd timers and closing sockets of the last run must not keep us alive.
+    process.exit(0);
+  },
+  (err: unknown) => {
+    log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    killChildren();
+    process.exit(1);
+  },
+);
