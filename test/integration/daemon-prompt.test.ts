@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { connectShip } from '../../src/transport/ship-client.js';
 import { createShipTlsContext } from '../../src/transport/tls.js';
-import type { DiscoveredService, MdnsProvider, ServiceListener } from '../../src/mdns/types.js';
 import { loadConfig } from '../../src/ops/config.js';
 import { Daemon } from '../../src/ops/daemon.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { systemClock } from '../../src/util/clock.js';
 import { testIdentity } from '../helpers/certs.js';
+import { StaticDiscovery, serviceAt } from '../helpers/static-discovery.js';
 import type { Ski } from '../../src/ship/ski.js';
 
 const dirs: string[] = [];
@@ -33,40 +33,16 @@ async function freePort(): Promise<number> {
   return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
-function discoveryWith(ski: Ski): MdnsProvider {
-  const service: DiscoveredService = {
-    instanceName: 'Vitocal',
-    port: 4712,
-    addresses: [{ address: '192.0.2.10', family: 4 }],
-    record: {
-      txtvers: 1,
+function discoveryWith(ski: Ski): StaticDiscovery {
+  return new StaticDiscovery([
+    serviceAt(ski, 4712, {
+      address: '192.0.2.10',
       shipId: 'Viessmann-Vitocal-1',
-      path: '/ship/',
-      ski,
-      announcedSki: ski,
-      register: false,
       brand: 'Viessmann',
       model: 'Vitocal',
       type: 'HeatPump',
-      extra: {},
-    },
-    ski,
-    provider: 'builtin',
-    own: false,
-  };
-  let listener: ServiceListener | undefined;
-  return {
-    name: 'builtin',
-    start: () => Promise.resolve(),
-    announce: () => Promise.resolve(),
-    unannounce: () => Promise.resolve(),
-    onService: (l) => {
-      listener = l;
-      return () => (listener = undefined);
-    },
-    services: () => (listener === undefined ? [] : [service]),
-    close: () => Promise.resolve(),
-  };
+    }),
+  ]);
 }
 
 describe('terminal pairing prompt', () => {

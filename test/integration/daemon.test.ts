@@ -13,12 +13,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hub } from '../../src/hub/hub.js';
 import { TlsTransport } from '../../src/hub/transport.js';
-import type { DiscoveredService, MdnsProvider, ServiceListener } from '../../src/mdns/types.js';
 import { toSki, type Ski } from '../../src/ship/ski.js';
 import { createShipTlsContext } from '../../src/transport/tls.js';
 import type { NodeIdentity } from '../../src/trust/identity.js';
 import { systemClock } from '../../src/util/clock.js';
 import { testIdentity } from '../helpers/certs.js';
+import { StaticDiscovery, serviceAt } from '../helpers/static-discovery.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = resolve(here, '../../src/cli/main.js');
@@ -127,40 +127,6 @@ function cli(
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** A fixed mDNS view: the daemon at 127.0.0.1:port with its SKI. */
-function staticDiscovery(ski: Ski, port: number): MdnsProvider {
-  const service: DiscoveredService = {
-    instanceName: 'daemon',
-    port,
-    addresses: [{ address: '127.0.0.1', family: 4 }],
-    record: {
-      txtvers: 1,
-      shipId: 'daemon',
-      path: '/ship/',
-      ski,
-      announcedSki: ski,
-      register: false,
-      extra: {},
-    },
-    ski,
-    provider: 'builtin',
-    own: false,
-  };
-  const listeners = new Set<ServiceListener>();
-  return {
-    name: 'builtin',
-    start: () => Promise.resolve(),
-    announce: () => Promise.resolve(),
-    unannounce: () => Promise.resolve(),
-    onService: (l) => {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-    services: () => [service],
-    close: () => Promise.resolve(),
-  };
-}
-
 /** A peer device (our library hub) that trusts the daemon and dials it. */
 async function peerHub(identity: NodeIdentity, daemonSki: Ski, port: number) {
   const hub = new Hub({
@@ -175,7 +141,7 @@ async function peerHub(identity: NodeIdentity, daemonSki: Ski, port: number) {
       clock: systemClock,
     }),
     clock: systemClock,
-    discovery: staticDiscovery(daemonSki, port),
+    discovery: new StaticDiscovery([serviceAt(daemonSki, port)]),
     trusted: [{ ski: daemonSki }],
   });
   await hub.start();

@@ -8,52 +8,14 @@ import assert from 'node:assert/strict';
 import { Hub } from '../../src/hub/hub.js';
 import type { DoubleConnectionRule } from '../../src/hub/policy.js';
 import { TlsTransport } from '../../src/hub/transport.js';
-import type { DiscoveredService, MdnsProvider, ServiceListener } from '../../src/mdns/types.js';
-import type { Ski } from '../../src/ship/ski.js';
 import { createShipTlsContext } from '../../src/transport/tls.js';
 import type { NodeIdentity } from '../../src/trust/identity.js';
 import { systemClock } from '../../src/util/clock.js';
 import { testIdentity } from '../helpers/certs.js';
-
-/** Discovery whose services the test injects. */
-class InjectedDiscovery implements MdnsProvider {
-  readonly name = 'builtin' as const;
-  private readonly listeners = new Set<ServiceListener>();
-  private readonly list: DiscoveredService[] = [];
-  start = () => Promise.resolve();
-  announce = () => Promise.resolve();
-  unannounce = () => Promise.resolve();
-  close = () => Promise.resolve();
-  services = () => [...this.list];
-  onService(listener: ServiceListener) {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-  add(ski: Ski, port: number): void {
-    const service: DiscoveredService = {
-      instanceName: ski,
-      port,
-      addresses: [{ address: '127.0.0.1', family: 4 }],
-      record: {
-        txtvers: 1,
-        shipId: `id-${ski.slice(0, 6)}`,
-        path: '/ship/',
-        ski,
-        announcedSki: ski,
-        register: false,
-        extra: {},
-      },
-      ski,
-      provider: 'builtin',
-      own: false,
-    };
-    this.list.push(service);
-    for (const l of this.listeners) l({ type: 'up', service });
-  }
-}
+import { StaticDiscovery, serviceAt } from '../helpers/static-discovery.js';
 
 function makeHub(identity: NodeIdentity, peer: NodeIdentity, rule: DoubleConnectionRule) {
-  const discovery = new InjectedDiscovery();
+  const discovery = new StaticDiscovery();
   const received: unknown[] = [];
   const hub = new Hub({
     localSki: identity.ski,
@@ -97,8 +59,8 @@ describe('hubs over real sockets on 127.0.0.1', () => {
       const portA = await a.hub.start();
       const portB = await b.hub.start();
       try {
-        a.discovery.add(ib.ski, portB);
-        b.discovery.add(ia.ski, portA);
+        a.discovery.add(serviceAt(ib.ski, portB));
+        b.discovery.add(serviceAt(ia.ski, portA));
         await until(
           () =>
             a.hub.connections().some((c) => c.state === 'SME_STATE_COMPLETE') &&
