@@ -475,12 +475,15 @@ export class Daemon {
             requested_at: p.since.toISOString(),
             expires_at: p.expiresAt.toISOString(),
           })),
-      approve: (ski) => {
+      approve: async (ski) => {
         const known = hub()
           .pendingPairings()
           .some((p) => p.ski === ski);
         if (!known) return false;
         hub().approve(ski);
+        // The approval reaches the trust file through the hub's trustChanged event: answer only
+        // once it is on disk, so an acknowledged approval survives a crash.
+        await trust().flush();
         return true;
       },
       deny: (ski) => hub().deny(ski),
@@ -503,6 +506,9 @@ export class Daemon {
         const existed = trust().has(ski) || hub().isTrusted(ski);
         await hub().unregisterRemoteSki(ski);
         await trust().remove(ski);
+        // The hub's trustChanged handler may have started the removal already, in which case
+        // remove() resolved at once: acknowledge only once the removal is on disk.
+        await trust().flush();
         this.metrics?.setTrustedDevices(trust().size);
         return existed;
       },
