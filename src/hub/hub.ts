@@ -664,9 +664,8 @@ export class Hub extends EventEmitter<HubEvents> {
         this.logger?.error({ err, peerSki: entry.ski }, 'data handler onClose threw');
       }
     }
-    if (entry.connections.size === 0 && this.openConnectionCount < this.maxConnections * 0.9) {
-      this.limitWarned = false;
-    }
+    // Below 90 % again: the next time the limit is approached is worth a warning again.
+    if (this.openConnectionCount < Math.ceil(this.maxConnections * 0.9)) this.limitWarned = false;
     const doubleConnection = info.failure?.code === 'SHIPHUB_ERR_DOUBLE_CONNECTION';
     if (info.reachedDataExchange || tracked.device !== undefined) {
       this.emit('disconnected', entry.ski, info);
