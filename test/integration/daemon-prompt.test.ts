@@ -6,7 +6,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -19,19 +18,12 @@ import { systemClock } from '../../src/util/clock.js';
 import { testIdentity } from '../helpers/certs.js';
 import { StaticDiscovery, serviceAt } from '../helpers/static-discovery.js';
 import type { Ski } from '../../src/ship/ski.js';
+import { freePort } from '../helpers/ports.js';
 
 const dirs: string[] = [];
 after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  await new Promise((r) => server.close(r));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 function discoveryWith(ski: Ski): StaticDiscovery {
   return new StaticDiscovery([

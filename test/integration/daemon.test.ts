@@ -7,7 +7,6 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import type { NodeIdentity } from '../../src/trust/identity.js';
 import { systemClock } from '../../src/util/clock.js';
 import { testIdentity } from '../helpers/certs.js';
 import { StaticDiscovery, serviceAt } from '../helpers/static-discovery.js';
+import { freePort } from '../helpers/ports.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = resolve(here, '../../src/cli/main.js');
@@ -29,15 +29,6 @@ after(() => {
   for (const child of children) child.kill('SIGKILL');
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-/** A port the OS just handed out (closed again at once; the daemon binds it next). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  await new Promise((r) => server.close(r));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 async function workDir(
   config: Record<string, unknown> = {},

@@ -38,6 +38,7 @@ import { systemClock } from '../../src/util/clock.js';
 import { testIdentity } from '../helpers/certs.js';
 import { recordFigures } from './figures.js';
 import { HOST, serviceAt, sleep, startHub, staticDiscovery, waitFor, within } from './helpers.js';
+import { seededRandom } from '../helpers/random.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = resolve(here, '../../src/cli/main.js');
@@ -57,18 +58,6 @@ const READY_WITHIN_MS = 15_000;
 const RECONNECT_WITHIN_MS = 20_000;
 
 const clock = { wallNow: () => new Date() };
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED =
   process.env.CRASH_SEED !== undefined ? Number(process.env.CRASH_SEED) : Date.now() % 1_000_000;
@@ -194,7 +183,7 @@ async function runLane(lane: number, deadline: number): Promise<LaneReport> {
     reconnectMs: [],
     violations: [],
   };
-  const random = prng(SEED * 31 + lane);
+  const random = seededRandom(SEED * 31 + lane);
   const dir = mkdtempSync(join(tmpdir(), `ship-hub-crash-${lane}-`));
   dirs.push(dir);
   const port = await freePort();

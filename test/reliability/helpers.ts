@@ -12,10 +12,11 @@ import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
 import { Hub, type HubOptions } from '../../src/hub/hub.js';
 import { TlsTransport, type TlsTransportOptions } from '../../src/hub/transport.js';
-import type { DiscoveredService, MdnsProvider, ServiceListener } from '../../src/mdns/types.js';
+import type { DiscoveredService, MdnsProvider } from '../../src/mdns/types.js';
 import type { Ski } from '../../src/ship/ski.js';
 import { connectShipTls, type ShipTlsContext } from '../../src/transport/tls.js';
 import { systemClock } from '../../src/util/clock.js';
+import { StaticDiscovery, serviceAt as sharedServiceAt } from '../helpers/static-discovery.js';
 
 export const HOST = '127.0.0.1';
 
@@ -171,42 +172,14 @@ export function round(value: number, digits = 1): number {
 // ---------------------------------------------------------------------------------------------
 // Hubs on 127.0.0.1
 
-/** A fixed mDNS view with the given services (discovery is not what these tests are about). */
+/** A fixed mDNS view for tests on 127.0.0.1 (see test/helpers/static-discovery.ts). */
 export function staticDiscovery(services: DiscoveredService[]): MdnsProvider {
-  const listeners = new Set<ServiceListener>();
-  return {
-    name: 'builtin',
-    start: () => Promise.resolve(),
-    announce: () => Promise.resolve(),
-    unannounce: () => Promise.resolve(),
-    onService: (l) => {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-    services: () => services,
-    close: () => Promise.resolve(),
-  };
+  return new StaticDiscovery(services);
 }
 
 /** The mDNS entry of a SHIP node at 127.0.0.1:port. */
 export function serviceAt(ski: Ski, port: number, shipId = 'node'): DiscoveredService {
-  return {
-    instanceName: shipId,
-    port,
-    addresses: [{ address: HOST, family: 4 }],
-    record: {
-      txtvers: 1,
-      shipId,
-      path: '/ship/',
-      ski,
-      announcedSki: ski,
-      register: false,
-      extra: {},
-    },
-    ski,
-    provider: 'builtin',
-    own: false,
-  };
+  return sharedServiceAt(ski, port, { address: HOST, shipId });
 }
 
 export interface HubSetup {

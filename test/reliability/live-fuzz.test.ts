@@ -49,6 +49,7 @@ import {
   type RawOutcome,
 } from './helpers.js';
 import { recordFigures } from './figures.js';
+import { seededRandom } from '../helpers/random.js';
 
 const SEED =
   process.env.LIVE_FUZZ_SEED !== undefined
@@ -63,18 +64,6 @@ const CMI_TIMEOUT_MS = 1_500;
 const HELLO_INIT_MS = 2_000;
 const HANDSHAKE_DEADLINE_MS = 2_000;
 const ABORT_CLOSE_DELAY_MS = 300;
-
-/** A small deterministic PRNG (mulberry32), so a seed replays the same sequence of cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Context {
   readonly port: number;
@@ -421,7 +410,7 @@ describe(`live fuzzing of a hub on 127.0.0.1 (LIVE_FUZZ_SEED=${SEED})`, () => {
 
       // --- the hostile connections ----------------------------------------------------------------
       const random = (() => {
-        const r = prng(SEED);
+        const r = seededRandom(SEED);
         return r;
       })();
       const names = Object.keys(SCENARIOS);
@@ -438,7 +427,7 @@ describe(`live fuzzing of a hub on 127.0.0.1 (LIVE_FUZZ_SEED=${SEED})`, () => {
           port,
           trusted: hostileTrusted[w]!,
           stranger: strangers[w]!,
-          random: prng(SEED + w + 1),
+          random: seededRandom(SEED + w + 1),
         };
         while (next < jobs.length && performance.now() - started < HOSTILE_PHASE_MAX_MS) {
           const name = jobs[next++]!;
