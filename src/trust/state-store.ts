@@ -20,7 +20,8 @@
  */
 import { ConfigError } from '../ship/errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
-import { removeStaleTempFiles, writeFileAtomic } from '../util/atomic-file.js';
+import { removeStaleTempFiles } from '../util/atomic-file.js';
+import { StoreWriter } from './store-writer.js';
 import { formatTimestamp, readJsonStoreFile } from './trust-store.js';
 
 /** The persisted counters. */
@@ -121,9 +122,7 @@ export class StateStore {
   /** Known and unknown fields, in file order. */
   #state: Record<string, unknown>;
   #timer: TimerHandle | undefined;
-  #tail: Promise<void> = Promise.resolve();
-  #queued: Promise<void> | undefined;
-  #dirty = false;
+  readonly #writer: StoreWriter;
   #closed = false;
 
   private constructor(path: string, options: StateStoreOptions, state: Record<string, unknown>) {
@@ -132,6 +131,7 @@ export class StateStore {
     this.#flushDelayMs = options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
     this.#onError = options.onError ?? (() => undefined);
     this.#state = state;
+    this.#writer = new StoreWriter(path, () => this.serialize(), 'the hub state file');
   }
 
   /**
@@ -171,7 +171,7 @@ export class StateStore {
     if (this.#state.first_started_at === null) this.#state.first_started_at = now;
     this.#state.last_started_at = now;
     if (started) this.#increment('restarts');
-    this.#dirty = true;
+    this.#writer.markDirty();
     return this.flush();
   }
 
@@ -203,8 +203,7 @@ export class StateStore {
   async flush(): Promise<void> {
     this.#timer?.cancel();
     this.#timer = undefined;
-    if (this.#dirty && this.#queued === undefined) await this.#persist();
-    else await (this.#queued ?? this.#tail);
+    await this.#writer.flush();
   }
 
   /** Flushes and stops the delayed-write timer; later changes are written only by flush(). */
@@ -224,38 +223,11 @@ export class StateStore {
   }
 
   #changed(): void {
-    this.#dirty = true;
+    this.#writer.markDirty();
     if (this.#timer !== undefined || this.#closed) return;
     this.#timer = this.#clock.setTimer('state-store.flush', this.#flushDelayMs, () => {
       this.#timer = undefined;
       this.flush().catch(this.#onError);
     });
-  }
-
-  #persist(): Promise<void> {
-    this.#dirty = true;
-    if (this.#queued !== undefined) return this.#queued;
-    const write = this.#tail
-      .catch(() => undefined)
-      .then(async () => {
-        this.#queued = undefined;
-        this.#dirty = false;
-        const content = this.serialize();
-        try {
-          await writeFileAtomic(this.path, content);
-        } catch (error) {
-          this.#dirty = true;
-          throw new ConfigError(
-            'SHIPHUB_ERR_STORAGE',
-            `${this.path}: cannot write the hub state file: ${
-              error instanceof Error ? error.message : String(error)
-            }`,
-            { cause: error, hint: 'check free space and permissions of the data directory' },
-          );
-        }
-      });
-    this.#queued = write;
-    this.#tail = write;
-    return write;
   }
 }

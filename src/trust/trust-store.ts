@@ -30,7 +30,8 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../ship/errors.js';
 import { parseSki, toSki, type Ski } from '../ship/ski.js';
 import type { Clock } from '../util/clock.js';
-import { removeStaleTempFiles, writeFileAtomic } from '../util/atomic-file.js';
+import { removeStaleTempFiles } from '../util/atomic-file.js';
+import { StoreWriter } from './store-writer.js';
 
 /** One trusted device as stored; extra fields a person added are kept and returned too. */
 export interface TrustedDevice {
@@ -188,19 +189,18 @@ function parseEntry(path: string, key: string, value: unknown): TrustedDevice {
 export class TrustStore {
   readonly path: string;
   readonly #clock: Pick<Clock, 'wallNow'>;
-  readonly #mode: number | undefined;
   readonly #devices = new Map<Ski, TrustedDevice>();
-  /** Tail of the write chain. */
-  #tail: Promise<void> = Promise.resolve();
-  /** The write that is queued but has not taken its snapshot yet; joins a burst. */
-  #queued: Promise<void> | undefined;
-  /** True when memory holds changes the last completed write did not persist. */
-  #dirty = false;
+  readonly #writer: StoreWriter;
 
   private constructor(path: string, options: TrustStoreOptions) {
     this.path = path;
     this.#clock = options.clock;
-    this.#mode = options.mode;
+    this.#writer = new StoreWriter(
+      path,
+      () => this.serialize(),
+      'the trusted devices file',
+      options.mode,
+    );
   }
 
   /**
@@ -318,9 +318,8 @@ export class TrustStore {
   /**
    * Waits until every change made so far is on disk; retries the write if the last one failed.
    */
-  async flush(): Promise<void> {
-    if (this.#dirty && this.#queued === undefined) await this.#persist();
-    else await (this.#queued ?? this.#tail);
+  flush(): Promise<void> {
+    return this.#writer.flush();
   }
 
   /** The file content for the current state: seed format, sorted, 2 spaces, trailing newline. */
@@ -330,35 +329,7 @@ export class TrustStore {
     return `${JSON.stringify(out, null, 2)}\n`;
   }
 
-  /** Queues a write of the whole state; changes made before it starts share it. */
   #persist(): Promise<void> {
-    this.#dirty = true;
-    if (this.#queued !== undefined) return this.#queued;
-    const write = this.#tail
-      .catch(() => undefined)
-      .then(async () => {
-        this.#queued = undefined;
-        this.#dirty = false;
-        const content = this.serialize();
-        try {
-          await writeFileAtomic(
-            this.path,
-            content,
-            this.#mode === undefined ? {} : { mode: this.#mode },
-          );
-        } catch (error) {
-          this.#dirty = true;
-          throw new ConfigError(
-            'SHIPHUB_ERR_STORAGE',
-            `${this.path}: cannot write the trusted devices file: ${
-              error instanceof Error ? error.message : String(error)
-            }`,
-            { cause: error, hint: 'check free space and permissions of the data directory' },
-          );
-        }
-      });
-    this.#queued = write;
-    this.#tail = write;
-    return write;
+    return this.#writer.write();
   }
 }
