@@ -19,6 +19,7 @@ import { systemClock } from '../../src/util/clock.js';
 import { testIdentity } from '../helpers/certs.js';
 import { StaticDiscovery, serviceAt } from '../helpers/static-discovery.js';
 import { freePort } from '../helpers/ports.js';
+import { collectJsonLines } from '../helpers/ndjson.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = resolve(here, '../../src/cli/main.js');
@@ -61,20 +62,7 @@ function startDaemon(dir: string): Running {
   });
   children.add(child);
   const lines: Array<Record<string, unknown>> = [];
-  let buffer = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let i: number;
-    while ((i = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, i);
-      buffer = buffer.slice(i + 1);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        lines.push({ msg: line });
-      }
-    }
-  });
+  collectJsonLines(child.stdout, lines);
   child.stderr.on('data', (chunk: Buffer) => lines.push({ stderr: chunk.toString() }));
   const exited = new Promise<number | null>((res) =>
     child.once('exit', (code) => {

@@ -39,6 +39,7 @@ import { testIdentity } from '../helpers/certs.js';
 import { recordFigures } from './figures.js';
 import { HOST, serviceAt, sleep, startHub, staticDiscovery, waitFor, within } from './helpers.js';
 import { seededRandom } from '../helpers/random.js';
+import { collectJsonLines } from '../helpers/ndjson.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = resolve(here, '../../src/cli/main.js');
@@ -106,22 +107,8 @@ function startDaemon(dir: string): Daemon {
   });
   children.add(child);
   const lines: Array<Record<string, unknown>> = [];
-  let buffer = '';
   let onLine: (() => void) | undefined;
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let i: number;
-    while ((i = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, i);
-      buffer = buffer.slice(i + 1);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        lines.push({ msg: line });
-      }
-      onLine?.();
-    }
-  });
+  collectJsonLines(child.stdout, lines, () => onLine?.());
   child.stderr.on('data', (chunk: Buffer) => lines.push({ stderr: chunk.toString() }));
   const exited = new Promise<void>((res) =>
     child.once('close', () => {
