@@ -358,5 +358,6 @@ export function peerSkiOf(
       ),
     };
   }
-  return verifyPeerCertificate(new Uint8Array(certificate.raw), options);
+  // `raw` is a Buffer, i.e. already a Uint8Array: no copy.
+  return verifyPeerCertificate(certificate.raw, options);
 }

@@ -13,7 +13,7 @@
  * Creating certificates uses `@peculiar/x509`, loaded lazily by {@link loadX509} (see there for
  * why it is not a static import).
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, hash, X509Certificate } from 'node:crypto';
 import type * as X509Module from '@peculiar/x509';
 import { TrustError } from '../ship/errors.js';
 import { skiFromBytes, type Ski } from '../ship/ski.js';
@@ -290,12 +290,117 @@ function readCertificate(der: Uint8Array): CertificateFields {
   };
 }
 
+/** DER of the OID id-ecPublicKey (1.2.840.10045.2.1), tag and length included. */
+const DER_OID_EC_PUBLIC_KEY = Uint8Array.of(0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01);
+/** DER of the OID id-ce-subjectKeyIdentifier (2.5.29.14), tag and length included. */
+const DER_OID_SUBJECT_KEY_IDENTIFIER = Uint8Array.of(0x06, 0x03, 0x55, 0x1d, 0x0e);
+
+/** True if `bytes[offset, end)` holds exactly the bytes of `expected`. */
+function rangeEquals(
+  bytes: Uint8Array,
+  offset: number,
+  end: number,
+  expected: Uint8Array,
+): boolean {
+  if (end - offset !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (bytes[offset + i] !== expected[i]) return false;
+  return true;
+}
+
+/** What identifying a peer needs (SHIP §12.2); the rest of the certificate is not decoded. */
+interface IdentityFields {
+  /** The key algorithm OID element (tag, length, value), compared as bytes. */
+  readonly keyAlgorithm: Tlv;
+  /** Contents of the subjectPublicKey BIT STRING, without the unused-bits byte. */
+  readonly publicKey: Uint8Array;
+  /** Every SubjectKeyIdentifier extension value found (RFC 5280 allows one). */
+  readonly skiExtensions: readonly Uint8Array[];
+}
+
+/**
+ * The fields of {@link readCertificate} that identify a peer, read in one pass without building
+ * child lists, strings or dates: it runs for every TLS handshake, on both ends, and most of the
+ * time in V8's interpreter, so every step counts (docs/performance.md). The same structure
+ * checks as {@link readCertificate} apply to the parts it reads.
+ */
+function readIdentityFields(der: Uint8Array): IdentityFields {
+  const certificate = expectTag(readTlv(der, 0, der.length), TAG_SEQUENCE, 'Certificate');
+  const tbs = expectTag(
+    readTlv(der, certificate.start, certificate.end),
+    TAG_SEQUENCE,
+    'TBSCertificate',
+  );
+  let field = readTlv(der, tbs.start, tbs.end);
+  // version [0] EXPLICIT is absent in v1 certificates; then serial, signature, issuer, validity
+  // and subject come before the SubjectPublicKeyInfo.
+  let skip = field.tag === TAG_CONTEXT_0 ? 6 : 5;
+  while (skip-- > 0) {
+    if (field.end >= tbs.end) throw new DerError('TBSCertificate is incomplete');
+    field = readTlv(der, field.end, tbs.end);
+  }
+  const spki = expectTag(field, TAG_SEQUENCE, 'SubjectPublicKeyInfo');
+  const algorithm = expectTag(readTlv(der, spki.start, spki.end), TAG_SEQUENCE, 'key algorithm');
+  if (algorithm.end >= spki.end) throw new DerError('SubjectPublicKeyInfo is incomplete');
+  if (algorithm.start >= algorithm.end) throw new DerError('key algorithm without an OID');
+  const keyAlgorithm = expectTag(
+    readTlv(der, algorithm.start, algorithm.end),
+    TAG_OID,
+    'object identifier',
+  );
+  const bitString = expectTag(
+    readTlv(der, algorithm.end, spki.end),
+    TAG_BIT_STRING,
+    'subjectPublicKey',
+  );
+  if (bitString.end <= bitString.start) throw new DerError('empty subjectPublicKey');
+
+  const skiExtensions: Uint8Array[] = [];
+  // issuerUniqueID [1] and subjectUniqueID [2] may come before extensions [3].
+  for (let offset = spki.end; offset < tbs.end;) {
+    const wrapper = readTlv(der, offset, tbs.end);
+    offset = wrapper.end;
+    if (wrapper.tag !== TAG_CONTEXT_3 || wrapper.start >= wrapper.end) continue;
+    const list = expectTag(readTlv(der, wrapper.start, wrapper.end), TAG_SEQUENCE, 'extensions');
+    for (let at = list.start; at < list.end;) {
+      const extension = expectTag(readTlv(der, at, list.end), TAG_SEQUENCE, 'extension');
+      at = extension.end;
+      if (extension.start >= extension.end) continue;
+      const oid = readTlv(der, extension.start, extension.end);
+      if (oid.tag !== TAG_OID)
+        throw new DerError(`object identifier: expected tag 0x6, found 0x${oid.tag.toString(16)}`);
+      if (!rangeEquals(der, oid.offset, oid.end, DER_OID_SUBJECT_KEY_IDENTIFIER)) continue;
+      // extnID, critical BOOLEAN DEFAULT FALSE (contents not interpreted: Elli writes 0x01 for
+      // TRUE), extnValue OCTET STRING wrapping the DER of KeyIdentifier ::= OCTET STRING.
+      let value: Tlv | undefined;
+      for (let part = oid.end; part < extension.end && value === undefined;) {
+        const candidate = readTlv(der, part, extension.end);
+        part = candidate.end;
+        if (candidate.tag === TAG_OCTET_STRING) value = candidate;
+      }
+      if (value === undefined) throw new DerError('SubjectKeyIdentifier without a value');
+      const inner = expectTag(
+        readTlv(der, value.start, value.end),
+        TAG_OCTET_STRING,
+        'SubjectKeyIdentifier',
+      );
+      skiExtensions.push(der.subarray(inner.start, inner.end));
+    }
+  }
+  return {
+    keyAlgorithm,
+    // The first content byte of a BIT STRING counts the unused bits (0 for keys).
+    publicKey: der.subarray(bitString.start + 1, bitString.end),
+    skiExtensions,
+  };
+}
+
 function sha1(data: Uint8Array): Uint8Array {
   return createHash('sha1').update(data).digest();
 }
 
 function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
+  // A view, not a copy.
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -482,9 +587,9 @@ export function verifyPeerCertificate(
   der: Uint8Array,
   options: VerifyPeerOptions = {},
 ): PeerCertificateResult {
-  let fields: CertificateFields;
+  let fields: IdentityFields;
   try {
-    fields = readCertificate(der);
+    fields = readIdentityFields(der);
   } catch (error) {
     return refuse(
       'SHIPHUB_ERR_CERT_INVALID',
@@ -493,8 +598,11 @@ export function verifyPeerCertificate(
       error,
     );
   }
-  if (fields.keyAlgorithmOid !== OID_EC_PUBLIC_KEY) {
-    const type = KEY_TYPES[fields.keyAlgorithmOid] ?? `OID ${fields.keyAlgorithmOid}`;
+  if (
+    !rangeEquals(der, fields.keyAlgorithm.offset, fields.keyAlgorithm.end, DER_OID_EC_PUBLIC_KEY)
+  ) {
+    const oid = decodeOid(der, fields.keyAlgorithm);
+    const type = KEY_TYPES[oid] ?? `OID ${oid}`;
     return refuse(
       'SHIPHUB_ERR_CERT_INVALID',
       `the peer presented a certificate with an ${type.toUpperCase()} key, but SHIP requires an ` +
@@ -502,7 +610,8 @@ export function verifyPeerCertificate(
       REFUSE_HINT,
     );
   }
-  const computed = skiFromBytes(sha1(fields.publicKey));
+  // One-shot hash straight to hex: this runs on every handshake (see readIdentityFields).
+  const computed = hash('sha1', fields.publicKey, 'hex') as Ski;
   const extensions = fields.skiExtensions;
   const extension = extensions[0];
   if (extension === undefined) {
@@ -529,7 +638,7 @@ export function verifyPeerCertificate(
       REFUSE_HINT,
     );
   }
-  const claimed = skiFromBytes(extension);
+  const claimed = hex(extension) as Ski;
   let ski = computed;
   let legacy = false;
   if (claimed !== computed) {

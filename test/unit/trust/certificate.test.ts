@@ -247,6 +247,55 @@ describe('verifyPeerCertificate (SHIP §12.2, checklist items 6-7)', () => {
   });
 });
 
+describe('the one-pass identity walk of verifyPeerCertificate', () => {
+  // verifyPeerCertificate reads only what identifies a peer, in one pass (it runs on every
+  // handshake); inspectCertificate reads everything. On any input both must see the same key
+  // and the same SubjectKeyIdentifier.
+  function agree(der: Uint8Array): void {
+    let info: ReturnType<typeof inspectCertificate> | undefined;
+    try {
+      info = inspectCertificate(der);
+    } catch {
+      info = undefined;
+    }
+    const result = verifyPeerCertificate(der, { acceptLegacySki: true });
+    if (info === undefined || info.keyType !== 'ec' || info.extensionLength !== 20) {
+      // The full walk found a problem that makes the certificate unusable for SHIP (or the
+      // identity walk found one in a field the full walk does not look at).
+      if (info !== undefined && info.keyType !== 'ec') assert.equal(result.ok, false);
+      return;
+    }
+    assert.equal(result.ok, true, 'readable EC certificate with a 20-byte SKI');
+    if (result.ok) {
+      assert.equal(result.ski, info.extensionMatchesKey ? info.ski : info.extensionSki);
+      assert.equal(result.legacy, !info.extensionMatchesKey);
+    }
+  }
+
+  it('agrees with the full walk on valid, legacy, RSA, P-384 and mutated certificates', async () => {
+    const ders = [
+      (await testIdentity('a')).certificateDer,
+      (await testCertificate('legacy')).certificateDer,
+      (await testCertificate('rsa')).certificateDer,
+      (await testCertificate('p384')).certificateDer,
+    ];
+    let readable = 0;
+    for (const der of ders) {
+      agree(der);
+      for (let i = 0; i < der.length; i++) {
+        for (const flip of [0x01, 0x80]) {
+          const copy = new Uint8Array(der);
+          copy[i] = copy[i]! ^ flip;
+          agree(copy);
+          if (verifyPeerCertificate(copy, { acceptLegacySki: true }).ok) readable += 1;
+        }
+      }
+    }
+    // Most single-bit flips land in names, dates or signatures, which neither walk needs.
+    assert.ok(readable > 500, `only ${readable} mutated certificates were readable`);
+  });
+});
+
 describe('agreement with OpenSSL', { skip: !haveOpenssl() && 'openssl is not installed' }, () => {
   it("OpenSSL's subjectKeyIdentifier=hash gives the same SKI as our key hash", () => {
     const dir = tempDir();
