@@ -6,13 +6,13 @@
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { TransportError, TrustError, type ShipHubError } from '../ship/errors.js';
+import { ShipHubError, TransportError, TrustError } from '../ship/errors.js';
 import { smeConfig, type SmeConfig } from '../ship/handshake/index.js';
 import type { Ski } from '../ship/ski.js';
 import type { Clock } from '../util/clock.js';
 import { ShipConnection } from './ship-connection.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, SHIP_PATH, SHIP_SUBPROTOCOL } from './ship-server.js';
-import { connectShipTls, peerSkiOf, type ShipTlsContext } from './tls.js';
+import { peerSkiOf, startShipTls, type ShipTlsContext } from './tls.js';
 
 /** ship-go's WebSocket dial timeout. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 5_000;
@@ -63,11 +63,22 @@ export async function connectShip(
 ): Promise<ShipConnection> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
   const started = options.clock.now();
-  const controller = new AbortController();
-  const abortFromCaller = () => controller.abort(options.signal?.reason);
-  options.signal?.addEventListener('abort', abortFromCaller, { once: true });
+  const { signal } = options;
+  if (signal?.aborted === true) throw abortReason(signal, options);
+  // Cancellation (deadline or the caller's signal) goes to whatever step is running. Plain
+  // callbacks instead of an AbortController: its EventTarget listeners cost tens of
+  // microseconds per dial in a cold process (docs/performance.md).
+  let abortedWith: Error | undefined;
+  let cancelStep: ((reason: Error) => void) | undefined;
+  const abort = (reason: Error) => {
+    if (abortedWith !== undefined) return;
+    abortedWith = reason;
+    cancelStep?.(reason);
+  };
+  const abortFromCaller = () => abort(abortReason(signal!, options));
+  signal?.addEventListener('abort', abortFromCaller, { once: true });
   const deadline = options.clock.setTimer('dialTimeout', timeoutMs, () =>
-    controller.abort(
+    abort(
       new TransportError(
         'SHIPHUB_ERR_CONNECT_TIMEOUT',
         `no SHIP connection to ${options.host}:${options.port} within ${timeoutMs / 1000} s`,
@@ -77,13 +88,15 @@ export async function connectShip(
   );
   let secure: tls.TLSSocket | undefined;
   try {
-    secure = await connectShipTls({
+    const dial = startShipTls({
       host: options.host,
       port: options.port,
       ctx: options.tls,
       ...(options.servername !== undefined ? { servername: options.servername } : {}),
-      signal: controller.signal,
     });
+    cancelStep = dial.cancel;
+    secure = await dial.secured;
+    cancelStep = undefined;
     onProgress?.({
       step: 'tcp+tls',
       durationMs: options.clock.now() - started,
@@ -99,7 +112,10 @@ export async function connectShip(
     onProgress?.({ step: 'identified', ski: identified.ski, legacySki: identified.legacy });
 
     const wsStarted = options.clock.now();
-    const ws = await upgrade(secure, options, controller.signal);
+    const upgrading = upgrade(secure, options);
+    cancelStep = upgrading.cancel;
+    const ws = await upgrading.opened;
+    cancelStep = undefined;
     onProgress?.({ step: 'websocket', durationMs: options.clock.now() - wsStarted });
 
     const connection = new ShipConnection({
@@ -120,37 +136,52 @@ export async function connectShip(
     return connection;
   } catch (err) {
     secure?.destroy();
-    throw explainDialError(err, options, controller.signal);
+    throw abortedWith ?? explainDialError(err, options);
   } finally {
     deadline.cancel();
-    options.signal?.removeEventListener('abort', abortFromCaller);
+    signal?.removeEventListener('abort', abortFromCaller);
   }
+}
+
+/** The caller's abort reason as the dial's error (a plain abort becomes a TransportError). */
+function abortReason(signal: AbortSignal, options: ConnectShipOptions): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof ShipHubError) return reason;
+  return new TransportError(
+    'SHIPHUB_ERR_TRANSPORT',
+    `connecting to ${options.host}:${options.port} was cancelled` +
+      (reason instanceof Error ? `: ${reason.message}` : ''),
+    { cause: reason },
+  );
 }
 
 function upgrade(
   secure: tls.TLSSocket,
   options: ConnectShipOptions,
-  signal: AbortSignal,
-): Promise<WebSocket> {
+): { opened: Promise<WebSocket>; cancel: (reason: Error) => void } {
   // The socket is already connected; the URL only feeds the Host header. WHATWG URLs cannot
   // carry an IPv6 zone id (fe80::1%eth0, reference §2.3), so it is left out there.
   const bare = options.host.replace(/%.*$/, '');
   const host = bare.includes(':') ? `[${bare}]` : bare;
   const url = `wss://${host}:${options.port}${options.path ?? SHIP_PATH}`;
-  return new Promise((resolve, reject) => {
+  let cancel: (reason: Error) => void = () => undefined;
+  const opened = new Promise<WebSocket>((resolve, reject) => {
     const ws = new WebSocket(url, SHIP_SUBPROTOCOL, {
       // The TLS socket is already connected and its peer identified.
       createConnection: () => secure,
       perMessageDeflate: false,
       maxPayload: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     });
-    const onAbort = () => {
+    let settled = false;
+    cancel = (reason) => {
+      if (settled) return;
+      settled = true;
       ws.terminate();
-      reject(signal.reason as Error);
+      reject(reason);
     };
-    signal.addEventListener('abort', onAbort, { once: true });
     ws.once('open', () => {
-      signal.removeEventListener('abort', onAbort);
+      if (settled) return;
+      settled = true;
       if (ws.protocol !== SHIP_SUBPROTOCOL) {
         ws.terminate();
         reject(
@@ -164,7 +195,8 @@ function upgrade(
       resolve(ws);
     });
     ws.once('unexpected-response', (_req, res) => {
-      signal.removeEventListener('abort', onAbort);
+      if (settled) return;
+      settled = true;
       ws.terminate();
       reject(
         new TransportError(
@@ -175,20 +207,15 @@ function upgrade(
       );
     });
     ws.once('error', (err) => {
-      signal.removeEventListener('abort', onAbort);
+      if (settled) return;
+      settled = true;
       reject(err);
     });
   });
+  return { opened, cancel };
 }
 
-function explainDialError(
-  err: unknown,
-  options: ConnectShipOptions,
-  signal: AbortSignal,
-): ShipHubError {
-  if (signal.aborted && signal.reason instanceof Error && 'code' in signal.reason) {
-    return signal.reason as ShipHubError;
-  }
+function explainDialError(err: unknown, options: ConnectShipOptions): ShipHubError {
   if (err instanceof TransportError || err instanceof TrustError) return err;
   if (err instanceof Error && 'code' in err && typeof err.code === 'string') {
     if (err.code.startsWith('SHIPHUB_ERR_')) return err as ShipHubError;

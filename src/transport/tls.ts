@@ -215,6 +215,14 @@ export function serverNameFor(host: string, servername?: string): string | undef
   return name;
 }
 
+/** A TLS dial in progress, see {@link startShipTls}. */
+export interface ShipTlsDial {
+  /** Resolves once the handshake is complete; rejects as {@link connectShipTls} does. */
+  readonly secured: Promise<tls.TLSSocket>;
+  /** Gives up: destroys the socket and rejects `secured` with `reason` (no-op once settled). */
+  readonly cancel: (reason: Error) => void;
+}
+
 /**
  * Opens a TLS connection to a SHIP node with our certificate. Resolves once the handshake is
  * complete; the caller then identifies the server with {@link peerSkiOf} (with `expectedSki`)
@@ -230,10 +238,31 @@ export function serverNameFor(host: string, servername?: string): string | undef
  *   when `timeoutMs` passes first.
  */
 export function connectShipTls(options: ConnectShipTlsOptions): Promise<tls.TLSSocket> {
-  const { host, port, ctx, signal } = options;
-  const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { signal } = options;
+  const target = targetOf(options.host, options.port);
   if (signal?.aborted === true) return Promise.reject(abortError(signal, target));
+  const dial = startShipTls(options);
+  if (signal === undefined) return dial.secured;
+  const onAbort = () => dial.cancel(abortError(signal, target));
+  signal.addEventListener('abort', onAbort, { once: true });
+  const forget = () => signal.removeEventListener('abort', onAbort);
+  dial.secured.then(forget, forget);
+  return dial.secured;
+}
 
+function targetOf(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * {@link connectShipTls} without an AbortSignal: the caller cancels through the returned
+ * handle. connectShip() dials this way because an AbortController and its listeners cost
+ * tens of microseconds per dial in a cold process (docs/performance.md); `options.signal` is
+ * ignored here.
+ */
+export function startShipTls(options: ConnectShipTlsOptions): ShipTlsDial {
+  const { host, port, ctx } = options;
+  const target = targetOf(host, port);
   const servername = serverNameFor(host, options.servername);
   let socket: tls.TLSSocket | undefined;
   try {
@@ -249,18 +278,21 @@ export function connectShipTls(options: ConnectShipTlsOptions): Promise<tls.TLSS
   } catch (error) {
     // tls.connect throws synchronously for arguments it cannot use (an invalid port, ...).
     socket?.destroy();
-    return Promise.reject(
+    const failed = Promise.reject(
       new TransportError(
         'SHIPHUB_ERR_TRANSPORT',
         `cannot connect to ${target}: ${error instanceof Error ? error.message : String(error)}`,
         { cause: error },
       ),
     );
+    return { secured: failed, cancel: () => undefined };
   }
   socket.setNoDelay(true);
   const connecting = socket;
+  let settled = false;
+  let fail: (error: Error) => void = () => undefined;
 
-  return new Promise<tls.TLSSocket>((resolve, reject) => {
+  const secured = new Promise<tls.TLSSocket>((resolve, reject) => {
     const clock = options.clock ?? systemClock;
     const timer =
       options.timeoutMs === undefined
@@ -275,13 +307,14 @@ export function connectShipTls(options: ConnectShipTlsOptions): Promise<tls.TLSS
             ),
           );
     const cleanup = () => {
+      settled = true;
       timer?.cancel();
-      signal?.removeEventListener('abort', onAbort);
       connecting.removeListener('secureConnect', onSecure);
       connecting.removeListener('error', onError);
       connecting.removeListener('close', onClose);
     };
-    const fail = (error: Error) => {
+    fail = (error: Error) => {
+      if (settled) return;
       cleanup();
       // A destroyed socket can still report a late reset; nobody listens any more.
       connecting.on('error', () => undefined);
@@ -312,12 +345,11 @@ export function connectShipTls(options: ConnectShipTlsOptions): Promise<tls.TLSS
           },
         ),
       );
-    const onAbort = () => fail(abortError(signal!, target));
     connecting.once('secureConnect', onSecure);
     connecting.once('error', onError);
     connecting.once('close', onClose);
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
+  return { secured, cancel: (reason) => fail(reason) };
 }
 
 function abortError(signal: AbortSignal, target: string): Error {

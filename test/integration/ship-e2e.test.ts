@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import WebSocket from 'ws';
 import { ShipServer, type PeerDecision } from '../../src/transport/ship-server.js';
 import { connectShip } from '../../src/transport/ship-client.js';
@@ -11,8 +12,10 @@ import type { ShipConnection, ConnectionClosedInfo } from '../../src/transport/s
 import {
   connectShipTls,
   createShipTlsContext,
+  wrapServerSocket,
   type ShipTlsContext,
 } from '../../src/transport/tls.js';
+import { TransportError } from '../../src/ship/errors.js';
 import { toSki, type Ski } from '../../src/ship/ski.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -324,5 +327,159 @@ describe('SHIP over TLS + WebSocket on 127.0.0.1', () => {
     assert.equal(await closed, 4001);
     const info = await s.connections[0]!.waitClosed();
     assert.equal(info.failure?.code, 'SHIPHUB_ERR_PONG_TIMEOUT');
+  });
+});
+
+describe('connectShip: deadline and cancellation in every step', () => {
+  /** A TCP server that accepts and never answers: the dial hangs in TLS. */
+  async function silentServer(): Promise<{
+    port: number;
+    held: Set<net.Socket>;
+    stop: () => Promise<void>;
+  }> {
+    const held = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => undefined);
+      // Read (and ignore) the ClientHello, so that the client's close is seen.
+      socket.resume();
+      socket.once('close', () => held.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (server.address() as net.AddressInfo).port,
+      held,
+      stop: async () => {
+        for (const socket of held) socket.destroy();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  /** Our TLS with a real certificate, then silence: the dial hangs in the WebSocket upgrade. */
+  async function tlsOnlyServer(): Promise<{
+    port: number;
+    upgradesAsked: () => number;
+    stop: () => Promise<void>;
+  }> {
+    const held = new Set<net.Socket>();
+    let requests = 0;
+    const server = net.createServer((raw) => {
+      held.add(raw);
+      raw.on('error', () => undefined);
+      const secure = wrapServerSocket(raw, serverTls);
+      secure.on('error', () => undefined);
+      secure.on('data', () => (requests += 1));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (server.address() as net.AddressInfo).port,
+      upgradesAsked: () => requests,
+      stop: async () => {
+        for (const socket of held) socket.destroy();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  function dialWith(
+    port: number,
+    extra: { clock?: Clock; signal?: AbortSignal; timeoutMs?: number },
+  ) {
+    return connectShip({
+      host: '127.0.0.1',
+      port,
+      expectedSki: serverSki,
+      tls: clientTls,
+      localSki: clientSki,
+      localShipId: 'client-ship-id',
+      clock: extra.clock ?? systemClock,
+      ...(extra.signal ? { signal: extra.signal } : {}),
+      ...(extra.timeoutMs !== undefined ? { timeoutMs: extra.timeoutMs } : {}),
+    });
+  }
+
+  it('gives up after timeoutMs during TLS (fake clock), with the target named', async () => {
+    const silent = await silentServer();
+    try {
+      const clock = new FakeClock();
+      const pending = dialWith(silent.port, { clock, timeoutMs: 3_000 });
+      await waitFor(() => silent.held.size === 1);
+      clock.advance(2_999);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(silent.held.size, 1, 'still dialling just before the deadline');
+      clock.advance(1);
+      await assert.rejects(
+        pending,
+        (error: unknown) =>
+          error instanceof TransportError &&
+          error.code === 'SHIPHUB_ERR_CONNECT_TIMEOUT' &&
+          error.message.includes(`127.0.0.1:${silent.port} within 3 s`),
+      );
+      await waitFor(() => silent.held.size === 0);
+    } finally {
+      await silent.stop();
+    }
+  });
+
+  it('gives up after timeoutMs during the WebSocket upgrade and drops the socket', async () => {
+    const server = await tlsOnlyServer();
+    try {
+      const clock = new FakeClock();
+      const pending = dialWith(server.port, { clock, timeoutMs: 5_000 });
+      await waitFor(() => server.upgradesAsked() > 0);
+      clock.advance(5_000);
+      await assert.rejects(
+        pending,
+        (error: unknown) =>
+          error instanceof TransportError && error.code === 'SHIPHUB_ERR_CONNECT_TIMEOUT',
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("rejects with the caller's ShipHubError reason, in TLS and in the upgrade", async () => {
+    const silent = await silentServer();
+    const upgrade = await tlsOnlyServer();
+    try {
+      const reason = new TransportError('SHIPHUB_ERR_CLOSED', 'hub stopping');
+      const inTls = new AbortController();
+      const pendingTls = dialWith(silent.port, { signal: inTls.signal });
+      await waitFor(() => silent.held.size === 1);
+      inTls.abort(reason);
+      await assert.rejects(pendingTls, (error: unknown) => error === reason);
+      await waitFor(() => silent.held.size === 0);
+
+      const inUpgrade = new AbortController();
+      const pendingUpgrade = dialWith(upgrade.port, { signal: inUpgrade.signal });
+      await waitFor(() => upgrade.upgradesAsked() > 0);
+      inUpgrade.abort(reason);
+      await assert.rejects(pendingUpgrade, (error: unknown) => error === reason);
+    } finally {
+      await silent.stop();
+      await upgrade.stop();
+    }
+  });
+
+  it('a plain abort() or an already aborted signal becomes a TransportError "cancelled"', async () => {
+    const silent = await silentServer();
+    try {
+      const controller = new AbortController();
+      const pending = dialWith(silent.port, { signal: controller.signal });
+      await waitFor(() => silent.held.size === 1);
+      controller.abort();
+      const cancelled = (error: unknown) =>
+        error instanceof TransportError &&
+        error.code === 'SHIPHUB_ERR_TRANSPORT' &&
+        error.message.includes('was cancelled');
+      await assert.rejects(pending, cancelled);
+      await waitFor(() => silent.held.size === 0);
+      await assert.rejects(dialWith(silent.port, { signal: controller.signal }), cancelled);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(silent.held.size, 0, 'an aborted signal opens no connection');
+    } finally {
+      await silent.stop();
+    }
   });
 });
