@@ -254,6 +254,18 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
     return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 
+  /**
+   * Resolves when the underlying WebSocket and its TCP connection are closed. That can be later
+   * than {@link waitClosed}: after a SHIP close the WebSocket close handshake still runs, for at
+   * most the 1 s close grace. For graceful shutdowns and for measurements that must not
+   * overlap with the teardown of the previous connection.
+   */
+  waitSocketClosed(): Promise<void> {
+    const ws = this.socket;
+    if (ws.readyState === ws.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => ws.once('close', () => resolve()));
+  }
+
   // -------------------------------------------------------------------------------------------
 
   private input(input: SmeInput): void {

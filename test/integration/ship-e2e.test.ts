@@ -151,6 +151,18 @@ describe('SHIP over TLS + WebSocket on 127.0.0.1', () => {
     const serverInfo = await serverClosed;
     assert.equal(serverInfo.failure, undefined);
     assert.equal(serverInfo.byPeer, true);
+    // Then the sockets themselves close; afterwards waitSocketClosed() resolves at once.
+    let socketsClosed = false;
+    const sockets = Promise.all([client.waitSocketClosed(), server.waitSocketClosed()]).then(
+      () => (socketsClosed = true),
+    );
+    await waitFor(() => socketsClosed);
+    await sockets;
+    let again = false;
+    void client.waitSocketClosed().then(() => (again = true));
+    await Promise.resolve();
+    await Promise.resolve();
+    assert.equal(again, true, 'resolves immediately once closed');
   });
 
   it('dials an IPv6 address with a zone id (link-local addresses from mDNS carry one)', async () => {
