@@ -120,6 +120,7 @@ export async function connectShip(
 
     const connection = new ShipConnection({
       socket: ws,
+      stream: secure,
       sme: smeConfig({
         initialTrust: 'trusted',
         ...options.sme,

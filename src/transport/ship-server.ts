@@ -6,6 +6,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type tls from 'node:tls';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../ship/close-codes.js';
@@ -233,7 +234,7 @@ export class ShipServer {
     this.httpServer.emit('connection', secure);
   }
 
-  private onUpgraded(ws: WebSocket, socket: object): void {
+  private onUpgraded(ws: WebSocket, socket: Duplex): void {
     const peer = this.peers.get(socket);
     this.deadlines.get(socket)?.cancel();
     this.upgradedHook.get(socket)?.();
@@ -266,6 +267,7 @@ export class ShipServer {
     }
     const connection = new ShipConnection({
       socket: ws,
+      stream: socket,
       sme: smeConfig({
         localShipId: this.options.localShipId,
         ...peer.decision.sme,
