@@ -6,7 +6,7 @@
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { ShipHubError, TransportError, TrustError } from '../ship/errors.js';
+import { ShipHubError, TransportError } from '../ship/errors.js';
 import { smeConfig, type SmeConfig } from '../ship/handshake/index.js';
 import type { Ski } from '../ship/ski.js';
 import type { Clock } from '../util/clock.js';
@@ -43,6 +43,7 @@ export interface ConnectShipOptions {
 
 /** Phases of a dial, reported through `onProgress` (the probe command prints them). */
 export type DialProgress =
+  | { readonly step: 'tcp'; readonly durationMs: number }
   | {
       readonly step: 'tcp+tls';
       readonly durationMs: number;
@@ -93,6 +94,12 @@ export async function connectShip(
       port: options.port,
       ctx: options.tls,
       ...(options.servername !== undefined ? { servername: options.servername } : {}),
+      ...(onProgress
+        ? {
+            onTcpConnected: () =>
+              onProgress({ step: 'tcp', durationMs: options.clock.now() - started }),
+          }
+        : {}),
     });
     cancelStep = dial.cancel;
     secure = await dial.secured;
@@ -217,26 +224,27 @@ function upgrade(
 }
 
 function explainDialError(err: unknown, options: ConnectShipOptions): ShipHubError {
-  if (err instanceof TransportError || err instanceof TrustError) return err;
-  if (err instanceof Error && 'code' in err && typeof err.code === 'string') {
-    if (err.code.startsWith('SHIPHUB_ERR_')) return err as ShipHubError;
-    const target = `${options.host}:${options.port}`;
-    const plain: Record<string, string> = {
-      ECONNREFUSED: `nothing listens on ${target} (connection refused)`,
-      EHOSTUNREACH: `${target} is not reachable (no route to host)`,
-      ENETUNREACH: `${target} is not reachable (network unreachable)`,
-      ETIMEDOUT: `${target} did not answer (timed out)`,
-      ECONNRESET: `${target} reset the connection during TLS (it may refuse our certificate or cipher suites, or be overloaded)`,
-    };
-    const message = plain[err.code];
-    if (message !== undefined) {
-      return new TransportError('SHIPHUB_ERR_TRANSPORT', message, { cause: err });
-    }
+  // A TransportError of the TLS step wraps the socket error: explain that one in plain words.
+  const socketError = err instanceof TransportError && err.cause instanceof Error ? err.cause : err;
+  const code =
+    socketError instanceof Error && 'code' in socketError && typeof socketError.code === 'string'
+      ? socketError.code
+      : undefined;
+  const target = `${options.host}:${options.port}`;
+  const plain: Record<string, string> = {
+    ECONNREFUSED: `nothing listens on ${target} (connection refused)`,
+    EHOSTUNREACH: `${target} is not reachable (no route to host)`,
+    ENETUNREACH: `${target} is not reachable (network unreachable)`,
+    ETIMEDOUT: `${target} did not answer (timed out)`,
+    ECONNRESET: `${target} reset the connection during TLS (it may refuse our certificate or cipher suites, or be overloaded)`,
+  };
+  const message = code === undefined ? undefined : plain[code];
+  if (message !== undefined) {
+    return new TransportError('SHIPHUB_ERR_TRANSPORT', message, { cause: socketError });
   }
+  if (err instanceof ShipHubError) return err;
   const text = err instanceof Error ? err.message : String(err);
-  return new TransportError(
-    'SHIPHUB_ERR_TRANSPORT',
-    `connecting to ${options.host}:${options.port} failed: ${text}`,
-    { cause: err },
-  );
+  return new TransportError('SHIPHUB_ERR_TRANSPORT', `connecting to ${target} failed: ${text}`, {
+    cause: err,
+  });
 }

@@ -204,6 +204,8 @@ export interface ConnectShipTlsOptions {
   readonly timeoutMs?: number | undefined;
   /** Clock for the deadline; default the system clock. */
   readonly clock?: Clock | undefined;
+  /** Called once TCP is connected, just before the ClientHello is written. */
+  readonly onTcpConnected?: (() => void) | undefined;
 }
 
 /** The SNI to send for a dial target, or undefined for none. */
@@ -288,6 +290,8 @@ export function startShipTls(options: ConnectShipTlsOptions): ShipTlsDial {
     return { secured: failed, cancel: () => undefined };
   }
   socket.setNoDelay(true);
+  // Prepended: tls.connect's own 'connect' listener writes the ClientHello.
+  if (options.onTcpConnected) socket.prependOnceListener('connect', options.onTcpConnected);
   const connecting = socket;
   let settled = false;
   let fail: (error: Error) => void = () => undefined;

@@ -80,8 +80,16 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
     }
   } else {
     // Without --ski: learn the device's SKI from its certificate, then dial again expecting it.
+    let learnPhase: 'tcp' | 'tls' = 'tcp';
     try {
-      const socket = await connectShipTls({ host, port, ctx: tls, timeoutMs: options.timeoutMs });
+      const socket = await connectShipTls({
+        host,
+        port,
+        ctx: tls,
+        timeoutMs: options.timeoutMs,
+        clock,
+        onTcpConnected: () => (learnPhase = 'tls'),
+      });
       const identified = peerSkiOf(socket, { ownSki: options.identity.ski });
       socket.destroy();
       if (!identified.ok) {
@@ -95,13 +103,23 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
         `the device presents SKI ${expected} (pass --ski to insist on one)`,
       );
     } catch (err) {
-      out('failed', { phase: 'tcp', code: codeOf(err) }, explain(err));
+      out('failed', { phase: learnPhase, code: codeOf(err) }, explain(err));
       return 1;
     }
   }
 
+  // The phase a failed dial failed in: the one after the last step it completed.
+  let dialPhase: 'tcp' | 'tls' | 'websocket' = 'tcp';
   const onProgress = (p: DialProgress) => {
     switch (p.step) {
+      case 'tcp':
+        dialPhase = 'tls';
+        out(
+          'tcp',
+          { phase: 'tcp', duration_ms: round(p.durationMs) },
+          `TCP connected in ${round(p.durationMs)} ms`,
+        );
+        return;
       case 'tcp+tls':
         out(
           'tls',
@@ -115,6 +133,7 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
         );
         return;
       case 'identified':
+        dialPhase = 'websocket';
         out(
           'identified',
           { phase: 'tls', ski: p.ski, legacy_ski: p.legacySki },
@@ -131,6 +150,8 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
     }
   };
 
+  // Once the outcome is known the probe closes the connection; its states are no news then.
+  let reportStates = true;
   let connection: ShipConnection;
   try {
     connection = await connectShip(
@@ -148,12 +169,13 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
       onProgress,
     );
   } catch (err) {
-    out('failed', { phase: 'connect', code: codeOf(err) }, explain(err));
+    out('failed', { phase: dialPhase, code: codeOf(err) }, explain(err));
     return 1;
   }
 
   function attach(c: ShipConnection) {
     c.on('state', (from, to, phase, durationMs) => {
+      if (!reportStates) return;
       out(
         'state',
         { phase, from, to, duration_ms: round(durationMs) },
@@ -204,6 +226,7 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
     });
   });
 
+  reportStates = false;
   if (result.ok) {
     out(
       'data_exchange',
