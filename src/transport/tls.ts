@@ -7,7 +7,10 @@
  *   are named explicitly so the set is pinned here rather than inherited: in some stacks a
  *   list of only the SHIP 1.2 suites switches TLS 1.3 off (protocol reference §11 item 19;
  *   Node 20 keeps OpenSSL's default 1.3 suites, checked, but we do not rely on it).
- * - ECDHE group P-256 (SHIP §9.1 suites use secp256r1).
+ * - ECDHE groups X25519, then P-256. P-256 (secp256r1) is the group of the SHIP §9.1 suites and
+ *   what openeebus and jeebus offer; X25519 comes first because Go, and so ship-go, sends only an
+ *   X25519 key share (recorded ClientHello, shared/vectors): a P-256-only server would answer
+ *   every ship-go dial with a HelloRetryRequest, one more round trip and key generation.
  * - Mutual authentication without a CA (SHIP §12.1): both ends present their self-signed
  *   certificate, chain checks are off (`rejectUnauthorized: false`) and the peer is identified
  *   by its SKI afterwards ({@link peerSkiOf}).
@@ -65,8 +68,11 @@ export const SHIP_TLS13_CIPHERSUITES = [
   'TLS_CHACHA20_POLY1305_SHA256',
 ] as const;
 
-/** ECDHE group (SHIP §9.1: secp256r1). */
-export const SHIP_ECDH_CURVE = 'P-256';
+/**
+ * ECDHE groups in our preference order: X25519 as Go (ship-go) offers it, then P-256 (secp256r1,
+ * SHIP §9.1), which every SHIP node has. Peers offering only P-256 get P-256.
+ */
+export const SHIP_ECDH_CURVE = 'X25519:P-256';
 
 /**
  * SHIP §9.2: "a node SHALL keep outgoing TLSPlaintext.length <= 1024" whether or not the

@@ -103,6 +103,12 @@ function foreignContext(
   };
 }
 
+/** The ECDHE group a client socket negotiated (OpenSSL's name). */
+function keyExchangeGroup(socket: tls.TLSSocket): string | undefined {
+  const info = socket.getEphemeralKeyInfo() as { name?: string } | null;
+  return info?.name;
+}
+
 /** Reads until the first newline or the end of the connection. */
 function firstLine(socket: tls.TLSSocket): Promise<string> {
   return new Promise((resolve) => {
@@ -219,6 +225,33 @@ describe('SHIP TLS handshakes on loopback', () => {
       client.destroy();
     }
   });
+
+  it('a Go-like client (X25519 key share, P-256 supported) gets X25519 without a retry', async () => {
+    // Recorded ship-go ClientHello: supported groups x25519, secp256r1, ...; one key share, x25519.
+    const goLike = foreignContext(b, { ecdhCurve: 'X25519:P-256:P-384' });
+    const client = await plainConnect(server.port, goLike);
+    try {
+      assert.equal(client.getProtocol(), 'TLSv1.3');
+      assert.equal(keyExchangeGroup(client), 'X25519');
+      await server.next();
+    } finally {
+      client.destroy();
+    }
+  });
+
+  for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
+    it(`a client that knows only P-256 (secp256r1) gets P-256 (${maxVersion})`, async () => {
+      const p256Only = foreignContext(b, { ecdhCurve: 'P-256', maxVersion });
+      const client = await plainConnect(server.port, p256Only);
+      try {
+        assert.equal(client.getProtocol(), maxVersion);
+        assert.equal(keyExchangeGroup(client), 'prime256v1');
+        await server.next();
+      } finally {
+        client.destroy();
+      }
+    });
+  }
 
   for (const [name, cipher] of [
     ['CBC (mandatory, checklist item 4)', 'ECDHE-ECDSA-AES128-SHA256'],
