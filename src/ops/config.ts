@@ -83,6 +83,11 @@ export interface HubConfig {
   readonly auto_accept_window_seconds: number;
   /** How long a pairing request waits for an operator decision before it expires. */
   readonly pending_pairing_timeout_seconds: number;
+  /**
+   * TLS/WebSocket handshakes the server runs at once; when full, the oldest one in flight is
+   * dropped (protection against idle and slowloris sockets).
+   */
+  readonly max_handshakes_in_flight: number;
   /** SHIP ID of this node; defaults to "<brand>-<model>-<serial>". */
   readonly ship_id: string;
   /** Log output: auto (pretty on a TTY, NDJSON otherwise), pretty or json. */
@@ -182,6 +187,11 @@ const KEYS = {
     expected: 'an integer from 1 to 86400',
     env: 'int',
   },
+  max_handshakes_in_flight: {
+    schema: int(1, 10000),
+    expected: 'an integer from 1 to 10000',
+    env: 'int',
+  },
   ship_id: { schema: text().optional(), expected: 'a non-empty string', env: 'string' },
   log_format: {
     schema: oneOf(LOG_FORMATS),
@@ -229,6 +239,7 @@ const DEFAULTS = {
   accept_legacy_ski: false,
   auto_accept_window_seconds: MAX_AUTO_ACCEPT_WINDOW_SECONDS,
   pending_pairing_timeout_seconds: 600,
+  max_handshakes_in_flight: 64,
   log_format: 'auto',
 } as const satisfies HubConfigInput;
 

@@ -139,6 +139,7 @@ export class Daemon {
         clock: this.clock,
         logger: log.child({ component: 'transport' }),
         acceptLegacySki: c.accept_legacy_ski,
+        maxHandshakesInFlight: c.max_handshakes_in_flight,
       }),
       ...(discovery !== undefined ? { discovery } : {}),
       announce: {

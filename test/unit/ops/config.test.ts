@@ -95,6 +95,7 @@ describe('config defaults', () => {
         accept_legacy_ski: false,
         auto_accept_window_seconds: 120,
         pending_pairing_timeout_seconds: 600,
+        max_handshakes_in_flight: 64,
         ship_id: 'YourCompany-SmartEnergyGateway-SEG-2024-001',
         log_format: 'auto',
       },
@@ -200,6 +201,7 @@ describe('config errors name file, key, expected and got', () => {
       '121',
     ],
     ['pending_pairing_timeout_seconds', '0', 'an integer from 1 to 86400', '0'],
+    ['max_handshakes_in_flight', '0', 'an integer from 1 to 10000', '0'],
     ['ship_id', '""', 'a non-empty string', '""'],
     ['log_format', '"text"', 'one of "auto", "pretty", "json"', '"text"'],
   ];
