@@ -76,6 +76,10 @@ export async function connectShip(
     abortedWith = reason;
     cancelStep?.(reason);
   };
+  // An abort that came while a step's result was on its way still wins.
+  const throwIfAborted = () => {
+    if (abortedWith !== undefined) throw abortedWith;
+  };
   const abortFromCaller = () => abort(abortReason(signal!, options));
   signal?.addEventListener('abort', abortFromCaller, { once: true });
   const deadline = options.clock.setTimer('dialTimeout', timeoutMs, () =>
@@ -104,6 +108,7 @@ export async function connectShip(
     cancelStep = dial.cancel;
     secure = await dial.secured;
     cancelStep = undefined;
+    throwIfAborted();
     onProgress?.({
       step: 'tcp+tls',
       durationMs: options.clock.now() - started,
@@ -123,6 +128,7 @@ export async function connectShip(
     cancelStep = upgrading.cancel;
     const ws = await upgrading.opened;
     cancelStep = undefined;
+    throwIfAborted();
     onProgress?.({ step: 'websocket', durationMs: options.clock.now() - wsStarted });
 
     const connection = new ShipConnection({

@@ -365,9 +365,7 @@ function readIdentityFields(der: Uint8Array): IdentityFields {
       const extension = expectTag(readTlv(der, at, list.end), TAG_SEQUENCE, 'extension');
       at = extension.end;
       if (extension.start >= extension.end) continue;
-      const oid = readTlv(der, extension.start, extension.end);
-      if (oid.tag !== TAG_OID)
-        throw new DerError(`object identifier: expected tag 0x6, found 0x${oid.tag.toString(16)}`);
+      const oid = expectTag(readTlv(der, extension.start, extension.end), TAG_OID, 'extnID');
       if (!rangeEquals(der, oid.offset, oid.end, DER_OID_SUBJECT_KEY_IDENTIFIER)) continue;
       // extnID, critical BOOLEAN DEFAULT FALSE (contents not interpreted: Elli writes 0x01 for
       // TRUE), extnValue OCTET STRING wrapping the DER of KeyIdentifier ::= OCTET STRING.
