@@ -98,26 +98,37 @@ export const SHIP_TLS_SESSION_TIMEOUT_S = 1;
 let ccm8Supported: boolean | undefined;
 
 /**
- * True if the linked OpenSSL knows `ECDHE-ECDSA-AES128-CCM8`. Node's `tls.getCiphers()` does
- * not list it (it lists OpenSSL's DEFAULT set only), so we ask OpenSSL directly by building a
- * context that names only this suite. Checked once per process. Node 20.20 (OpenSSL 3.0.19)
- * has it and negotiates it (tested). Should a later OpenSSL drop it below the default security
- * level, it is merely left out of the ClientHello; nothing fails.
+ * True if the linked OpenSSL negotiates `ECDHE-ECDSA-AES128-CCM8` at its default security
+ * level. Since OpenSSL 3.2 the suite's 8-byte tag counts as 64 bits of security, below level 1
+ * (openssl/openssl#16652), so OpenSSL leaves it out of every ClientHello and never picks it,
+ * although a context naming it is still accepted: Node 22 and 24 (OpenSSL 3.5) are such builds
+ * (tested), Node 20 (OpenSSL 3.0) negotiates it. We do not lower the security level for it,
+ * which would also admit weak keys. Node's `tls.getCiphers()` does not list the suite either
+ * way, so for OpenSSL before 3.2 we ask OpenSSL directly by building a context that names only
+ * this suite. Checked once per process.
  */
 export function isCcm8Supported(): boolean {
   if (ccm8Supported === undefined) {
-    try {
-      tls.createSecureContext({
-        ciphers: SHIP_TLS12_CIPHER_CCM8,
-        minVersion: 'TLSv1.2',
-        maxVersion: 'TLSv1.2',
-      });
-      ccm8Supported = true;
-    } catch {
-      ccm8Supported = false;
-    }
+    ccm8Supported = !openSslAtLeast(3, 2) && contextAccepts(SHIP_TLS12_CIPHER_CCM8);
   }
   return ccm8Supported;
+}
+
+/** True if the OpenSSL Node runs on is at least `major.minor` (`process.versions.openssl`). */
+export function openSslAtLeast(major: number, minor: number, version?: string): boolean {
+  const match = /^(\d+)\.(\d+)/.exec(version ?? process.versions.openssl ?? '');
+  if (match === null) return false;
+  const [have, haveMinor] = [Number(match[1]), Number(match[2])];
+  return have > major || (have === major && haveMinor >= minor);
+}
+
+function contextAccepts(cipher: string): boolean {
+  try {
+    tls.createSecureContext({ ciphers: cipher, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The cipher string we configure: TLS 1.3 suites, then the SHIP §9.1 TLS 1.2 suites. */

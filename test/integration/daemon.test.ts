@@ -159,14 +159,20 @@ describe('the daemon as a child process', () => {
       await until(() => hasEvent(second, 'listening'), 'listening again');
       assert.equal(daemonSki(dir), ski, 'the SKI survives a restart');
       await until(() => hasEvent(second, 'device_connected'), 'the peer reconnects', 25_000);
-      const trust = JSON.parse(
-        readFileSync(join(dir, 'data/trusted_devices.json'), 'utf8'),
-      ) as Record<string, { connection_count: number; brand: string }>;
-      assert.equal(trust[peerIdentity.ski]?.brand, 'Acme');
-      assert.ok(
-        (trust[peerIdentity.ski]?.connection_count ?? 0) >= 2,
-        'connection_count kept current',
+      const trusted = () =>
+        (
+          JSON.parse(readFileSync(join(dir, 'data/trusted_devices.json'), 'utf8')) as Record<
+            string,
+            { connection_count: number; brand: string }
+          >
+        )[peerIdentity.ski];
+      // The store writes in the background (coalesced), so the count lands shortly after the
+      // 'device_connected' line; the file is never half-written (atomic rename).
+      await until(
+        () => (trusted()?.connection_count ?? 0) >= 2,
+        'connection_count kept current (2 connections written)',
       );
+      assert.equal(trusted()?.brand, 'Acme');
       second.child.kill('SIGTERM');
       assert.equal(await second.exited, 0);
     } finally {

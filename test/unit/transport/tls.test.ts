@@ -12,10 +12,12 @@ import {
   connectShipTls,
   createShipTlsContext,
   isCcm8Supported,
+  openSslAtLeast,
   peerSkiOf,
   serverNameFor,
   shipCipherString,
   SHIP_MAX_SEND_FRAGMENT_BYTES,
+  SHIP_TLS12_CIPHER_CCM8,
   wrapServerSocket,
   type ShipTlsContext,
 } from '../../../src/transport/tls.js';
@@ -158,6 +160,18 @@ describe('SHIP TLS configuration (SHIP §9.1, §9.2)', () => {
       'no other TLS 1.2 suite',
     );
     assert.equal(SHIP_MAX_SEND_FRAGMENT_BYTES, 1024);
+  });
+
+  it('offers CCM8 only where OpenSSL negotiates it at its default security level (< 3.2)', () => {
+    assert.equal(openSslAtLeast(3, 2, '3.0.19'), false);
+    assert.equal(openSslAtLeast(3, 2, '3.0.15+quic'), false);
+    assert.equal(openSslAtLeast(3, 2, '3.2.0'), true);
+    assert.equal(openSslAtLeast(3, 2, '3.5.8'), true);
+    assert.equal(openSslAtLeast(3, 2, '4.0.0'), true);
+    assert.equal(openSslAtLeast(3, 2, 'garbage'), false);
+    const offered = shipCipherString().split(':').includes(SHIP_TLS12_CIPHER_CCM8);
+    assert.equal(offered, isCcm8Supported());
+    if (openSslAtLeast(3, 2)) assert.equal(isCcm8Supported(), false, process.versions.openssl);
   });
 
   it('picks the SNI as SHIP §9.4 and RFC 6066 want', () => {
