@@ -52,7 +52,8 @@ export class Daemon {
   private metrics: HubMetrics | undefined;
   private admin: AdminServer | undefined;
   private identity: NodeIdentity | undefined;
-  private readonly timers: TimerHandle[] = [];
+  /** The periodic log timers, one handle per kind (re-armed in place, never accumulated). */
+  private readonly timers = new Map<'health' | 'metrics', TimerHandle>();
   private readonly startedAt: number;
   private readonly connectedAt = new Map<Ski, number>();
   private readonly deviceInfo = new Map<
@@ -200,7 +201,8 @@ export class Daemon {
   private async doStop(): Promise<void> {
     this.ready = false;
     this.logger.info({ event: 'shutdown' }, '🛑 Shutting down');
-    for (const t of this.timers) t.cancel();
+    for (const t of this.timers.values()) t.cancel();
+    this.timers.clear();
     this.prompt?.close();
     await this.hub?.stop(5_000);
     await this.admin?.close();
@@ -361,7 +363,17 @@ export class Daemon {
   }
 
   private schedule(): void {
-    const health = () => {
+    // Each run re-arms its own timer; the map keeps only the current handle, so a daemon that
+    // runs for months holds two timers, not one more per minute.
+    const every = (kind: 'health' | 'metrics', name: string, ms: number, run: () => void) => {
+      const tick = () => {
+        if (this.stopping !== undefined) return;
+        run();
+        this.timers.set(kind, this.clock.setTimer(name, ms, tick));
+      };
+      this.timers.set(kind, this.clock.setTimer(name, ms, tick));
+    };
+    every('health', 'healthCheck', HEALTH_INTERVAL_MS, () => {
       const snapshot = this.stateStore!.snapshot;
       oplog.healthCheck(this.logger, {
         uptimeMs: this.clock.now() - this.startedAt,
@@ -370,11 +382,9 @@ export class Daemon {
         failed: snapshot.failed_connections,
         activeHandles: oplog.activeHandleCount(),
       });
-      this.timers.push(this.clock.setTimer('healthCheck', HEALTH_INTERVAL_MS, health));
-    };
-    this.timers.push(this.clock.setTimer('healthCheck', HEALTH_INTERVAL_MS, health));
+    });
     if (this.config.metrics_enabled) {
-      const report = () => {
+      every('metrics', 'metricsReport', METRICS_INTERVAL_MS, () => {
         const snapshot = this.stateStore!.snapshot;
         oplog.metricsReport(this.logger, {
           uptimeMs: this.clock.now() - this.startedAt,
@@ -385,9 +395,7 @@ export class Daemon {
           trustedDevices: this.trustStore?.size ?? 0,
           errorCounts: snapshot.error_counts,
         });
-        this.timers.push(this.clock.setTimer('metricsReport', METRICS_INTERVAL_MS, report));
-      };
-      this.timers.push(this.clock.setTimer('metricsReport', METRICS_INTERVAL_MS, report));
+      });
     }
   }
 

@@ -1,0 +1,116 @@
+/**
+ * The daemon's periodic operator lines, in process with a fake clock: the seed's health check
+ * every minute and the metrics report every 5 minutes, none after stop(), and a constant number
+ * of timers however long the daemon runs (they are re-armed, not accumulated).
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { loadConfig } from '../../src/ops/config.js';
+import { Daemon } from '../../src/ops/daemon.js';
+import { createLogger } from '../../src/ops/logger.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { freePort } from '../helpers/ports.js';
+import { StaticDiscovery } from '../helpers/static-discovery.js';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function startDaemon(metricsEnabled: boolean) {
+  const dir = mkdtempSync(join(tmpdir(), 'ship-hub-timers-'));
+  dirs.push(dir);
+  const config = await loadConfig(
+    undefined,
+    {},
+    {
+      cwd: dir,
+      overrides: {
+        port: await freePort(),
+        admin_port: 0,
+        mdns_enabled: false,
+        metrics_enabled: metricsEnabled,
+      },
+    },
+  );
+  const lines: Array<{ event?: string; msg: string }> = [];
+  const sink = new PassThrough();
+  let buffered = '';
+  sink.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let newline: number;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buffered.slice(0, newline)) as { event?: string; msg: string });
+      buffered = buffered.slice(newline + 1);
+    }
+  });
+  const clock = new FakeClock();
+  const daemon = new Daemon({
+    config,
+    logger: createLogger({ level: 'info', format: 'json', destination: sink }),
+    clock,
+    discovery: new StaticDiscovery([]),
+  });
+  await daemon.start();
+  const count = (event: string) => lines.filter((l) => l.event === event).length;
+  return { daemon, clock, lines, count };
+}
+
+describe('the daemon periodic lines (fake clock)', () => {
+  it('health check every minute, metrics report every 5 minutes, nothing after stop', async () => {
+    const { daemon, clock, lines, count } = await startDaemon(true);
+    try {
+      await clock.advanceAsync(59_999);
+      assert.equal(count('health_check'), 0, 'not before a minute');
+      await clock.advanceAsync(1);
+      assert.equal(count('health_check'), 1);
+      const health = lines.find((l) => l.event === 'health_check')!;
+      assert.match(
+        health.msg,
+        /^🏥 Health Check: uptime=1m, connections=0, total=0, failed=0, goroutines=\d+$/,
+      );
+      await clock.advanceAsync(4 * 60_000);
+      assert.equal(count('health_check'), 5);
+      assert.equal(count('metrics_report'), 1);
+      const report = lines.find((l) => l.event === 'metrics_report')!;
+      assert.match(report.msg, /^📊 Metrics Report:\n {2}Uptime: 5m0s\n/);
+      assert.match(report.msg, /Trusted devices: 0/);
+
+      // A day later: 1,440 health checks and 288 reports, and still one timer of each kind.
+      for (let minute = 5; minute < 24 * 60; minute++) clock.advance(60_000);
+      assert.equal(count('health_check'), 24 * 60);
+      assert.equal(count('metrics_report'), (24 * 60) / 5);
+      const periodic = clock
+        .pendingTimers()
+        .filter((name) => name === 'healthCheck' || name === 'metricsReport');
+      assert.deepEqual(periodic.sort(), ['healthCheck', 'metricsReport']);
+      // ...and the daemon holds only those two handles (it used to keep every one it armed).
+      const held = (daemon as unknown as { timers: { size?: number; length?: number } }).timers;
+      assert.equal(held.size ?? held.length, 2);
+    } finally {
+      await daemon.stop();
+    }
+    const before = lines.length;
+    clock.advance(10 * 60_000);
+    assert.equal(lines.length, before, 'no periodic line after stop()');
+    assert.ok(
+      !clock.pendingTimers().some((n) => n === 'healthCheck' || n === 'metricsReport'),
+      'stop() cancels both timers',
+    );
+  });
+
+  it('metrics_enabled false: health checks only', async () => {
+    const { daemon, clock, count } = await startDaemon(false);
+    try {
+      await clock.advanceAsync(10 * 60_000);
+      assert.equal(count('health_check'), 10);
+      assert.equal(count('metrics_report'), 0);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
