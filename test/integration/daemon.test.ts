@@ -1,7 +1,8 @@
 /**
  * The daemon as a real child process (`node build/src/cli/main.js config.json`), with mDNS off
  * and everything on 127.0.0.1: first start, restart with the same SKI and a trusted peer that
- * reconnects, pairing through the CLI, broken config and trust files, SIGTERM with SHIP close.
+ * reconnects, pairing through the CLI, broken config and trust files, SIGTERM with SHIP close, and
+ * a second signal during a slow shutdown.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ import { testIdentity } from '../helpers/certs.js';
 import { StaticDiscovery, serviceAt } from '../helpers/static-discovery.js';
 import { freePort } from '../helpers/ports.js';
 import { collectJsonLines } from '../helpers/ndjson.js';
+import { rawHandshake, rawShipClient } from '../reliability/helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = resolve(here, '../../src/cli/main.js');
@@ -269,5 +271,29 @@ describe('the daemon as a child process', () => {
     const bad = cli(dir, ['trust', 'remove', 'not-a-ski']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /not an SKI/);
+  });
+
+  it('a second signal during a slow shutdown exits at once with code 1', async () => {
+    const { dir, port } = await workDir();
+    const running = startDaemon(dir);
+    await until(() => hasEvent(running, 'listening'), 'listening');
+    const peer = await testIdentity('stubborn-peer');
+    assert.equal(cli(dir, ['trust', 'add', peer.ski]).status, 0);
+    // A trusted peer in data exchange that never confirms a SHIP close: the first signal's
+    // graceful shutdown waits for it.
+    const client = await rawShipClient(port, createShipTlsContext(peer));
+    try {
+      await rawHandshake(client);
+      await until(() => hasEvent(running, 'device_connected'), 'the peer connected');
+      running.child.kill('SIGTERM');
+      await until(() => hasEvent(running, 'signal'), 'the first signal logged');
+      assert.equal(hasEvent(running, 'stopped'), false, 'still shutting down');
+      running.child.kill('SIGTERM');
+      assert.equal(await running.exited, 1);
+      assert.ok(hasEvent(running, 'forced_exit'), 'the forced exit is logged');
+      assert.equal(hasEvent(running, 'stopped'), false, 'the graceful shutdown did not finish');
+    } finally {
+      client.ws.terminate();
+    }
   });
 });
