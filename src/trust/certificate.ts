@@ -227,6 +227,17 @@ function readSpki(
   };
 }
 
+/** The KeyIdentifier inside the extnValue OCTET STRING of a SubjectKeyIdentifier extension. */
+function keyIdentifier(bytes: Uint8Array, extnValue: Tlv | undefined): Uint8Array {
+  if (extnValue === undefined) throw new DerError('SubjectKeyIdentifier without a value');
+  const inner = expectTag(
+    readTlv(bytes, extnValue.start, extnValue.end),
+    TAG_OCTET_STRING,
+    'SubjectKeyIdentifier',
+  );
+  return bytes.subarray(inner.start, inner.end);
+}
+
 function readExtensions(bytes: Uint8Array, wrapper: Tlv): Uint8Array[] {
   const found: Uint8Array[] = [];
   const [list] = children(bytes, wrapper);
@@ -237,14 +248,12 @@ function readExtensions(bytes: Uint8Array, wrapper: Tlv): Uint8Array[] {
     if (oid === undefined || decodeOid(bytes, oid) !== OID_SUBJECT_KEY_IDENTIFIER) continue;
     // extnID, critical BOOLEAN DEFAULT FALSE (contents not interpreted: Elli writes 0x01 for
     // TRUE), extnValue OCTET STRING wrapping the DER of KeyIdentifier ::= OCTET STRING.
-    const value = parts.find((p, i) => i > 0 && p.tag === TAG_OCTET_STRING);
-    if (value === undefined) throw new DerError('SubjectKeyIdentifier without a value');
-    const inner = expectTag(
-      readTlv(bytes, value.start, value.end),
-      TAG_OCTET_STRING,
-      'SubjectKeyIdentifier',
+    found.push(
+      keyIdentifier(
+        bytes,
+        parts.find((p, i) => i > 0 && p.tag === TAG_OCTET_STRING),
+      ),
     );
-    found.push(bytes.subarray(inner.start, inner.end));
   }
   return found;
 }
@@ -375,13 +384,7 @@ function readIdentityFields(der: Uint8Array): IdentityFields {
         part = candidate.end;
         if (candidate.tag === TAG_OCTET_STRING) value = candidate;
       }
-      if (value === undefined) throw new DerError('SubjectKeyIdentifier without a value');
-      const inner = expectTag(
-        readTlv(der, value.start, value.end),
-        TAG_OCTET_STRING,
-        'SubjectKeyIdentifier',
-      );
-      skiExtensions.push(der.subarray(inner.start, inner.end));
+      skiExtensions.push(keyIdentifier(der, value));
     }
   }
   return {

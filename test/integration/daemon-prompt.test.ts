@@ -5,20 +5,17 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { connectShip } from '../../src/transport/ship-client.js';
 import { createShipTlsContext } from '../../src/transport/tls.js';
-import { loadConfig } from '../../src/ops/config.js';
 import { Daemon } from '../../src/ops/daemon.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { systemClock } from '../../src/util/clock.js';
 import { testIdentity } from '../helpers/certs.js';
 import { StaticDiscovery, serviceAt } from '../helpers/static-discovery.js';
 import type { Ski } from '../../src/ship/ski.js';
-import { freePort } from '../helpers/ports.js';
+import { tempDaemonConfig } from '../helpers/daemon-config.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -39,21 +36,7 @@ function discoveryWith(ski: Ski): StaticDiscovery {
 
 describe('terminal pairing prompt', () => {
   it('asks the seed question with brand, model and type, and approves on "yes"', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ship-hub-prompt-'));
-    dirs.push(dir);
-    const config = await loadConfig(
-      undefined,
-      {},
-      {
-        cwd: dir,
-        overrides: {
-          port: await freePort(),
-          admin_port: 0,
-          mdns_enabled: false,
-          log_level: 'silent',
-        },
-      },
-    );
+    const config = await tempDaemonConfig('ship-hub-prompt-', dirs, { log_level: 'silent' });
     const device = await testIdentity('prompt-device');
     const input = new PassThrough();
     const output = new PassThrough();

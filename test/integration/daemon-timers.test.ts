@@ -5,15 +5,13 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import { loadConfig } from '../../src/ops/config.js';
 import { Daemon } from '../../src/ops/daemon.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { freePort } from '../helpers/ports.js';
+import { tempDaemonConfig } from '../helpers/daemon-config.js';
+import { collectJsonLines } from '../helpers/ndjson.js';
 import { StaticDiscovery } from '../helpers/static-discovery.js';
 
 const dirs: string[] = [];
@@ -22,32 +20,12 @@ after(() => {
 });
 
 async function startDaemon(metricsEnabled: boolean) {
-  const dir = mkdtempSync(join(tmpdir(), 'ship-hub-timers-'));
-  dirs.push(dir);
-  const config = await loadConfig(
-    undefined,
-    {},
-    {
-      cwd: dir,
-      overrides: {
-        port: await freePort(),
-        admin_port: 0,
-        mdns_enabled: false,
-        metrics_enabled: metricsEnabled,
-      },
-    },
-  );
-  const lines: Array<{ event?: string; msg: string }> = [];
-  const sink = new PassThrough();
-  let buffered = '';
-  sink.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      lines.push(JSON.parse(buffered.slice(0, newline)) as { event?: string; msg: string });
-      buffered = buffered.slice(newline + 1);
-    }
+  const config = await tempDaemonConfig('ship-hub-timers-', dirs, {
+    metrics_enabled: metricsEnabled,
   });
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new PassThrough();
+  collectJsonLines(sink, lines);
   const clock = new FakeClock();
   const daemon = new Daemon({
     config,
@@ -68,7 +46,7 @@ describe('the daemon periodic lines (fake clock)', () => {
       assert.equal(count('health_check'), 0, 'not before a minute');
       await clock.advanceAsync(1);
       assert.equal(count('health_check'), 1);
-      const health = lines.find((l) => l.event === 'health_check')!;
+      const health = lines.find((l) => l.event === 'health_check') as { msg: string };
       assert.match(
         health.msg,
         /^🏥 Health Check: uptime=1m, connections=0, total=0, failed=0, goroutines=\d+$/,
@@ -76,7 +54,7 @@ describe('the daemon periodic lines (fake clock)', () => {
       await clock.advanceAsync(4 * 60_000);
       assert.equal(count('health_check'), 5);
       assert.equal(count('metrics_report'), 1);
-      const report = lines.find((l) => l.event === 'metrics_report')!;
+      const report = lines.find((l) => l.event === 'metrics_report') as { msg: string };
       assert.match(report.msg, /^📊 Metrics Report:\n {2}Uptime: 5m0s\n/);
       assert.match(report.msg, /Trusted devices: 0/);
 

@@ -4,7 +4,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import WebSocket from 'ws';
 import { ShipServer, type PeerDecision } from '../../src/transport/ship-server.js';
 import { connectShip } from '../../src/transport/ship-client.js';
@@ -19,6 +18,7 @@ import { TransportError } from '../../src/ship/errors.js';
 import { toSki, type Ski } from '../../src/ship/ski.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { startSilentServer } from '../helpers/silent-server.js';
 import { testCertificate, testIdentity } from '../helpers/certs.js';
 
 let serverTls: ShipTlsContext;
@@ -343,55 +343,17 @@ describe('SHIP over TLS + WebSocket on 127.0.0.1', () => {
 });
 
 describe('connectShip: deadline and cancellation in every step', () => {
-  /** A TCP server that accepts and never answers: the dial hangs in TLS. */
-  async function silentServer(): Promise<{
-    port: number;
-    held: Set<net.Socket>;
-    stop: () => Promise<void>;
-  }> {
-    const held = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
-      held.add(socket);
-      socket.on('error', () => undefined);
-      // Read (and ignore) the ClientHello, so that the client's close is seen.
-      socket.resume();
-      socket.once('close', () => held.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return {
-      port: (server.address() as net.AddressInfo).port,
-      held,
-      stop: async () => {
-        for (const socket of held) socket.destroy();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      },
-    };
-  }
+  const silentServer = () => startSilentServer();
 
   /** Our TLS with a real certificate, then silence: the dial hangs in the WebSocket upgrade. */
-  async function tlsOnlyServer(): Promise<{
-    port: number;
-    upgradesAsked: () => number;
-    stop: () => Promise<void>;
-  }> {
-    const held = new Set<net.Socket>();
+  async function tlsOnlyServer() {
     let requests = 0;
-    const server = net.createServer((raw) => {
-      held.add(raw);
-      raw.on('error', () => undefined);
+    const server = await startSilentServer((raw) => {
       const secure = wrapServerSocket(raw, serverTls);
       secure.on('error', () => undefined);
       secure.on('data', () => (requests += 1));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return {
-      port: (server.address() as net.AddressInfo).port,
-      upgradesAsked: () => requests,
-      stop: async () => {
-        for (const socket of held) socket.destroy();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      },
-    };
+    return { port: server.port, upgradesAsked: () => requests, stop: () => server.stop() };
   }
 
   function dialWith(

@@ -26,6 +26,7 @@ import type { NodeIdentity } from '../../../src/trust/identity.js';
 import { TimeoutError, TransportError } from '../../../src/ship/errors.js';
 import type { Ski } from '../../../src/ship/ski.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
+import { startSilentServer, type SilentServer } from '../../helpers/silent-server.js';
 import { testCertificate, testIdentity, type TestCertificate } from '../../helpers/certs.js';
 
 type Material = Pick<NodeIdentity, 'certificatePem' | 'privateKeyPem' | 'ski'> | TestCertificate;
@@ -501,24 +502,16 @@ describe('SHIP TLS handshakes on loopback', () => {
 
 describe('connectShipTls failures', () => {
   let ctx: ShipTlsContext;
-  let silent: net.Server;
+  let silent: SilentServer;
   let silentPort: number;
-  const held = new Set<net.Socket>();
 
   before(async () => {
     ctx = createShipTlsContext(await testIdentity('b'));
     // Accepts TCP and never answers the ClientHello.
-    silent = net.createServer((socket) => {
-      held.add(socket);
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    silentPort = (silent.address() as net.AddressInfo).port;
+    silent = await startSilentServer();
+    silentPort = silent.port;
   });
-  after(async () => {
-    for (const socket of held) socket.destroy();
-    await new Promise<void>((resolve) => silent.close(() => resolve()));
-  });
+  after(() => silent.stop());
 
   it('times out with SHIPHUB_ERR_CONNECT_TIMEOUT (virtual clock)', async () => {
     const clock = new FakeClock();
