@@ -280,29 +280,13 @@ function onStart(s: Step): void {
 function onCmiMessage(s: Step, bytes: Uint8Array): void {
   // CMI_STATE_*_EVALUATE: MessageType 0 and CmiHead 0. ship-go tolerates bytes after the head.
   const valid = bytes.length >= 2 && bytes[0] === 0x00 && bytes[1] === CMI_HEAD;
-  // Built only when needed: this runs on every connection.
-  const detail = () =>
-    `the partner's first message was ${hexPreview(bytes)} instead of the CMI message 00 00`;
   if (s.config.role === 'server') {
     // SHIP §13.4.3 (TC_SHIP_CMI_001/005): the server answers with its own CMI even when the
-    // client's is invalid ("CmiHead 0 is all I speak"), then closes.
+    // client's is invalid ("CmiHead 0 is all I speak"), then closes. TC_SHIP_CMI_002/006: a
+    // client closes without sending anything more.
     s.sendBytes(CMI_BYTES, 'init');
-    if (!valid) {
-      closeNow(
-        s,
-        CloseCode.shipClose,
-        'invalid CMI',
-        failure(
-          s,
-          'SHIPHUB_ERR_CMI_INVALID',
-          detail(),
-          'the device does not speak SHIP 1.0 (or is not a SHIP node)',
-        ),
-      );
-      return;
-    }
-  } else if (!valid) {
-    // TC_SHIP_CMI_002/006: the client closes without sending anything more.
+  }
+  if (!valid) {
     closeNow(
       s,
       CloseCode.shipClose,
@@ -310,7 +294,8 @@ function onCmiMessage(s: Step, bytes: Uint8Array): void {
       failure(
         s,
         'SHIPHUB_ERR_CMI_INVALID',
-        detail(),
+        // Built only here: the valid case runs on every connection.
+        `the partner's first message was ${hexPreview(bytes)} instead of the CMI message 00 00`,
         'the device does not speak SHIP 1.0 (or is not a SHIP node)',
       ),
     );
