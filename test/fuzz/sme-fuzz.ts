@@ -37,6 +37,7 @@ import {
 } from '../../src/ship/handshake/index.js';
 import type { ShipMessage } from '../../src/ship/messages.js';
 import { arbShipBytes, arbShipMessage } from '../helpers/arbitraries.js';
+import { earliestTimer } from '../helpers/sme-harness.js';
 import { listVectors, loadVector } from '../helpers/vectors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -436,28 +437,20 @@ export class FuzzDriver {
   /** Fires every timer due at or before `until`, in deadline order, then sets the time. */
   advanceTo(until: number): void {
     for (let guard = 0; guard < 64; guard++) {
-      let nextId: TimerId | undefined;
-      let nextAt = Infinity;
-      for (const [id, at] of this.timers) {
-        if (at < nextAt) {
-          nextAt = at;
-          nextId = id;
-        }
-      }
-      if (nextId === undefined || nextAt > until) break;
-      this.now = Math.max(this.now, nextAt);
-      this.timers.delete(nextId);
-      this.apply({ kind: 'timer', now: this.now, id: nextId });
+      const next = earliestTimer(this.timers);
+      if (next === undefined || next.at > until) break;
+      this.now = Math.max(this.now, next.at);
+      this.timers.delete(next.id);
+      this.apply({ kind: 'timer', now: this.now, id: next.id });
     }
     this.now = Math.max(this.now, until);
   }
 
   /** Fires the next due timer now (if any). */
   fireNext(): boolean {
-    let nextAt = Infinity;
-    for (const at of this.timers.values()) nextAt = Math.min(nextAt, at);
-    if (nextAt === Infinity) return false;
-    this.advanceTo(nextAt);
+    const next = earliestTimer(this.timers);
+    if (next === undefined) return false;
+    this.advanceTo(next.at);
     return true;
   }
 

@@ -18,6 +18,16 @@ type InputWithoutTime = SmeInput extends infer I
     : never
   : never;
 
+/** The timer with the earliest deadline in a map of SME timer deadlines, if any. */
+export function earliestTimer(
+  timers: ReadonlyMap<TimerId, number>,
+): { id: TimerId; at: number } | undefined {
+  let earliest: { id: TimerId; at: number } | undefined;
+  for (const [id, at] of timers)
+    if (earliest === undefined || at < earliest.at) earliest = { id, at };
+  return earliest;
+}
+
 /**
  * Drives one pure SME with virtual time: timers are kept as deadlines and fired by advance().
  * Everything the machine sends is decoded and kept, so tests read messages, not bytes.
@@ -72,18 +82,11 @@ export class SmeHarness {
   advance(ms: number): void {
     const target = this.now + ms;
     for (let guard = 0; guard < 10_000; guard++) {
-      let nextId: TimerId | undefined;
-      let nextAt = Infinity;
-      for (const [id, at] of this.timers) {
-        if (at < nextAt) {
-          nextAt = at;
-          nextId = id;
-        }
-      }
-      if (nextId === undefined || nextAt > target) break;
-      this.now = nextAt;
-      this.timers.delete(nextId);
-      this.input({ kind: 'timer', id: nextId });
+      const next = earliestTimer(this.timers);
+      if (next === undefined || next.at > target) break;
+      this.now = next.at;
+      this.timers.delete(next.id);
+      this.input({ kind: 'timer', id: next.id });
     }
     this.now = target;
   }
