@@ -220,7 +220,9 @@ function upgrade(
         ),
       );
     });
-    ws.once('error', (err) => {
+    // `on`, not `once`: a hostile server can make ws emit more than one error (bad frames
+    // after a refused upgrade); without a listener the next one would end the process.
+    ws.on('error', (err) => {
       if (settled) return;
       settled = true;
       reject(err);

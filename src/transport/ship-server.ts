@@ -76,6 +76,8 @@ export interface ShipServerOptions {
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_HANDSHAKES_IN_FLIGHT = 64;
+/** How long a refused WebSocket may take to deliver its close frame before it is destroyed. */
+const REFUSED_LINGER_MS = 1_000;
 
 export class ShipServer {
   private readonly tcp: net.Server;
@@ -235,14 +237,16 @@ export class ShipServer {
   }
 
   private onUpgraded(ws: WebSocket, socket: Duplex): void {
+    // Every WebSocket has an 'error' listener from its first moment: ws emits one for each
+    // malformed frame (reserved opcode, unmasked, RSV1, oversized length...), and an EventEmitter
+    // without a listener turns it into an uncaught exception that would end the whole process.
+    // ShipConnection logs the errors of accepted connections; refused ones are closed anyway.
+    ws.on('error', () => undefined);
     const peer = this.peers.get(socket);
-    this.deadlines.get(socket)?.cancel();
-    this.upgradedHook.get(socket)?.();
     // Only needed until the upgrade; the connection lives much longer.
     this.peers.delete(socket);
-    this.deadlines.delete(socket);
-    this.upgradedHook.delete(socket);
     if (peer === undefined) {
+      this.endHandshake(socket);
       ws.terminate();
       return;
     }
@@ -252,7 +256,7 @@ export class ShipServer {
         ski: peer.ski,
         reason: peer.decision.reason,
       });
-      ws.close(peer.decision.closeCode, peer.decision.reason);
+      this.refuseUpgraded(ws, peer.decision.closeCode, peer.decision.reason);
       return;
     }
     if (ws.protocol !== SHIP_SUBPROTOCOL) {
@@ -262,9 +266,10 @@ export class ShipServer {
         ski: peer.ski,
         reason: 'the WebSocket upgrade did not ask for the subprotocol "ship"',
       });
-      ws.close(CloseCode.protocolError, 'subprotocol ship required');
+      this.refuseUpgraded(ws, CloseCode.protocolError, 'subprotocol ship required');
       return;
     }
+    this.endHandshake(socket);
     const connection = new ShipConnection({
       socket: ws,
       stream: socket,
@@ -280,5 +285,27 @@ export class ShipServer {
     });
     this.options.onConnection(connection, peer);
     connection.start();
+  }
+
+  /** The socket is a SHIP connection now: no handshake deadline, no longer counted in flight. */
+  private endHandshake(socket: Duplex): void {
+    this.deadlines.get(socket)?.cancel();
+    this.upgradedHook.get(socket)?.();
+    this.deadlines.delete(socket);
+    this.upgradedHook.delete(socket);
+  }
+
+  /**
+   * Closes a refused WebSocket with `code` and ends it soon after: the close frame gets
+   * REFUSED_LINGER_MS to reach the peer, then the socket is destroyed whether or not the peer
+   * answers (ws would otherwise wait 30 s for the peer's close frame). Until then it still
+   * counts as a handshake in flight and its handshake deadline stays armed.
+   */
+  private refuseUpgraded(ws: WebSocket, code: number | undefined, reason: string): void {
+    ws.close(code, reason);
+    const linger = this.options.clock.setTimer('refusedUpgradeLinger', REFUSED_LINGER_MS, () =>
+      ws.terminate(),
+    );
+    ws.once('close', () => linger.cancel());
   }
 }
