@@ -301,6 +301,8 @@ function readCertificate(der: Uint8Array): CertificateFields {
 
 /** DER of the OID id-ecPublicKey (1.2.840.10045.2.1), tag and length included. */
 const DER_OID_EC_PUBLIC_KEY = Uint8Array.of(0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01);
+/** DER of the OID prime256v1 / secp256r1 (1.2.840.10045.3.1.7), tag and length included. */
+const DER_OID_P256 = Uint8Array.of(0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07);
 /** DER of the OID id-ce-subjectKeyIdentifier (2.5.29.14), tag and length included. */
 const DER_OID_SUBJECT_KEY_IDENTIFIER = Uint8Array.of(0x06, 0x03, 0x55, 0x1d, 0x0e);
 
@@ -320,6 +322,8 @@ function rangeEquals(
 interface IdentityFields {
   /** The key algorithm OID element (tag, length, value), compared as bytes. */
   readonly keyAlgorithm: Tlv;
+  /** The key algorithm's parameters element (the named curve for EC keys), if any. */
+  readonly curve: Tlv | undefined;
   /** Contents of the subjectPublicKey BIT STRING, without the unused-bits byte. */
   readonly publicKey: Uint8Array;
   /** Every SubjectKeyIdentifier extension value found (RFC 5280 allows one). */
@@ -356,6 +360,9 @@ function readIdentityFields(der: Uint8Array): IdentityFields {
     TAG_OID,
     'object identifier',
   );
+  // For EC keys the parameters are the named curve's OID (RFC 5480 §2.1.1).
+  const curve =
+    keyAlgorithm.end < algorithm.end ? readTlv(der, keyAlgorithm.end, algorithm.end) : undefined;
   const bitString = expectTag(
     readTlv(der, algorithm.end, spki.end),
     TAG_BIT_STRING,
@@ -389,6 +396,7 @@ function readIdentityFields(der: Uint8Array): IdentityFields {
   }
   return {
     keyAlgorithm,
+    curve,
     // The first content byte of a BIT STRING counts the unused bits (0 for keys).
     publicKey: der.subarray(bitString.start + 1, bitString.end),
     skiExtensions,
@@ -608,6 +616,19 @@ export function verifyPeerCertificate(
       'SHIPHUB_ERR_CERT_INVALID',
       `the peer presented a certificate with an ${type.toUpperCase()} key, but SHIP requires an ` +
         'ECDSA key (SHIP §9.1 allows only ECDHE_ECDSA cipher suites)',
+      REFUSE_HINT,
+    );
+  }
+  const curve = fields.curve;
+  if (curve === undefined || !rangeEquals(der, curve.offset, curve.end, DER_OID_P256)) {
+    const name =
+      curve?.tag === TAG_OID
+        ? (CURVES[decodeOid(der, curve)] ?? `OID ${decodeOid(der, curve)}`)
+        : 'no named curve';
+    return refuse(
+      'SHIPHUB_ERR_CERT_INVALID',
+      `the peer presented a certificate with an ECDSA key on ${name}, but SHIP §9.1 requires ` +
+        'the curve secp256r1 (P-256)',
       REFUSE_HINT,
     );
   }

@@ -228,7 +228,7 @@ describe('SHIP over TLS + WebSocket on 127.0.0.1', () => {
     assert.equal(s.connections.length, 0);
   });
 
-  for (const kind of ['wrong', 'missing', 'short', 'rsa'] as const) {
+  for (const kind of ['wrong', 'missing', 'short', 'rsa', 'p384'] as const) {
     it(`refuses a client certificate of kind "${kind}" before the WebSocket upgrade`, async () => {
       const s = await startServer(trusted);
       const cert = await testCertificate(kind);

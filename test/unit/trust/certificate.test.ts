@@ -193,13 +193,11 @@ describe('verifyPeerCertificate (SHIP §12.2, checklist items 6-7)', () => {
     assert.match(error.message, /RSA key.*ECDSA/);
   });
 
-  it('accepts ECDSA on another curve (P-384): the SKI is defined for any EC key', async () => {
+  it('refuses ECDSA on another curve (P-384): SHIP §9.1 prescribes secp256r1', async () => {
     const cert = await testCertificate('p384');
-    assert.deepEqual(verifyPeerCertificate(cert.certificateDer), {
-      ok: true,
-      ski: cert.keySki,
-      legacy: false,
-    });
+    const error = refused(verifyPeerCertificate(cert.certificateDer));
+    assert.equal(error.code, 'SHIPHUB_ERR_CERT_INVALID');
+    assert.match(error.message, /P-384.*secp256r1 \(P-256\)/);
   });
 
   it('refuses two SubjectKeyIdentifier extensions', async () => {
@@ -259,10 +257,17 @@ describe('the one-pass identity walk of verifyPeerCertificate', () => {
       info = undefined;
     }
     const result = verifyPeerCertificate(der, { acceptLegacySki: true });
-    if (info === undefined || info.keyType !== 'ec' || info.extensionLength !== 20) {
+    if (
+      info === undefined ||
+      info.keyType !== 'ec' ||
+      info.curve !== 'P-256' ||
+      info.extensionLength !== 20
+    ) {
       // The full walk found a problem that makes the certificate unusable for SHIP (or the
       // identity walk found one in a field the full walk does not look at).
-      if (info !== undefined && info.keyType !== 'ec') assert.equal(result.ok, false);
+      if (info !== undefined && (info.keyType !== 'ec' || info.curve !== 'P-256')) {
+        assert.equal(result.ok, false);
+      }
       return;
     }
     assert.equal(result.ok, true, 'readable EC certificate with a 20-byte SKI');
