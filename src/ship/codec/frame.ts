@@ -38,6 +38,11 @@ export interface DecodeOptions {
    * style, security defaults), this is the second. ship-go dev refuses more than 100 KiB.
    */
   maxBytes?: number;
+  /**
+   * Deepest nesting of JSON arrays and objects accepted, checked by a scan of the text before it
+   * is parsed; deeper ones give `invalidJson`. Unset means no limit.
+   */
+  maxJsonDepth?: number;
 }
 
 /**
@@ -171,6 +176,14 @@ function decodeFrame(bytes: Uint8Array, options: DecodeOptions | undefined): Dec
   if (end === 1) {
     return failure('invalidJson', 'the message value holds only 0x00 bytes, no JSON', typeByte);
   }
+  const maxJsonDepth = options?.maxJsonDepth;
+  if (maxJsonDepth !== undefined && jsonDepthExceeds(bytes, 1, end, maxJsonDepth)) {
+    return failure(
+      'invalidJson',
+      `the message value is nested deeper than ${maxJsonDepth} levels`,
+      typeByte,
+    );
+  }
   let text: string;
   try {
     text = utf8Decoder.decode(bytes.subarray(1, end));
@@ -194,6 +207,36 @@ function decodeFrame(bytes: Uint8Array, options: DecodeOptions | undefined): Dec
     );
   }
   return decodeRoot(typeByte, json);
+}
+
+/**
+ * True if the JSON text in `bytes[start, end)` opens more than `maxDepth` arrays and objects at
+ * once. Brackets inside strings do not count; the text need not be valid JSON (JSON.parse judges
+ * that afterwards), so this only bounds the work the parser would do.
+ */
+function jsonDepthExceeds(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  maxDepth: number,
+): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i] as number;
+    if (inString) {
+      if (byte === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x7b || byte === 0x5b) {
+      if (++depth > maxDepth) return true;
+    } else if (byte === 0x7d || byte === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 /** Which decoders apply to a root element of a message of this type (SHIP §13.4.2). */

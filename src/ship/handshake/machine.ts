@@ -47,6 +47,8 @@ export const DEFAULT_SME_LIMITS = {
   maxPinAttempts: 3,
   maxInvalidMessages: 50,
   maxMessageBytes: 1024 * 1024,
+  maxControlMessageBytes: 8 * 1024,
+  maxControlJsonDepth: 16,
   timings: DEFAULT_TIMINGS,
 } as const;
 
@@ -1063,7 +1065,18 @@ function onMessage(s: Step, bytes: Uint8Array): void {
     default:
       break;
   }
-  const decoded = decodeMessage(bytes, { maxBytes: s.config.maxMessageBytes });
+  // Before data exchange only small, flat control messages are possible; anything else is
+  // refused before JSON.parse runs over it (an untrusted peer's 1 MB hello cost 100s of ms).
+  const handshake = PHASE_OF[s.sub] !== 'data' && PHASE_OF[s.sub] !== 'closing';
+  const decoded = decodeMessage(
+    bytes,
+    handshake
+      ? {
+          maxBytes: Math.min(s.config.maxMessageBytes, s.config.maxControlMessageBytes),
+          maxJsonDepth: s.config.maxControlJsonDepth,
+        }
+      : { maxBytes: s.config.maxMessageBytes },
+  );
   if (!decoded.ok) {
     onUndecodable(s, decoded.error.code, decoded.error.detail);
     return;

@@ -83,6 +83,13 @@ export interface SmeConfig {
   readonly maxInvalidMessages: number;
   /** Largest message accepted, in bytes. */
   readonly maxMessageBytes: number;
+  /**
+   * Largest message accepted before data exchange, in bytes. SHIP control messages are a few
+   * hundred bytes; a peer that is not trusted yet must not make us parse a megabyte of JSON.
+   */
+  readonly maxControlMessageBytes: number;
+  /** Deepest JSON nesting accepted before data exchange (checked before parsing). */
+  readonly maxControlJsonDepth: number;
   readonly timings: SmeTimings;
 }
 

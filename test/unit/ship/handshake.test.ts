@@ -669,3 +669,45 @@ describe('two machines back to back', () => {
     assert.deepEqual(h.sentBytes.at(-1), encodeMessage(h.sent.at(-1)!));
   });
 });
+
+describe('message limits before data exchange (hostile LAN)', () => {
+  const paddedHello = (bytes: number) =>
+    `{"connectionHello":[{"phase":"ready"},{"waiting":60000}],"pad":"${'x'.repeat(bytes)}"}`;
+
+  it('a hello padded beyond maxControlMessageBytes is refused without parsing it', () => {
+    const h = serverAt('hello');
+    h.receiveJson(1, paddedHello(1024 * 1024));
+    h.advance(T.helloInitMs);
+    assert.equal(h.lastClosedEvent()?.failure?.code, 'SHIPHUB_ERR_HELLO_INVALID');
+    assert.match(h.lastClosedEvent()?.failure?.message ?? '', /tooLarge.*limit of 8192/);
+  });
+
+  it('a hello nested deeper than maxControlJsonDepth is refused before parsing', () => {
+    const h = serverAt('hello');
+    h.receiveJson(
+      1,
+      `{"connectionHello":[{"phase":"ready"}],"x":${'['.repeat(20)}${']'.repeat(20)}}`,
+    );
+    h.advance(T.helloInitMs);
+    assert.match(h.lastClosedEvent()?.failure?.message ?? '', /nested deeper than 16 levels/);
+  });
+
+  it('brackets inside strings do not count, and a small padded hello still works', () => {
+    const h = serverAt('hello');
+    h.receiveJson(
+      1,
+      `{"connectionHello":[{"phase":"ready"},{"waiting":60000}],"note":"${'['.repeat(100)}\\"{{"}`,
+    );
+    h.receive(ANNOUNCE_MAX);
+    assert.equal(h.closeCode(), undefined);
+    assert.ok(h.takeSent().some((m) => m.kind === 'messageProtocolHandshake'));
+  });
+
+  it('in data exchange the full maxMessageBytes applies', () => {
+    const h = serverAt('complete');
+    const payload = { datagram: [{ payload: 'y'.repeat(64 * 1024) }] };
+    h.receive({ kind: 'data', value: { protocolId: 'ee1.0', payload } });
+    assert.equal(h.closeCode(), undefined);
+    assert.ok(h.events.some((e) => e.type === 'data'));
+  });
+});
