@@ -57,6 +57,7 @@ export interface TlsTransportOptions {
   readonly acceptLegacySki?: boolean;
   readonly handshakeTimeoutMs?: number;
   readonly maxHandshakesInFlight?: number;
+  readonly stalledHandshakeMs?: number;
   readonly dialTimeoutMs?: number;
 }
 
@@ -81,6 +82,7 @@ export class TlsTransport implements HubTransport {
       ...(o.maxHandshakesInFlight !== undefined
         ? { maxHandshakesInFlight: o.maxHandshakesInFlight }
         : {}),
+      ...(o.stalledHandshakeMs !== undefined ? { stalledHandshakeMs: o.stalledHandshakeMs } : {}),
       admit: (address) => handlers.admit(address),
       released: (address) => handlers.released(address),
       decide: (peer) => handlers.decide(peer),

@@ -84,8 +84,8 @@ export interface HubConfig {
   /** How long a pairing request waits for an operator decision before it expires. */
   readonly pending_pairing_timeout_seconds: number;
   /**
-   * TLS/WebSocket handshakes the server runs at once; when full, the oldest one in flight is
-   * dropped (protection against idle and slowloris sockets).
+   * TLS/WebSocket handshakes the server runs at once; when full, the oldest of the least
+   * progressed is dropped (protection against idle and slowloris sockets).
    */
   readonly max_handshakes_in_flight: number;
   /** SHIP ID of this node; defaults to "<brand>-<model>-<serial>". */

@@ -53,10 +53,16 @@ export interface ShipServerOptions {
   /** TLS handshake and WebSocket upgrade must be done within this time. */
   readonly handshakeTimeoutMs?: number;
   /**
-   * Sockets still in TLS or upgrade at once. When full, the OLDEST one is dropped to make room:
-   * idle or stalled sockets cannot lock out a real device, which needs only milliseconds.
+   * Sockets still in TLS or upgrade at once. When full, the oldest of those that made the least
+   * progress (sent nothing, then still in TLS, then past TLS) is dropped to make room: idle or
+   * stalled sockets cannot lock out a real device, even a slow one.
    */
   readonly maxHandshakesInFlight?: number;
+  /**
+   * A handshake in flight for this long counts as stalled: when the slots are full it is dropped
+   * before any other. Default 1 s.
+   */
+  readonly stalledHandshakeMs?: number;
   /** Admission control on a new TCP connection, before TLS: return a reason to refuse it. */
   admit?(remoteAddress: string): string | undefined;
   /** Called when the TCP connection that `admit` let in is gone (accepted or not). */
@@ -76,6 +82,15 @@ export interface ShipServerOptions {
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_HANDSHAKES_IN_FLIGHT = 64;
+const DEFAULT_STALLED_HANDSHAKE_MS = 1_000;
+/** How far a socket in flight got; the least progressed is dropped first. */
+type HandshakeProgress = 'stalled' | 'idle' | 'tlsStarted' | 'tlsDone';
+const PROGRESS_TEXT: Readonly<Record<HandshakeProgress, string>> = {
+  stalled: 'and stalled',
+  idle: 'that had sent nothing',
+  tlsStarted: 'still in TLS',
+  tlsDone: 'after TLS',
+};
 /** How long a refused WebSocket may take to deliver its close frame before it is destroyed. */
 const REFUSED_LINGER_MS = 1_000;
 
@@ -87,7 +102,12 @@ export class ShipServer {
   /** Hard deadline per accepted TCP socket until its WebSocket upgrade is done. */
   private readonly deadlines = new WeakMap<object, TimerHandle>();
   private readonly upgradedHook = new WeakMap<object, () => void>();
-  private readonly sockets = new Set<net.Socket>();
+  /** Sockets still in TLS or upgrade with their arrival time, oldest first (insertion order). */
+  private readonly sockets = new Map<net.Socket, { arrivedAt: number; sequence: number }>();
+  /** TCP connections let in so far; numbers the entries of `sockets`. */
+  private arrivals = 0;
+  /** Those of `sockets` whose TLS handshake is done. */
+  private readonly tlsDone = new WeakSet<net.Socket>();
   private readonly options: ShipServerOptions;
 
   constructor(options: ShipServerOptions) {
@@ -136,7 +156,7 @@ export class ShipServer {
   close(): Promise<void> {
     if (this.tcp.listening) this.tcp.close();
     // Sockets still in TLS or upgrade are not SHIP connections yet: drop them.
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets.keys()) socket.destroy();
     this.sockets.clear();
     return Promise.resolve();
   }
@@ -153,13 +173,15 @@ export class ShipServer {
     }
     const maxInFlight = this.options.maxHandshakesInFlight ?? DEFAULT_MAX_HANDSHAKES_IN_FLIGHT;
     if (this.sockets.size >= maxInFlight) {
-      const oldest = this.sockets.values().next().value;
-      if (oldest !== undefined) {
-        this.sockets.delete(oldest);
-        oldest.destroy();
+      const victim = this.leastProgressed(maxInFlight);
+      if (victim !== undefined) {
+        this.sockets.delete(victim.socket);
+        victim.socket.destroy();
         this.options.onRefused?.({
-          remoteAddress: oldest.remoteAddress ?? 'unknown',
-          reason: `dropped: ${maxInFlight} TLS/WebSocket handshakes in flight, this one was the oldest`,
+          remoteAddress: victim.socket.remoteAddress ?? 'unknown',
+          reason:
+            `dropped: ${maxInFlight} TLS/WebSocket handshakes in flight, this one was the ` +
+            `oldest ${PROGRESS_TEXT[victim.progress]}`,
         });
       }
     }
@@ -169,7 +191,8 @@ export class ShipServer {
       released = true;
       this.options.released?.(remoteAddress);
     };
-    this.sockets.add(raw);
+    this.arrivals += 1;
+    this.sockets.set(raw, { arrivedAt: this.options.clock.now(), sequence: this.arrivals });
     raw.on('error', () => undefined);
     raw.once('close', () => {
       this.sockets.delete(raw);
@@ -188,9 +211,49 @@ export class ShipServer {
       this.options.logger?.debug({ err, remoteAddress }, 'TLS error');
       raw.destroy();
     });
-    secure.once('secure', () => this.onSecure(secure, raw, remoteAddress));
+    secure.once('secure', () => {
+      this.tlsDone.add(raw);
+      this.onSecure(secure, raw, remoteAddress);
+    });
     // Upgraded sockets are SHIP connections: no longer counted as handshakes in flight.
     this.upgradedHook.set(secure, () => this.sockets.delete(raw));
+  }
+
+  /**
+   * The handshake to drop when every slot is taken:
+   * 1. the oldest, if it has been in flight for `stalledHandshakeMs` (honest devices finish TLS
+   *    and the upgrade well within it, even over slow links): stalled sockets cannot hold slots;
+   * 2. else the oldest of those that made the least progress (nothing received, then TLS under
+   *    way, then TLS done), so idle connects from rotating addresses only push out each other,
+   *    never a slow but honest device that already sent its ClientHello (dropping simply the
+   *    oldest let 300 idle connects a second make every device with a 150 ms round trip fail);
+   * 3. the newest arrivals are spared in step 2 (a quarter of the slots): a device that has
+   *    just connected has not been read yet and would otherwise look idle.
+   */
+  private leastProgressed(
+    maxInFlight: number,
+  ): { socket: net.Socket; progress: HandshakeProgress } | undefined {
+    const stalledMs = this.options.stalledHandshakeMs ?? DEFAULT_STALLED_HANDSHAKE_MS;
+    const oldest = this.sockets.entries().next().value;
+    if (oldest !== undefined && this.options.clock.now() - oldest[1].arrivedAt >= stalledMs) {
+      return { socket: oldest[0], progress: 'stalled' };
+    }
+    const newestSpared = this.arrivals - Math.max(1, Math.floor(maxInFlight / 4));
+    let best: { socket: net.Socket; progress: HandshakeProgress } | undefined;
+    for (const [socket, { sequence }] of this.sockets) {
+      if (sequence > newestSpared) break; // the rest are newer still
+      const progress: HandshakeProgress = this.tlsDone.has(socket)
+        ? 'tlsDone'
+        : socket.bytesRead > 0
+          ? 'tlsStarted'
+          : 'idle';
+      if (progress === 'idle') return { socket, progress };
+      if (best === undefined || (progress === 'tlsStarted' && best.progress === 'tlsDone')) {
+        best = { socket, progress };
+      }
+    }
+    if (best !== undefined || oldest === undefined) return best;
+    return { socket: oldest[0], progress: 'tlsStarted' };
   }
 
   private onSecure(secure: tls.TLSSocket, raw: net.Socket, remoteAddress: string): void {
