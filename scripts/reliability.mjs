@@ -91,7 +91,7 @@ const tests = {
   // The evidence run checks the trusted peer's reconnection after EVERY restart (CI: every 10th).
   crash: runTest('build/test/reliability/crash.test.js', {
     CRASH_CHECK_EVERY: '1',
-    CRASH_DEADLINE_S: '600',
+    CRASH_TIMEOUT_S: '3600',
   }),
   tlsProbes: runTest('build/test/integration/tls-probes.test.js'),
 };

@@ -1,6 +1,7 @@
 /**
  * Crash safety of trusted_devices.json: a child process changes the store in a tight loop and is
- * SIGKILLed at random moments, at least 200 times. After every kill the file must parse, pass
+ * SIGKILLed at random moments, exactly 200 times: 1 in 10 while it starts, the others after a
+ * random number (1-6) of acknowledged writes, so that a write is in flight at the kill. After every kill the file must parse, pass
  * the store's validation, and be exactly the last version the child reported on disk or the one
  * after it (the write in flight) — never partial, never empty, never older.
  */
@@ -15,10 +16,7 @@ import { TrustStore } from '../../src/trust/trust-store.js';
 import { DEVICE_COUNT, MARKER_SKI, deviceSki } from './trust-store-kill-child.js';
 
 const CHILD = fileURLToPath(new URL('./trust-store-kill-child.js', import.meta.url));
-const MIN_KILLS = 200;
-const MAX_KILLS = 220;
-/** Upper bound of the whole loop; the loop normally ends by count well before. */
-const DEADLINE_MS = 55_000;
+const KILLS = 200;
 
 const clock = { wallNow: () => new Date('2024-01-09T10:30:00Z') };
 
@@ -33,10 +31,6 @@ function expectedDevices(v: number): string[] {
   return present;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 interface Run {
   child: ChildProcess;
   /** Highest version the child reported on disk. */
@@ -44,16 +38,26 @@ interface Run {
   ready: Promise<void>;
   closed: Promise<void>;
   stderr: string;
+  /** Resolves once the child reported `count` versions after its start (or ended). */
+  acked(count: number): Promise<void>;
 }
 
 function startChild(path: string, startVersion: number): Run {
   const child = spawn(process.execPath, [CHILD, path], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const waiters: Array<{ version: number; resolve: () => void }> = [];
   const run: Run = {
     child,
     lastAck: startVersion,
     ready: Promise.resolve(),
     closed: Promise.resolve(),
     stderr: '',
+    acked(count) {
+      const version = startVersion + count;
+      if (run.lastAck >= version || child.exitCode !== null || child.signalCode !== null) {
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => waiters.push({ version, resolve }));
+    },
   };
   let buffered = '';
   run.ready = new Promise((resolve) => {
@@ -69,6 +73,10 @@ function startChild(path: string, startVersion: number): Run {
           const k = Number(line);
           assert.equal(k, run.lastAck + 1, 'child skipped a version');
           run.lastAck = k;
+          for (const w of waiters.splice(0)) {
+            if (k >= w.version) w.resolve();
+            else waiters.push(w);
+          }
         }
       }
     });
@@ -77,7 +85,12 @@ function startChild(path: string, startVersion: number): Run {
     run.stderr += chunk.toString('utf8');
   });
   // 'close' fires after the process exited AND its stdio is drained: every ack has been read.
-  run.closed = new Promise((resolve) => child.once('close', () => resolve()));
+  run.closed = new Promise((resolve) =>
+    child.once('close', () => {
+      for (const w of waiters.splice(0)) w.resolve();
+      resolve();
+    }),
+  );
   return run;
 }
 
@@ -94,8 +107,8 @@ after(async () => {
 
 describe('trusted_devices.json under SIGKILL', () => {
   it(
-    `is always the previous or the next version (${MIN_KILLS}+ kills)`,
-    { timeout: 90_000 },
+    `is always the previous or the next version (${KILLS} kills)`,
+    { timeout: 600_000 },
     async () => {
       const path = join(dir, 'trusted_devices.json');
       const initial = await TrustStore.open(path, { clock });
@@ -106,20 +119,21 @@ describe('trusted_devices.json under SIGKILL', () => {
         device_type: 'Test',
       });
 
-      const started = Date.now();
       let version = 0;
       let kills = 0;
       let progressed = 0;
-      while (kills < MAX_KILLS && Date.now() - started < DEADLINE_MS) {
+      let killedStarting = 0;
+      while (kills < KILLS) {
         const run = startChild(path, version);
         children.add(run.child);
         try {
           if (Math.random() < 0.1) {
             // Sometimes kill while the child is still starting up.
-            await sleep(Math.random() * 30);
+            killedStarting += 1;
           } else {
-            await Promise.race([run.ready, run.closed]);
-            await sleep(Math.random() * 20);
+            // After 1-6 acknowledged versions: the child writes without pause, so the next
+            // version is in flight when the signal lands.
+            await run.acked(1 + Math.floor(Math.random() * 6));
           }
           run.child.kill('SIGKILL');
           await run.closed;
@@ -153,9 +167,13 @@ describe('trusted_devices.json under SIGKILL', () => {
         version = onDisk;
       }
 
-      assert.ok(kills >= MIN_KILLS, `only ${kills} kills within ${DEADLINE_MS} ms`);
-      // The loop must really have been interrupting writes, not idle children.
-      assert.ok(progressed > kills / 2, `only ${progressed} of ${kills} runs changed the file`);
+      assert.equal(kills, KILLS);
+      // The loop must really have been interrupting writes, not idle children: every run that
+      // was not killed during start-up acknowledged at least one new version.
+      assert.ok(
+        progressed >= kills - killedStarting,
+        `only ${progressed} of ${kills} runs changed the file`,
+      );
       // Temporary files of killed writers are cleaned up by the next open.
       await TrustStore.open(path, { clock });
       assert.deepEqual(
