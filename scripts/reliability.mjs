@@ -17,6 +17,7 @@ const { values } = parseArgs({
     'fuzz-seconds': { type: 'string', default: '120' },
     'soak-minutes': { type: 'string', default: '2' },
     'soak-connections': { type: 'string', default: '1000' },
+    'live-fuzz-total': { type: 'string', default: '10000' },
     out: { type: 'string', default: 'docs/reliability.md' },
     quick: { type: 'boolean', default: false },
   },
@@ -24,6 +25,7 @@ const { values } = parseArgs({
 const fuzzSeconds = values.quick ? 20 : Number(values['fuzz-seconds']);
 const soakMinutes = values.quick ? 0.5 : Number(values['soak-minutes']);
 const soakConnections = values.quick ? 200 : Number(values['soak-connections']);
+const liveFuzzTotal = values.quick ? 1_000 : Number(values['live-fuzz-total']);
 
 if (!existsSync('build/test/fuzz/run.js')) {
   console.error('build/ is missing: run `npm run build` first');
@@ -86,7 +88,10 @@ function runJson(args, what) {
 
 const tests = {
   fuzz: runTest('build/test/fuzz/fuzz.test.js'),
-  liveFuzz: runTest('build/test/reliability/live-fuzz.test.js'),
+  // CI runs 600 hostile connections; the evidence run LIVE_FUZZ_TOTAL (10,000 by default).
+  liveFuzz: runTest('build/test/reliability/live-fuzz.test.js', {
+    LIVE_FUZZ_TOTAL: String(liveFuzzTotal),
+  }),
   exhaustion: runTest('build/test/reliability/exhaustion.test.js'),
   // The evidence run checks the trusted peer's reconnection after EVERY restart (CI: every 10th).
   crash: runTest('build/test/reliability/crash.test.js', {
@@ -179,7 +184,7 @@ const rows = [
   ],
   [
     `${n(ef.idle)} idle TCP connections + ${n(ef.stalled)} stalled in the middle of a ClientHello, then every dropped one re-opened at once for ${n(ef.churnSeconds)} s (${n(ef.churnReopened)} sockets)`,
-    `at most maxHandshakesInFlight = ${n(ef.maxHandshakesInFlight)} held; a trusted device reaches data exchange within the 5 s bound every time; no descriptor leak`,
+    `at most maxHandshakesInFlight = ${n(ef.maxHandshakesInFlight)} held; a trusted device reaches data exchange every time; no descriptor leak`,
     `${n(ef.heldOpen)} held; device in data exchange after ${n(ef.quietMs)} ms with the flood held, ${n(ef.churnConnects)} times under churn in ${n(ef.churnMinMs)}-${n(ef.churnMaxMs)} ms (median ${n(ef.churnMedianMs)} ms)`,
     held(tests.exhaustion.ok),
   ],
@@ -264,6 +269,9 @@ never-finished hello during the hello → \`aborted\` then 4452; text frame → 
 fragments) → 1009; wrong CMI → \`00 00\` then 4001; no CMI → 4001 after the CMI timeout; wrong version → error 3
 then 4001; announceMax twice → error 2 then 4001; close announce → confirm then 4001; invalid-message flood in
 data exchange → 4001 "too many invalid messages"; unmasked frame or reserved opcode → 1002; no subprotocol → 1002; CMI and then silence → \`aborted\` then 4452 after Wait-For-Ready;
+after a refusal (no subprotocol, text frame, over maxPayload, wrong CMI, untrusted and aborted) 1-3 malformed frames
+(reserved opcode, continuation first, unmasked, RSV1, 2^63-1 length, random bytes) → still the refusal's code (untrusted: 4452, or
+1002/1009 when the frames arrive before the delayed close), and no uncaught error in the process;
 untrusted SKI → \`pending\`, \`aborted\`, 4452; random bytes instead of TLS → dropped; idle TCP → dropped at the
 handshake deadline; garbage HTTP after TLS → 400, a plain GET → 426.
 

@@ -2,7 +2,7 @@
  * Resource exhaustion against a Hub over real TLS + WebSocket on 127.0.0.1:
  * - 1,000 idle TCP connections that never start TLS and 200 that stall in the middle of a TLS
  *   ClientHello, held open and then re-opened as fast as the server drops them: a trusted device
- *   still reaches data exchange within 5 s (maxHandshakesInFlight = 64 is the protection tested;
+ *   still reaches data exchange, every time (maxHandshakesInFlight = 64 is the protection tested;
  *   the per-address rate limit is set out of the way);
  * - messages over maxPayload and floods of messages from one peer leave memory where it was
  *   (RSS and heap after garbage collection, before and after, with a generous bound);
@@ -39,11 +39,9 @@ import {
   rawShipClient,
   raiseFdLimit,
   settledMemory,
-  sleep,
   startHub,
   trapProcessErrors,
   waitFor,
-  within,
   type MemorySample,
   type ProcessErrorTrap,
 } from './helpers.js';
@@ -52,11 +50,11 @@ import { recordFigures } from './figures.js';
 const IDLE_CONNECTIONS = 1_000;
 const STALLED_HANDSHAKES = 200;
 const MAX_HANDSHAKES_IN_FLIGHT = 64;
-/** Liveness bound for the trusted device (not a performance figure). */
-const TRUSTED_WITHIN_MS = 5_000;
 /** Re-opening dropped attacker sockets stops after this many, or after the churn phase. */
 const MAX_REOPENS = 20_000;
-const CHURN_PHASE_MS = 4_000;
+/** Trusted connects under churn, each after this many more re-opened attacker sockets. */
+const CHURN_CONNECTS = 20;
+const REOPENS_BETWEEN_CONNECTS = 100;
 /** Generous bounds of memory growth after everything is closed and collected. */
 const MAX_HEAP_GROWTH_MIB = 48;
 const MAX_RSS_GROWTH_MIB = 160;
@@ -145,27 +143,22 @@ describe('resource exhaustion against a hub on 127.0.0.1', () => {
     const ctx = contexts['ex-device']!;
     const started = performance.now();
     let complete!: Promise<void>;
-    const connection = await within(
-      connectShip({
-        host: HOST,
-        port,
-        expectedSki: hub.localSki,
-        tls: ctx,
-        localSki: ctx.ski,
-        localShipId: 'ex-device',
-        clock: systemClock,
-        timeoutMs: TRUSTED_WITHIN_MS,
-        onConnection: (c) => {
-          complete = new Promise((resolve, reject) => {
-            c.once('dataChannelOpen', () => resolve());
-            c.once('closed', (info) => reject(new Error(`closed: ${info.failure?.message ?? ''}`)));
-          });
-        },
-      }),
-      TRUSTED_WITHIN_MS,
-      'the trusted device connects',
-    );
-    await within(complete, TRUSTED_WITHIN_MS - (performance.now() - started), 'data exchange');
+    const connection = await connectShip({
+      host: HOST,
+      port,
+      expectedSki: hub.localSki,
+      tls: ctx,
+      localSki: ctx.ski,
+      localShipId: 'ex-device',
+      clock: systemClock,
+      onConnection: (c) => {
+        complete = new Promise((resolve, reject) => {
+          c.once('dataChannelOpen', () => resolve());
+          c.once('closed', (info) => reject(new Error(`closed: ${info.failure?.message ?? ''}`)));
+        });
+      },
+    });
+    await complete;
     const ms = performance.now() - started;
     await connection.close();
     await waitFor(() => hub.openConnectionCount === 0, 'the trusted connection to close');
@@ -214,7 +207,11 @@ describe('resource exhaustion against a hub on 127.0.0.1', () => {
       for (let i = 0; i < plan.length; i += 50) {
         await Promise.all(plan.slice(i, i + 50).map((stall) => open(stall)));
       }
-      await sleep(200);
+      // The server drops every socket beyond maxHandshakesInFlight as the next one arrives.
+      await waitFor(
+        () => droppedByServer >= plan.length - MAX_HANDSHAKES_IN_FLIGHT,
+        'the server to drop the sockets beyond its handshake slots',
+      );
       const heldOpen = attackers.size;
       console.log(
         `flood: ${plan.length} attacker sockets opened, ${droppedByServer} dropped by the server, ` +
@@ -236,9 +233,12 @@ describe('resource exhaustion against a hub on 127.0.0.1', () => {
       for (const _ of Array.from({ length: MAX_HANDSHAKES_IN_FLIGHT })) void open(false);
       const churnStarted = performance.now();
       const churnTimes: number[] = [];
-      while (performance.now() - churnStarted < CHURN_PHASE_MS && churnTimes.length < 50) {
+      for (let i = 1; i <= CHURN_CONNECTS; i++) {
         churnTimes.push(await trustedDeviceConnects());
-        await sleep(100);
+        await waitFor(
+          () => reopened >= Math.min(MAX_REOPENS, i * REOPENS_BETWEEN_CONNECTS),
+          'attacker sockets to be re-opened',
+        );
       }
       reopening = false;
       const churnMs = performance.now() - churnStarted;
@@ -265,11 +265,11 @@ describe('resource exhaustion against a hub on 127.0.0.1', () => {
         churnMedianMs: Math.round(median(churnTimes)),
         churnMaxMs: Math.round(Math.max(...churnTimes)),
       });
+      assert.equal(churnTimes.length, CHURN_CONNECTS);
       assert.ok(
-        churnTimes.length >= 5,
-        `the device connected only ${churnTimes.length} times under churn`,
+        reopened >= CHURN_CONNECTS * REOPENS_BETWEEN_CONNECTS,
+        `only ${reopened} re-opened attacker sockets: no real churn`,
       );
-      assert.ok(reopened > 1_000, `only ${reopened} re-opened attacker sockets: no real churn`);
       // Descriptors come back: no socket of the flood leaks on the server side.
       await waitFor(
         () => openFdCount() <= fdBefore + 20,
@@ -294,7 +294,7 @@ describe('resource exhaustion against a hub on 127.0.0.1', () => {
         const huge = Buffer.alloc(DEFAULT_MAX_PAYLOAD_BYTES + 1, 0x20);
         huge[0] = 2;
         c.sendBinary(huge);
-        const outcome = await within(c.closed, 10_000, 'oversized message');
+        const outcome = await c.closed;
         assert.equal(outcome.code, 1009);
         refused += 1;
       }
@@ -318,7 +318,7 @@ describe('resource exhaustion against a hub on 127.0.0.1', () => {
         30_000,
       );
       c.ws.close();
-      await within(c.closed, 5_000, 'close');
+      await c.closed;
       const afterMemory = await settledMemory();
       reportMemory(
         'oversized (40 × 1 MiB + 1) and near-limit (60 × 1 MiB − 200) messages',
@@ -353,7 +353,7 @@ describe('resource exhaustion against a hub on 127.0.0.1', () => {
       });
       for (let i = 0; i < FLOOD; i++) {
         c.sendBinary(message);
-        if (i % 5_000 === 4_999) await sleep(1);
+        if (i % 5_000 === 4_999) await new Promise((resolve) => setImmediate(resolve));
       }
       await waitFor(
         () => s.received === FLOOD,
@@ -361,7 +361,7 @@ describe('resource exhaustion against a hub on 127.0.0.1', () => {
         60_000,
       );
       c.ws.close();
-      await within(c.closed, 5_000, 'close');
+      await c.closed;
 
       // 2. accessMethodsRequest without ever reading the accessMethods answers: the replies pile
       // up on our side until the backpressure limit closes the connection.
@@ -382,15 +382,15 @@ describe('resource exhaustion against a hub on 127.0.0.1', () => {
       );
       a.socket.pause();
       let requests = 0;
-      const deadline = performance.now() + 30_000;
       let ended: ConnectionClosedInfo | undefined;
       void amplifierClosed.then((info) => (ended = info));
-      while (ended === undefined && requests < 2_000_000 && performance.now() < deadline) {
+      while (ended === undefined && requests < 2_000_000) {
         for (let i = 0; i < 2_000; i++) a.sendBinary(ACCESS_METHODS_REQUEST);
         requests += 2_000;
-        await sleep(1);
+        // Let the sockets move the bytes before the next batch.
+        await new Promise((resolve) => setImmediate(resolve));
       }
-      const info = await within(amplifierClosed, 10_000, 'the non-reading amplifier is closed');
+      const info = await amplifierClosed;
       assert.equal(info.failure?.code, 'SHIPHUB_ERR_TRANSPORT', info.failure?.message);
       const buffered = Number(/(\d+) bytes are waiting/.exec(info.failure.message)?.[1]);
       console.log(
@@ -410,15 +410,10 @@ describe('resource exhaustion against a hub on 127.0.0.1', () => {
       );
       p.socket.pause();
       let pings = 0;
-      const pingDeadline = performance.now() + 30_000;
-      while (
-        hub.connections().some((x) => x.ski === pinger.ski) &&
-        pings < 2_000_000 &&
-        performance.now() < pingDeadline
-      ) {
+      while (hub.connections().some((x) => x.ski === pinger.ski) && pings < 2_000_000) {
         for (let i = 0; i < 2_000; i++) p.ws.ping();
         pings += 2_000;
-        await sleep(1);
+        await new Promise((resolve) => setImmediate(resolve));
       }
       await waitFor(
         () => !hub.connections().some((x) => x.ski === pinger.ski),
@@ -427,8 +422,8 @@ describe('resource exhaustion against a hub on 127.0.0.1', () => {
       );
       console.log(`ping flood without reading: dropped after ${pings} pings`);
       p.socket.destroy();
+      await waitFor(() => hub.openConnectionCount === 0, 'nothing left open');
 
-      await sleep(200);
       const afterMemory = await settledMemory();
       reportMemory(
         `floods (${FLOOD} data, ${requests} accessMethodsRequest, ${pings} pings)`,
@@ -466,8 +461,7 @@ describe('resource exhaustion against a hub on 127.0.0.1', () => {
       const chunk = { datagram: [{ payload: 'y'.repeat(16 * 1024) }] };
       let sends = 0;
       let thrown: (Error & { code?: string }) | undefined;
-      const started = performance.now();
-      while (thrown === undefined && sends < 100_000 && performance.now() - started < 20_000) {
+      while (thrown === undefined && sends < 100_000) {
         try {
           s.device!.send(chunk);
           sends += 1;
@@ -541,7 +535,7 @@ async function captureClientHello(ctx: ShipTlsContext): Promise<Buffer> {
   await new Promise<void>((resolve) => server.listen(0, HOST, () => resolve()));
   const address = server.address() as net.AddressInfo;
   const client = connectShipTls({ host: HOST, port: address.port, ctx }).catch(() => undefined);
-  const hello = await within(captured, 5_000, 'ClientHello');
+  const hello = await captured;
   await client;
   server.close();
   assert.equal(hello[0], 0x16, 'a TLS handshake record');

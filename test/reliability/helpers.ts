@@ -23,36 +23,19 @@ export const HOST = '127.0.0.1';
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `predicate` every 10 ms; rejects naming `what` after `timeoutMs`. */
+/**
+ * Polls `predicate` every 10 ms, at most `maxPolls` times (the bound is a count, never a time
+ * the test asserts on); rejects naming `what` if the condition never held.
+ */
 export async function waitFor(
   predicate: () => boolean,
   what: string,
-  timeoutMs = 5_000,
+  maxPolls = 6_000,
 ): Promise<void> {
-  const start = performance.now();
-  while (!predicate()) {
-    if (performance.now() - start > timeoutMs) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
+  for (let polls = 0; !predicate(); polls++) {
+    if (polls >= maxPolls) throw new Error(`${what}: still not the case after ${maxPolls} polls`);
     await sleep(10);
   }
-}
-
-/** Rejects with `what` unless `promise` settles within `ms`. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,7 +136,8 @@ const MiB = 1024 * 1024;
 /** Memory after two full collections. */
 export async function settledMemory(): Promise<MemorySample> {
   collectGarbage();
-  await sleep(50);
+  // One turn of the event loop lets weak callbacks and finalizers run before the second pass.
+  await new Promise((resolve) => setImmediate(resolve));
   collectGarbage();
   const m = process.memoryUsage();
   return {
@@ -320,6 +304,37 @@ export function rawTcp(port: number): Promise<{
 /** `type byte + text` as one SHIP message. */
 export function ship(typeByte: number, text: string): Buffer {
   return Buffer.concat([Buffer.of(typeByte), Buffer.from(text, 'utf8')]);
+}
+
+/** Client frames no server may accept (RFC 6455 §5.2); each makes ws emit an 'error'. */
+export const BAD_FRAMES: Readonly<Record<string, Buffer>> = {
+  reservedOpcode: Buffer.of(0x83, 0x80, 1, 2, 3, 4),
+  continuationFirst: Buffer.of(0x80, 0x82, 1, 2, 3, 4, 5, 6),
+  unmasked: Buffer.of(0x82, 0x02, 0x00, 0x00),
+  rsv1: Buffer.of(0xc2, 0x80, 1, 2, 3, 4),
+  hugeLength: Buffer.concat([
+    Buffer.of(0x82, 0xff),
+    Buffer.from('7fffffffffffffff', 'hex'),
+    Buffer.of(1, 2, 3, 4),
+  ]),
+};
+
+/**
+ * Writes 1-3 malformed WebSocket frames (or random bytes) straight to the TLS socket, below ws:
+ * what a hostile peer sends after the server refused it or started closing.
+ */
+export function sprayMalformed(socket: tls.TLSSocket, random: () => number): void {
+  const kinds = Object.values(BAD_FRAMES);
+  const count = 1 + Math.floor(random() * 3);
+  for (let i = 0; i < count && !socket.destroyed; i++) {
+    const pick = Math.floor(random() * (kinds.length + 1));
+    socket.write(
+      kinds[pick] ??
+        Buffer.from(
+          Array.from({ length: 1 + Math.floor(random() * 64) }, () => Math.floor(random() * 256)),
+        ),
+    );
+  }
 }
 
 export const CMI = Buffer.of(0x00, 0x00);

@@ -18,25 +18,13 @@ import { testIdentity } from '../helpers/certs.js';
 import { connectShip } from '../../src/transport/ship-client.js';
 import type { ShipConnection } from '../../src/transport/ship-connection.js';
 import {
+  BAD_FRAMES,
   HOST,
   rawShipClient,
   startHub,
   trapProcessErrors,
   type ProcessErrorTrap,
 } from './helpers.js';
-
-/** Client frames no server may accept (RFC 6455 §5.2), each answered by closing the socket. */
-export const BAD_FRAMES: Readonly<Record<string, Buffer>> = {
-  reservedOpcode: Buffer.of(0x83, 0x80, 1, 2, 3, 4),
-  continuationFirst: Buffer.of(0x80, 0x82, 1, 2, 3, 4, 5, 6),
-  unmasked: Buffer.of(0x82, 0x02, 0x00, 0x00),
-  rsv1: Buffer.of(0xc2, 0x80, 1, 2, 3, 4),
-  hugeLength: Buffer.concat([
-    Buffer.of(0x82, 0xff),
-    Buffer.from('7fffffffffffffff', 'hex'),
-    Buffer.of(1, 2, 3, 4),
-  ]),
-};
 
 describe('malformed frames after a refusal never stop the process', { timeout: 120_000 }, () => {
   let hub: Hub;
