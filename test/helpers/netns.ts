@@ -129,8 +129,9 @@ export async function waitUntil(
   timeoutMs: number,
   intervalMs = 100,
 ): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  for (let i = 0; i < 10_000 && Date.now() < end; i++) {
+  // Bounded by a count of polls (timeoutMs / intervalMs), never by reading the clock.
+  const polls = Math.max(1, Math.ceil(timeoutMs / intervalMs));
+  for (let i = 0; i < polls; i++) {
     if (await predicate()) return true;
     await sleep(intervalMs);
   }

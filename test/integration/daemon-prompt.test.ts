@@ -5,7 +5,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { connectShip } from '../../src/transport/ship-client.js';
 import { createShipTlsContext } from '../../src/transport/tls.js';
@@ -61,8 +61,7 @@ describe('terminal pairing prompt', () => {
         localShipId: 'Viessmann-Vitocal-1',
         clock: systemClock,
       });
-      const start = Date.now();
-      while (!shown.includes('(yes/no)') && Date.now() - start < 10_000) {
+      for (let polls = 0; !shown.includes('(yes/no)') && polls < 3_000; polls++) {
         await new Promise((r) => setTimeout(r, 10));
       }
       assert.match(shown, /🔒 Device Pairing Request/);
@@ -72,14 +71,19 @@ describe('terminal pairing prompt', () => {
       // An unclear answer asks again; "yes" approves.
       input.write('maybe\n');
       input.write('yes\n');
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('not approved within 10 s')), 10_000);
-        connection.once('complete', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise<void>((resolve) => connection.once('complete', () => resolve()));
+      // The trust file is written after the approval (coalesced): wait until it holds the device.
+      for (
+        let polls = 0;
+        polls < 3_000 &&
+        !(
+          existsSync(config.trusted_devices_file) &&
+          readFileSync(config.trusted_devices_file, 'utf8').includes(device.ski)
+        );
+        polls++
+      ) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
       const saved = JSON.parse(readFileSync(config.trusted_devices_file, 'utf8')) as Record<
         string,
         { brand: string; model: string; device_type: string }

@@ -76,11 +76,11 @@ function startDaemon(dir: string): Running {
   return current;
 }
 
-async function until(predicate: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeoutMs) {
-      throw new Error(`timed out waiting for ${what}${lastLines()}`);
+/** Polls `predicate` every 20 ms, at most `maxPolls` times (a count, not a time bound). */
+async function until(predicate: () => boolean, what: string, maxPolls = 3_000): Promise<void> {
+  for (let polls = 0; !predicate(); polls++) {
+    if (polls >= maxPolls) {
+      throw new Error(`still waiting for ${what} after ${maxPolls} polls${lastLines()}`);
     }
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import WebSocket from 'ws';
 import { ShipServer, type PeerDecision } from '../../src/transport/ship-server.js';
 import { connectShip } from '../../src/transport/ship-client.js';
@@ -89,12 +90,13 @@ function once<T>(emitter: ShipConnection, event: 'complete' | 'dataChannelOpen')
   return new Promise((resolve) => emitter.once(event, () => resolve(undefined as T)));
 }
 
-function waitFor(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const start = Date.now();
+/** Polls `predicate` every 5 ms, at most `maxPolls` times (a count, not a time bound). */
+function waitFor(predicate: () => boolean, maxPolls = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
+    let polls = 0;
     const tick = () => {
       if (predicate()) resolve();
-      else if (Date.now() - start > timeoutMs) reject(new Error('condition not met in time'));
+      else if (++polls > maxPolls) reject(new Error(`condition not met after ${maxPolls} polls`));
       else setTimeout(tick, 5);
     };
     tick();
@@ -224,8 +226,11 @@ describe('SHIP over TLS + WebSocket on 127.0.0.1', () => {
       assert.equal(err.code, 'SHIPHUB_ERR_SKI_MISMATCH');
       return true;
     });
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(s.connections.length, 0);
+    // A good dial afterwards: the server handles connections in order, so had the refused one
+    // become a SHIP connection, it would be there before this one.
+    const good = await dial(s.port);
+    assert.equal(s.connections.length, 1);
+    await good.close();
   });
 
   for (const kind of ['wrong', 'missing', 'short', 'rsa', 'p384'] as const) {
@@ -301,7 +306,7 @@ describe('SHIP over TLS + WebSocket on 127.0.0.1', () => {
     await waitFor(() => messages.length === 2);
     // The keep-alive ping goes out at 50 s: let the pong arrive before time moves on.
     clock.advance(50_000);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => !clock.pendingTimers().includes('wsPong'));
     clock.advance(10_000);
     await waitFor(() => messages.length === 3);
     assert.equal(messages[2], '{"connectionHello":[{"phase":"aborted"}]}');
@@ -334,7 +339,7 @@ describe('SHIP over TLS + WebSocket on 127.0.0.1', () => {
     await waitFor(() => s.connections[0]?.subState === 'SME_STATE_COMPLETE');
     const closed = closeOf(ws);
     clock.advance(50_000);
-    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(clock.pendingTimers().includes('wsPong'), 'the ping went out, the pong is awaited');
     clock.advance(10_000);
     assert.equal(await closed, 4001);
     const info = await s.connections[0]!.waitClosed();
@@ -380,8 +385,11 @@ describe('connectShip: deadline and cancellation in every step', () => {
       const pending = dialWith(silent.port, { clock, timeoutMs: 3_000 });
       await waitFor(() => silent.held.size === 1);
       clock.advance(2_999);
-      await new Promise((r) => setTimeout(r, 20));
-      assert.equal(silent.held.size, 1, 'still dialling just before the deadline');
+      assert.ok(
+        clock.pendingTimers().includes('dialTimeout'),
+        'still dialling just before the deadline',
+      );
+      assert.equal(silent.held.size, 1);
       clock.advance(1);
       await assert.rejects(
         pending,
@@ -450,8 +458,13 @@ describe('connectShip: deadline and cancellation in every step', () => {
       await assert.rejects(pending, cancelled);
       await waitFor(() => silent.held.size === 0);
       await assert.rejects(dialWith(silent.port, { signal: controller.signal }), cancelled);
-      await new Promise((r) => setTimeout(r, 20));
-      assert.equal(silent.held.size, 0, 'an aborted signal opens no connection');
+      // A control connection afterwards: once the server holds it, it has seen everything the
+      // aborted dial might have opened before.
+      const control = net.connect({ host: '127.0.0.1', port: silent.port });
+      control.on('error', () => undefined);
+      await waitFor(() => silent.held.size >= 1);
+      assert.equal(silent.held.size, 1, 'an aborted signal opens no connection');
+      control.destroy();
     } finally {
       await silent.stop();
     }

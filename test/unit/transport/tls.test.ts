@@ -515,14 +515,18 @@ describe('connectShipTls failures', () => {
 
   it('times out with SHIPHUB_ERR_CONNECT_TIMEOUT (virtual clock)', async () => {
     const clock = new FakeClock();
+    let tcpConnected!: () => void;
+    const connected = new Promise<void>((resolve) => (tcpConnected = resolve));
     const pending = connectShipTls({
       host: '127.0.0.1',
       port: silentPort,
       ctx,
       timeoutMs: 5000,
       clock,
+      onTcpConnected: () => tcpConnected(),
     });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The deadline covers TLS too: let TCP connect, then the silent server never answers.
+    await connected;
     clock.advance(5000);
     await assert.rejects(
       pending,
