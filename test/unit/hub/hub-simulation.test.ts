@@ -124,12 +124,35 @@ describe('hub simulation: double connections converge', () => {
             seed,
             trusted: [{ ski: skiA }],
           });
+          const devices: Array<{ from: string; send: (p: unknown) => void }> = [];
+          a.hub.on('connected', (d) => devices.push({ from: 'a', send: (p) => d.send(p) }));
+          b.hub.on('connected', (d) => devices.push({ from: 'b', send: (p) => d.send(p) }));
           await a.hub.start();
           await b.hub.start();
           await clock.advanceAsync(120_000);
           assertOneConnection(a, b, `seed ${seed}`);
-          // Data flows both ways over the surviving connection.
-          a.hub.connections();
+          // Data flows both ways over the surviving connection (the dropped duplicate's device
+          // handle refuses to send).
+          a.received.length = 0;
+          b.received.length = 0;
+          for (const d of devices) {
+            try {
+              d.send({ datagram: [{ from: d.from, seed }] });
+            } catch {
+              // the handle of a connection the rule closed
+            }
+          }
+          await clock.advanceAsync(100);
+          assert.deepEqual(
+            b.received,
+            [{ datagram: [{ from: 'a', seed }] }],
+            `seed ${seed}: a → b`,
+          );
+          assert.deepEqual(
+            a.received,
+            [{ datagram: [{ from: 'b', seed }] }],
+            `seed ${seed}: b → a`,
+          );
           await stopAll(clock, a, b);
         }
       });

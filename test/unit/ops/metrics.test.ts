@@ -23,9 +23,12 @@ describe('metrics', () => {
     assert.equal(globalRegistry.getSingleMetric('shiphub_connections'), undefined);
   });
 
-  it('two instances do not collide', () => {
-    createHubMetrics({ defaultMetrics: false });
-    createHubMetrics({ defaultMetrics: false });
+  it('two instances do not collide', async () => {
+    const one = createHubMetrics({ defaultMetrics: false });
+    const two = createHubMetrics({ defaultMetrics: false });
+    one.reconnect();
+    assert.match(await one.text(), /^shiphub_reconnects_total 1$/m);
+    assert.match(await two.text(), /^shiphub_reconnects_total 0$/m);
   });
 
   it('starts known label values at zero', async () => {

@@ -65,7 +65,11 @@ describe('ShipConnection write batching', () => {
     const { socket } = connection(log, true);
     socket.emit('message', Buffer.from([0, 0]), true);
     log.length = 0;
-    // An unknown message type in the hello phase is discarded by the machine (no answer).
+    // An unknown message type in the hello phase: the machine answers with hello `aborted`.
+    socket.emit('message', Buffer.from([9, 0]), true);
+    assert.deepEqual(log, ['cork', 'send 1', 'uncork']);
+    // After the abort the same input sends nothing, and is still balanced.
+    log.length = 0;
     socket.emit('message', Buffer.from([9, 0]), true);
     assert.equal(log.filter((l) => l === 'cork').length, log.filter((l) => l === 'uncork').length);
     assert.equal(log[0], 'cork');
