@@ -11,6 +11,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { TLSSocket } from 'node:tls';
 import type { Hub } from '../../src/hub/hub.js';
 import { createShipTlsContext, type ShipTlsContext } from '../../src/transport/tls.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -25,6 +26,13 @@ import {
   trapProcessErrors,
   type ProcessErrorTrap,
 } from './helpers.js';
+
+/** Resolves once the server has ended the TLS socket (it does not wait for ws's close timeout). */
+function socketClosed(socket: TLSSocket): Promise<void> {
+  return new Promise((resolve) =>
+    socket.destroyed ? resolve() : socket.once('close', () => resolve()),
+  );
+}
 
 describe('malformed frames after a refusal never stop the process', { timeout: 120_000 }, () => {
   let hub: Hub;
@@ -84,9 +92,7 @@ describe('malformed frames after a refusal never stop the process', { timeout: 1
       c.socket.write(frame);
       const outcome = await c.closed;
       assert.equal(outcome.code, 1002, 'refused with 1002');
-      await new Promise<void>((resolve) =>
-        c.socket.destroyed ? resolve() : c.socket.once('close', () => resolve()),
-      );
+      await socketClosed(c.socket);
       assert.deepEqual(trap.errors, []);
     });
 
@@ -95,9 +101,7 @@ describe('malformed frames after a refusal never stop the process', { timeout: 1
       c.socket.write(frame);
       const outcome = await c.closed;
       assert.notEqual(outcome.code, 1006, 'a close frame was sent');
-      await new Promise<void>((resolve) =>
-        c.socket.destroyed ? resolve() : c.socket.once('close', () => resolve()),
-      );
+      await socketClosed(c.socket);
       assert.deepEqual(trap.errors, []);
       assert.equal(paired.isClosed, false, 'the paired device is still connected');
       assert.equal(paired.isDataChannelOpen, true);
