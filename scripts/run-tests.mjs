@@ -1,7 +1,8 @@
 // Runs the compiled *.test.js under build/test with node's built-in runner.
 // Node 20's --test does not expand globs, so the list is built here.
 //
-// Usage: node scripts/run-tests.mjs [--tier unit|integration|reliability] [substring-filter ...]
+// Usage: node scripts/run-tests.mjs [--coverage] [--tier unit|integration|reliability]
+//                                   [substring-filter ...]
 //
 // Tiers are folders, so a new test file lands in its tier by where it is written:
 //   unit         build/test/{unit,golden,property,fuzz}: pure code, no sockets, seconds
@@ -11,9 +12,14 @@
 //
 // Skipped tests are listed after the run with their reason. With SHIPHUB_REQUIRE_NETNS=1 (CI as
 // root sets it) a skipped mDNS/Avahi namespace test fails the run: CI must not hide it.
+//
+// --coverage collects V8 coverage of build/src (child processes included: daemons the tests start
+// inherit NODE_V8_COVERAGE), reports it per source file through the source maps with c8 into
+// coverage/, and fails the run below the thresholds in COVERAGE_THRESHOLDS. npm test uses it for
+// the machine's Node (20 in CI); the other majors run without it.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const TIERS = {
@@ -31,7 +37,16 @@ function walk(dir, out) {
   return out;
 }
 
+/** Percentages the suite must hold; `prefix` is matched against the source path under src/. */
+const COVERAGE_THRESHOLDS = [
+  { prefix: 'src/', metric: 'lines', min: 90 },
+  { prefix: 'src/ship/', metric: 'branches', min: 95 },
+];
+
 const args = process.argv.slice(2);
+const coverageAt = args.indexOf('--coverage');
+const coverage = coverageAt >= 0;
+if (coverage) args.splice(coverageAt, 1);
 let tier;
 const tierAt = args.indexOf('--tier');
 if (tierAt >= 0) {
@@ -53,6 +68,7 @@ if (files.length === 0) {
 }
 const work = mkdtempSync(join(tmpdir(), 'ship-hub-tests-'));
 const tap = join(work, 'results.tap');
+const v8Coverage = join(work, 'v8-coverage');
 const result = spawnSync(
   process.execPath,
   [
@@ -63,7 +79,10 @@ const result = spawnSync(
     `--test-reporter-destination=${tap}`,
     ...files,
   ],
-  { stdio: 'inherit' },
+  {
+    stdio: 'inherit',
+    env: coverage ? { ...process.env, NODE_V8_COVERAGE: v8Coverage } : process.env,
+  },
 );
 
 // Every skipped test, with the file it is in (TAP: "ok N - name # SKIP reason").
@@ -75,6 +94,7 @@ for (const line of readFileSync(tap, 'utf8').split('\n')) {
   const skip = /^\s*ok \d+ - (.*) # SKIP\s*(.*)$/.exec(line);
   if (skip !== null) skipped.push({ file, name: skip[1], reason: skip[2] });
 }
+const coverageFailures = coverage ? reportCoverage() : [];
 rmSync(work, { recursive: true, force: true });
 if (skipped.length > 0) {
   console.log(`\nskipped: ${skipped.length}`);
@@ -91,4 +111,45 @@ if (process.env.SHIPHUB_REQUIRE_NETNS === '1') {
     status = 1;
   }
 }
+if (coverageFailures.length > 0) {
+  console.error(`\ncoverage below threshold:\n  ${coverageFailures.join('\n  ')}`);
+  status = 1;
+}
 process.exit(status);
+
+/** Writes coverage/ (text summary to stdout) and returns the thresholds that were missed. */
+function reportCoverage() {
+  const report = spawnSync(
+    process.execPath,
+    [
+      'node_modules/c8/bin/c8.js',
+      'report',
+      `--temp-directory=${v8Coverage}`,
+      '--report-dir=coverage',
+      '--all',
+      '--include=build/src/**',
+      '--reporter=text-summary',
+      '--reporter=json-summary',
+      '--reporter=html',
+    ],
+    { stdio: 'inherit' },
+  );
+  if (report.status !== 0) return ['c8 report failed'];
+  const summary = JSON.parse(readFileSync('coverage/coverage-summary.json', 'utf8'));
+  const failures = [];
+  for (const { prefix, metric, min } of COVERAGE_THRESHOLDS) {
+    let covered = 0;
+    let total = 0;
+    for (const [path, counts] of Object.entries(summary)) {
+      if (path === 'total') continue;
+      if (!relative(process.cwd(), path).startsWith(prefix)) continue;
+      covered += counts[metric].covered;
+      total += counts[metric].total;
+    }
+    const pct = total === 0 ? 0 : (100 * covered) / total;
+    const line = `${prefix} ${metric}: ${pct.toFixed(2)} % (${covered}/${total}), threshold ${min} %`;
+    console.log(line);
+    if (pct < min) failures.push(line);
+  }
+  return failures;
+}
