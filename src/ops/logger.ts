@@ -6,7 +6,8 @@
  * field names occur, at the top level and one level down.
  */
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
-import pinoPretty from 'pino-pretty';
+import { prettyFactory } from 'pino-pretty';
+import { safeRenderedText } from '../util/terminal-text.js';
 import type { LogFormat, LogLevel } from './config.js';
 
 /** The logger type passed down through the hub. */
@@ -84,15 +85,22 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (pretty) {
-    const stream = pinoPretty({
-      sync: true,
+    const prettify = prettyFactory({
       colorize: options.colorize ?? isTty(options.destination),
       translateTime: 'SYS:HH:MM:ss',
       // The component goes into the header; `event` repeats the message, so it is left out.
       ignore: 'pid,hostname,component,event',
       messageFormat: '{if component}({component}) {end}{msg}',
-      destination: options.destination ?? 1,
     });
+    const out = options.destination ?? pino.destination({ dest: 1, sync: true });
+    // Prettified in-process and written synchronously, like pino-pretty's own stream, plus one
+    // step: pino-pretty strips C0 controls from `msg` but prints structured fields as JSON, which
+    // leaves C1 controls and bidi overrides of a remote brand or close reason raw.
+    const stream: DestinationStream = {
+      write: (line: string) => {
+        out.write(safeRenderedText(prettify(line)));
+      },
+    };
     return pino(loggerOptions, stream);
   }
   const destination = options.destination ?? pino.destination({ dest: 1, sync: true });

@@ -20,8 +20,8 @@
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNSAFE_ALL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-/** What JSON.stringify leaves raw but a terminal would still act on (it escapes C0 itself). */
-const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+/** What JSON.stringify leaves raw but a terminal would still act on (JSON escapes C0 itself). */
+const UNSAFE_BEYOND_C0 = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 const ELLIPSIS = '…';
 
@@ -58,14 +58,25 @@ export function safeTerminalText(value: string, maxLength?: number): string {
 }
 
 /**
+ * Text already laid out for a terminal by our own code, whose newlines and colour codes must stay
+ * (a pino-pretty line, a JSON line): DEL, C1 controls and bidi formatting characters, which only
+ * a remote value can have brought in, are written as `\u` escapes; C0 is left alone. pino-pretty
+ * shows structured fields as JSON, which escapes C0 but not these, so its output goes through
+ * here.
+ */
+export function safeRenderedText(text: string): string {
+  return text.replace(
+    UNSAFE_BEYOND_C0,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/**
  * `JSON.stringify(value)` safe to print on a terminal: JSON escapes C0 controls already, this
  * also writes DEL, C1 controls and bidi formatting characters as `\u` escapes. Those characters
  * can only occur inside JSON strings, where `\u` escapes mean the same character, so the line
  * parses to exactly the same value.
  */
 export function terminalJson(value: unknown): string {
-  return JSON.stringify(value).replace(
-    UNSAFE_IN_JSON,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return safeRenderedText(JSON.stringify(value));
 }
