@@ -15,6 +15,7 @@ import { StateStore } from '../trust/state-store.js';
 import { TrustStore } from '../trust/trust-store.js';
 import { expiryWarning, loadOrCreateIdentity, type NodeIdentity } from '../trust/identity.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { safeTerminalText } from '../util/terminal-text.js';
 import { createAdminServer, type AdminBackend, type AdminServer } from './admin-api.js';
 import { configWarnings, type HubConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -233,7 +234,7 @@ export class Daemon {
       } else {
         log.info(
           { event: 'pairing_hint', ski: pending.ski },
-          `   decide with: ship-hub pairing approve ${pending.ski} (or deny)`,
+          `   decide with: ship-hub pairing approve ${safeTerminalText(pending.ski)} (or deny)`,
         );
       }
     });
@@ -243,7 +244,11 @@ export class Daemon {
       if (decision === 'approved') oplog.userApproved(log, ski);
       else if (decision === 'denied') oplog.userDenied(log, ski);
       else if (decision === 'expired') oplog.pairingExpired(log, ski);
-      else log.warn({ event: 'auto_accepted', ski }, `⚠️  Auto-accepted device: ${shortSki(ski)}`);
+      else
+        log.warn(
+          { event: 'auto_accepted', ski },
+          `⚠️  Auto-accepted device: ${safeTerminalText(shortSki(ski))}`,
+        );
     });
     hub.on('trustChanged', (ski, trusted) => {
       if (trusted) {

@@ -8,8 +8,14 @@
  *
  * SKIs appear in the short seed form ("a1b2c3d4e5f6...") in `msg` and in full in the `ski` field.
  * Lines marked "(not in the seed)" follow the seed's style for situations it does not show.
+ *
+ * Values that came from the network (brand, model, addresses, error reasons, SKIs) are escaped
+ * with {@link safeTerminalText} where they are put into `msg` and the prompt: pino-pretty prints
+ * `msg` as it is, so a control character in a brand would reach the operator's terminal. The
+ * structured fields keep the raw values; JSON encoding already escapes them.
  */
 import { shortSki } from '../ship/ski.js';
+import { safeTerminalText } from '../util/terminal-text.js';
 import type { Logger } from './logger.js';
 
 /** Log level of an operator line. */
@@ -47,6 +53,19 @@ export interface OperatorEvent {
 
 /** The logging part of a pino logger that these functions need. */
 export type OperatorLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
+
+/** Longest remote value put into a line; TXT values can be 255 bytes. */
+const FIELD_MAX = 128;
+
+/** A remote value as it may appear in `msg`: escaped, one line, bounded. */
+function text(value: string): string {
+  return safeTerminalText(value, FIELD_MAX);
+}
+
+/** The seed's short SKI, escaped: callers pass SKIs as plain strings. */
+function skiText(ski: string): string {
+  return safeTerminalText(shortSki(ski));
+}
 
 function emit(
   log: OperatorLogger,
@@ -127,9 +146,12 @@ export function discovered(
 ): OperatorEvent {
   const lines = [`📡 Discovered ${devices.length} devices`];
   for (const d of devices) {
-    const name = [d.brand, d.model].filter((s) => s !== undefined && s !== '').join(' ');
-    const address = d.address === undefined || d.address === '' ? '' : ` (${d.address})`;
-    lines.push(`  📱 ${shortSki(d.ski)}: ${name}${address}`);
+    const name = [d.brand, d.model]
+      .filter((s): s is string => s !== undefined && s !== '')
+      .map((s) => text(s))
+      .join(' ');
+    const address = d.address === undefined || d.address === '' ? '' : ` (${text(d.address)})`;
+    lines.push(`  📱 ${skiText(d.ski)}: ${name}${address}`);
     lines.push(d.trusted ? '    ✅ Trusted device' : '    🔒 Unknown device');
   }
   return emit(log, 'info', 'discovered', lines.join('\n'), {
@@ -154,7 +176,7 @@ export function trustDecisionRequested(
     log,
     'info',
     'trust_decision_requested',
-    `🔒 Trust decision requested for device: ${shortSki(ski)}`,
+    `🔒 Trust decision requested for device: ${skiText(ski)}`,
     { ski, ...details },
   );
 }
@@ -186,13 +208,15 @@ export function formatPairingPrompt(
   device: PairingPromptDevice,
   options: { shortSki?: boolean } = {},
 ): string {
-  const ski = options.shortSki === true ? shortSki(device.ski) : device.ski;
+  // Every field escaped: a `\r` or cursor movement in the brand could otherwise overwrite the
+  // SKI line the person compares with the device's label.
+  const ski = safeTerminalText(options.shortSki === true ? shortSki(device.ski) : device.ski);
   return (
     '\n🔒 Device Pairing Request\n' +
     `SKI: ${ski}\n` +
-    `Brand: ${device.brand}\n` +
-    `Model: ${device.model}\n` +
-    `Type: ${device.device_type}\n` +
+    `Brand: ${text(device.brand)}\n` +
+    `Model: ${text(device.model)}\n` +
+    `Type: ${text(device.device_type)}\n` +
     '\nDo you want to trust this device? (yes/no): '
   );
 }
@@ -207,12 +231,12 @@ export function parsePairingAnswer(answer: string): boolean | undefined {
 
 /** "✅ User approved device: a1b2c3d4e5f6..." */
 export function userApproved(log: OperatorLogger, ski: string): OperatorEvent {
-  return emit(log, 'info', 'user_approved', `✅ User approved device: ${shortSki(ski)}`, { ski });
+  return emit(log, 'info', 'user_approved', `✅ User approved device: ${skiText(ski)}`, { ski });
 }
 
 /** "❌ User denied device: a1b2c3d4e5f6..." (not in the seed). */
 export function userDenied(log: OperatorLogger, ski: string): OperatorEvent {
-  return emit(log, 'info', 'user_denied', `❌ User denied device: ${shortSki(ski)}`, { ski });
+  return emit(log, 'info', 'user_denied', `❌ User denied device: ${skiText(ski)}`, { ski });
 }
 
 /** "⌛ Pairing request expired for device: a1b2c3d4e5f6..." (not in the seed). */
@@ -221,7 +245,7 @@ export function pairingExpired(log: OperatorLogger, ski: string): OperatorEvent 
     log,
     'info',
     'pairing_expired',
-    `⌛ Pairing request expired for device: ${shortSki(ski)}`,
+    `⌛ Pairing request expired for device: ${skiText(ski)}`,
     { ski },
   );
 }
@@ -235,7 +259,7 @@ export function trustedDeviceAdded(
     log,
     'info',
     'trusted_device_added',
-    `✅ Added trusted device: ${shortSki(device.ski)} (${device.brand} ${device.model})`,
+    `✅ Added trusted device: ${skiText(device.ski)} (${text(device.brand)} ${text(device.model)})`,
     {
       ski: device.ski,
       brand: device.brand,
@@ -251,7 +275,7 @@ export function trustedDeviceRemoved(log: OperatorLogger, ski: string): Operator
     log,
     'info',
     'trusted_device_removed',
-    `🗑️  Removed trusted device: ${shortSki(ski)}`,
+    `🗑️  Removed trusted device: ${skiText(ski)}`,
     { ski },
   );
 }
@@ -265,7 +289,7 @@ export function deviceConnected(
   ski: string,
   details: { direction?: 'inbound' | 'outbound'; address?: string } = {},
 ): OperatorEvent {
-  return emit(log, 'info', 'device_connected', `✅ Device connected: ${shortSki(ski)}`, {
+  return emit(log, 'info', 'device_connected', `✅ Device connected: ${skiText(ski)}`, {
     ski,
     ...details,
   });
@@ -287,12 +311,18 @@ export function deviceError(
     (typeof error.code === 'string' || typeof error.code === 'number')
       ? String(error.code)
       : undefined);
-  return emit(log, 'error', 'device_error', `❌ Device ${shortSki(ski)} error: ${message}`, {
-    ski,
-    error: message,
-    ...(code === undefined ? {} : { code }),
-    ...(details.phase === undefined ? {} : { phase: details.phase }),
-  });
+  return emit(
+    log,
+    'error',
+    'device_error',
+    `❌ Device ${skiText(ski)} error: ${safeTerminalText(message)}`,
+    {
+      ski,
+      error: message,
+      ...(code === undefined ? {} : { code }),
+      ...(details.phase === undefined ? {} : { phase: details.phase }),
+    },
+  );
 }
 
 /** "[10:30:15] 🔄 a1b2c3d4e5f6...: ConnectionStateError" (local time of `at`). */
@@ -306,7 +336,7 @@ export function connectionState(
     log,
     'info',
     'connection_state',
-    `[${formatClockTime(at)}] 🔄 ${shortSki(ski)}: ${state}`,
+    `[${formatClockTime(at)}] 🔄 ${skiText(ski)}: ${text(state)}`,
     { ski, state },
   );
 }
@@ -322,7 +352,7 @@ export function deviceDisconnected(
     log,
     'info',
     'device_disconnected',
-    `📱 Device disconnected: ${shortSki(ski)} (connected for ${formatDuration(connectedForMs)})`,
+    `📱 Device disconnected: ${skiText(ski)} (connected for ${formatDuration(connectedForMs)})`,
     { ski, connected_for_s: Math.round(connectedForMs / 1000), ...details },
   );
 }
@@ -352,7 +382,7 @@ export function shortLivedConnection(
     log,
     'warn',
     'short_lived_connection',
-    `⚠️  Short-lived connection detected for ${shortSki(ski)}`,
+    `⚠️  Short-lived connection detected for ${skiText(ski)}`,
     {
       ski,
       ...(connectedForMs === undefined ? {} : { connected_for_ms: Math.round(connectedForMs) }),

@@ -242,3 +242,87 @@ describe('durations', () => {
     assert.equal(formatUptimeMinutes(3_600_000), '1h0m');
   });
 });
+
+// eslint-disable-next-line no-control-regex -- the tests look for control characters
+const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+describe('remote strings in operator lines are escaped, stored fields stay raw', () => {
+  const EVIL = 'Evil\x1b[2JCorp';
+
+  it('the pairing prompt shows control and bidi characters as escapes, one field a line', () => {
+    const prompt = formatPairingPrompt({
+      ski: `${SKI}\rSKI: 0000`,
+      brand: EVIL,
+      model: 'Model\u202eX',
+      device_type: 'Heat\nPump',
+    });
+    assert.equal(
+      prompt,
+      `\n🔒 Device Pairing Request\nSKI: ${SKI}\\x0dSKI: 0000\nBrand: Evil\\x1b[2JCorp\n` +
+        'Model: Model\\u202eX\nType: Heat\\x0aPump\n\nDo you want to trust this device? (yes/no): ',
+    );
+    // Only the prompt's own newlines are left.
+    assert.doesNotMatch(prompt.replaceAll('\n', ''), CONTROL_OR_BIDI);
+  });
+
+  it('the pairing prompt bounds a long brand so the SKI stays on screen', () => {
+    const prompt = formatPairingPrompt({
+      ski: SKI,
+      brand: 'B'.repeat(255),
+      model: 'm',
+      device_type: 't',
+    });
+    const brandLine = prompt.split('\n').find((line) => line.startsWith('Brand: '));
+    assert.equal(brandLine, `Brand: ${'B'.repeat(127)}…`);
+  });
+
+  it('discovery block, added device and error lines escape brand, model, address and reason', () => {
+    const { logger, records } = sink();
+    const event = discovered(logger, [
+      { ski: SKI, brand: EVIL, model: 'M\r', address: '10.0.0.1\u2066', trusted: false },
+    ]);
+    assert.equal(event.lines[1], '  📱 a1b2c3d4e5f6...: Evil\\x1b[2JCorp M\\x0d (10.0.0.1\\u2066)');
+    trustedDeviceAdded(logger, { ski: SKI, brand: EVIL, model: 'M' });
+    deviceError(logger, SKI, new Error('closed (close code 4000: \x1b]0;pwned\x07)'));
+    connectionState(logger, `abc\rdef`, 'State\x1b[K', new Date(2024, 0, 9, 10, 30, 15));
+    assert.deepEqual(
+      records.map((r) => r.msg),
+      [
+        event.msg,
+        '✅ Added trusted device: a1b2c3d4e5f6... (Evil\\x1b[2JCorp M)',
+        '❌ Device a1b2c3d4e5f6... error: closed (close code 4000: \\x1b]0;pwned\\x07)',
+        '[10:30:15] 🔄 abc\\x0ddef: State\\x1b[K',
+      ],
+    );
+    for (const record of records) {
+      assert.doesNotMatch(String(record.msg).replaceAll('\n', ''), CONTROL_OR_BIDI);
+    }
+    // The structured fields keep what the device sent; JSON escapes it in the log line.
+    assert.equal((records[0]?.devices as Array<{ brand: string }>)[0]?.brand, EVIL);
+    assert.equal(records[1]?.brand, EVIL);
+    assert.equal(records[2]?.error, 'closed (close code 4000: \x1b]0;pwned\x07)');
+  });
+
+  it('pretty output on a terminal holds no control or bidi character of a remote value', () => {
+    const chunks: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    const logger = createLogger({
+      level: 'info',
+      format: 'pretty',
+      destination: stream,
+      colorize: false,
+    });
+    discovered(logger, [
+      { ski: SKI, brand: 'Evil\x1b[2J\u202eCorp\u009b', model: 'M', trusted: false },
+    ]);
+    const text = chunks.join('');
+    assert.match(text, /Evil\\x1b\[2J\\u202eCorp\\x9b/, 'msg escaped');
+    assert.match(text, /"Evil\\u001b\[2J\\u202eCorp\\u009b"/, 'field shown as escaped JSON');
+    assert.doesNotMatch(text.replaceAll('\n', ''), CONTROL_OR_BIDI);
+  });
+});
