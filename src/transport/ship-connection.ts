@@ -25,6 +25,7 @@ import {
 import type { CloseReason } from '../ship/messages.js';
 import type { Ski } from '../ship/ski.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
+import { safeTerminalText } from '../util/terminal-text.js';
 
 /** WebSocket keep-alive (SHIP §4.2 as ship-go cites it): ping every 50 s, pong within 10 s. */
 export const PING_INTERVAL_MS = 50_000;
@@ -369,7 +370,8 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
         this.emit('complete');
         return;
       case 'warning':
-        this.logger?.debug({ code: event.code }, event.message);
+        // Warnings quote the peer (protocolId, undecodable bytes): escaped for the pretty log.
+        this.logger?.debug({ code: event.code }, safeTerminalText(event.message));
         this.emit('warning', event.code, event.message);
         return;
       case 'closed':
@@ -453,7 +455,9 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
     if (final.failure !== undefined) {
       this.logger?.info(
         { code: final.failure.code, phase: final.failure.phase, closeCode: final.closeCode },
-        final.failure.message,
+        // Failure texts quote the peer (close reason, SHIP ID, offered formats): escaped here,
+        // where they become a log line; `failure.message` itself keeps what was received.
+        safeTerminalText(final.failure.message),
       );
     } else {
       this.logger?.debug({ closeCode: final.closeCode }, 'closed');

@@ -5,7 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
 import type WebSocket from 'ws';
+import { createLogger } from '../../../src/ops/logger.js';
 import { smeConfig } from '../../../src/ship/handshake/index.js';
 import { toSki } from '../../../src/ship/ski.js';
 import { ShipConnection } from '../../../src/transport/ship-connection.js';
@@ -82,5 +84,40 @@ describe('ShipConnection write batching', () => {
     log.length = 0;
     socket.emit('message', Buffer.from([0, 0]), true);
     assert.deepEqual(log, ['send 0', 'send 1']);
+  });
+});
+
+describe('ShipConnection log lines', () => {
+  it("a peer's close reason is escaped in the log message and kept raw in the failure", () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'debug', format: 'json', destination });
+    const socket = new RecordingSocket([]);
+    const conn = new ShipConnection({
+      socket: socket as unknown as WebSocket,
+      sme: smeConfig({ role: 'server', localShipId: 'server', initialTrust: 'trusted' }),
+      remoteSki: toSki('1'.repeat(40)),
+      remoteAddress: '127.0.0.1',
+      clock: new FakeClock(),
+      logger,
+    });
+    let failure: { message: string } | undefined;
+    conn.once('closed', (info) => (failure = info.failure));
+    conn.start();
+    socket.emit('message', Buffer.from([0, 0]), true);
+    socket.readyState = 3;
+    socket.emit('close', 4000, Buffer.from('Evil\x1b[2JCorp\r'));
+    assert.ok(failure?.message.includes('Evil\x1b[2JCorp\r'), failure?.message);
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string });
+    const line = logged.find((r) => r.msg.includes('Evil'));
+    assert.ok(line !== undefined, lines.join('\n'));
+    assert.ok(line.msg.includes('Evil\\x1b[2JCorp\\x0d'), line.msg);
+    // eslint-disable-next-line no-control-regex -- looking for control characters
+    assert.doesNotMatch(line.msg, /[\u0000-\u001f]/);
   });
 });
