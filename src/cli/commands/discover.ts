@@ -7,6 +7,7 @@ import type { MdnsLogger } from '../../mdns/log.js';
 import type { DiscoveredService, MdnsProvider } from '../../mdns/types.js';
 import { parseSki, shortSki } from '../../ship/ski.js';
 import { systemClock, type Clock } from '../../util/clock.js';
+import { safeTerminalText, terminalJson } from '../../util/terminal-text.js';
 
 export interface DiscoverOptions {
   provider: MdnsProviderChoice;
@@ -73,6 +74,14 @@ export function toJsonLine(service: DiscoveredService, trusted: boolean): Discov
   };
 }
 
+/** Longest TXT value or host name shown; a TXT value can be 255 bytes. */
+const FIELD_MAX = 128;
+
+/** Everything in a TXT record or an mDNS name is the announcer's text: escaped for the terminal. */
+function field(value: string): string {
+  return safeTerminalText(value, FIELD_MAX);
+}
+
 /** The human listing (seed format plus type, SHIP ID, addresses, register flag). */
 export function formatHuman(
   services: readonly DiscoveredService[],
@@ -81,15 +90,20 @@ export function formatHuman(
   const lines = [`📡 Discovered ${services.length} devices`];
   for (const service of services) {
     const r = service.record;
-    const name = [r.brand, r.model].filter((part) => part !== undefined).join(' ') || '(no brand)';
-    const first = service.addresses[0]?.address ?? service.hostName ?? '?';
-    lines.push(`  📱 ${shortSki(service.ski)}: ${name} (${first})`);
+    const name =
+      [r.brand, r.model]
+        .filter((part): part is string => part !== undefined)
+        .map((part) => field(part))
+        .join(' ') || '(no brand)';
+    const first = field(service.addresses[0]?.address ?? service.hostName ?? '?');
+    const ski = field(service.ski);
+    lines.push(`  📱 ${field(shortSki(service.ski))}: ${name} (${first})`);
     lines.push(
-      `    type ${r.type ?? '-'} · SHIP ID ${r.shipId} · SKI ${service.ski} · register=${String(r.register)}`,
+      `    type ${field(r.type ?? '-')} · SHIP ID ${field(r.shipId)} · SKI ${ski} · register=${String(r.register)}`,
     );
     lines.push(
-      `    ${service.addresses.map((a) => hostPort(a.address, service.port)).join(', ')}${
-        service.hostName === undefined ? '' : ` (${service.hostName})`
+      `    ${service.addresses.map((a) => field(hostPort(a.address, service.port))).join(', ')}${
+        service.hostName === undefined ? '' : ` (${field(service.hostName)})`
       }`,
     );
     if (service.own) lines.push('    🏠 This hub');
@@ -139,7 +153,8 @@ export async function runDiscover(options: DiscoverOptions): Promise<number> {
 
   if (options.json) {
     for (const service of marked) {
-      options.write(JSON.stringify(toJsonLine(service, isTrusted(service))));
+      // JSON escapes C0; terminalJson also C1 and bidi characters, for a terminal reading along.
+      options.write(terminalJson(toJsonLine(service, isTrusted(service))));
     }
   } else {
     for (const line of formatHuman(marked, isTrusted)) options.write(line);

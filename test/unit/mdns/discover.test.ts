@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runDiscover } from '../../../src/cli/commands/discover.js';
+import { formatHuman, runDiscover } from '../../../src/cli/commands/discover.js';
 import { ServiceTable } from '../../../src/mdns/service-table.js';
 import { buildShipTxt } from '../../../src/mdns/txt.js';
-import type { MdnsProvider } from '../../../src/mdns/types.js';
+import type { DiscoveredService, MdnsProvider } from '../../../src/mdns/types.js';
+import { toSki } from '../../../src/ship/ski.js';
 import { FakeClock } from './fake-clock.js';
 
 const PEER = 'a1b2c3d4e5f60718293a4b5c6d7e8f9001234567';
@@ -114,5 +115,77 @@ describe('runDiscover', () => {
     assert.equal(peer.register, true);
     assert.deepEqual(peer.addresses, ['192.168.1.100', 'fe80::1%eth0']);
     assert.equal(objects.find((o) => o.ski === OWN)!.own, true);
+  });
+});
+
+/** A device whose every announced string tries to drive the terminal. */
+const HOSTILE: DiscoveredService = {
+  instanceName: 'Evil\x1b[2J instance',
+  hostName: 'evil\x1b]0;title\x07.local',
+  port: 4712,
+  addresses: [{ address: '192.168.1.66\u202e', family: 4 }],
+  record: {
+    txtvers: 1,
+    shipId: 'EVIL-\rSKI: 0000',
+    path: '/ship/',
+    ski: toSki(PEER),
+    announcedSki: PEER,
+    register: false,
+    brand: 'Evil\x1b[2JCorp',
+    model: 'M\u009b2J',
+    type: 'Heat\nPump',
+    serial: 'S\x00',
+    extra: {},
+  },
+  ski: toSki(PEER),
+  provider: 'builtin',
+  own: false,
+};
+
+// eslint-disable-next-line no-control-regex -- the tests look for control characters
+const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+describe('discover output escapes what devices announce', () => {
+  it('the human listing shows control and bidi characters as escapes', () => {
+    const lines = formatHuman([HOSTILE], () => false);
+    assert.deepEqual(lines, [
+      '📡 Discovered 1 devices',
+      '  📱 a1b2c3d4e5f6...: Evil\\x1b[2JCorp M\\x9b2J (192.168.1.66\\u202e)',
+      `    type Heat\\x0aPump · SHIP ID EVIL-\\x0dSKI: 0000 · SKI ${PEER} · register=false`,
+      '    192.168.1.66\\u202e:4712 (evil\\x1b]0;title\\x07.local)',
+      '    🔒 Unknown device',
+    ]);
+    for (const line of lines) assert.doesNotMatch(line, CONTROL_OR_BIDI);
+  });
+
+  it('--json lines hold no control or bidi character and parse to the announced values', async () => {
+    const clock = new FakeClock();
+    const lines: string[] = [];
+    const done = runDiscover({
+      provider: 'auto',
+      timeoutMs: 1_000,
+      json: true,
+      trustedSkis: new Set(),
+      write: (line) => lines.push(line),
+      clock,
+      createProvider: async () => ({
+        name: 'builtin',
+        start: async () => undefined,
+        announce: async () => undefined,
+        unannounce: async () => undefined,
+        onService: () => () => undefined,
+        services: () => [HOSTILE],
+        close: async () => undefined,
+      }),
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(1_000);
+    assert.equal(await done, 0);
+    assert.equal(lines.length, 1);
+    assert.doesNotMatch(lines[0]!, CONTROL_OR_BIDI);
+    const parsed = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.equal(parsed.brand, 'Evil\x1b[2JCorp');
+    assert.equal(parsed.model, 'M\u009b2J');
+    assert.deepEqual(parsed.addresses, ['192.168.1.66\u202e']);
   });
 });
