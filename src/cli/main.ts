@@ -22,8 +22,10 @@ import {
 } from '../trust/identity.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { systemClock } from '../util/clock.js';
+import { terminalJson } from '../util/terminal-text.js';
 import { runDiscover } from './commands/discover.js';
 import { runProbe } from './commands/probe.js';
+import { formatCliError, formatTable } from './output.js';
 
 const print = (line: string) => {
   process.stdout.write(`${line}\n`);
@@ -102,21 +104,8 @@ function identityOf(cfg: HubConfig): Promise<NodeIdentity> {
   return loadIdentity(cfg.certificate_file, cfg.private_key_file);
 }
 
-function cell(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
-}
-
 function table(rows: Array<Record<string, unknown>>, columns: string[]): void {
-  if (rows.length === 0) {
-    print('(none)');
-    return;
-  }
-  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  print(columns.map((c, i) => c.toUpperCase().padEnd(widths[i]!)).join('  '));
-  for (const r of rows) print(columns.map((c, i) => cell(r[c]).padEnd(widths[i]!)).join('  '));
+  for (const line of formatTable(rows, columns)) print(line);
 }
 
 export function buildProgram(): Command {
@@ -266,7 +255,7 @@ export function buildProgram(): Command {
     .action(async (opts: { json?: boolean; config?: string }) => {
       const cfg = await config(opts.config);
       const pending = await throughDaemon(cfg, (c) => c.listPending());
-      if (opts.json === true) print(JSON.stringify(pending));
+      if (opts.json === true) print(terminalJson(pending));
       else table(pending, ['ski', 'brand', 'model', 'device_type', 'address', 'expires_at']);
     });
   for (const verb of ['approve', 'deny'] as const) {
@@ -297,7 +286,7 @@ export function buildProgram(): Command {
         async () =>
           (await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock })).list(),
       );
-      if (opts.json === true) print(JSON.stringify(devices));
+      if (opts.json === true) print(terminalJson(devices));
       else
         table(devices, ['ski', 'brand', 'model', 'device_type', 'paired_at', 'connection_count']);
     });
@@ -379,14 +368,13 @@ async function main(): Promise<void> {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
     if (err instanceof ShipHubError) {
-      process.stderr.write(`ship-hub: ${err.message}\n`);
-      if (err.hint !== undefined) process.stderr.write(`  what to do: ${err.hint}\n`);
+      process.stderr.write(`${formatCliError(err).join('\n')}\n`);
       process.exitCode =
         err.code === 'SHIPHUB_ERR_CONFIG' || err.code === 'SHIPHUB_ERR_STORE_INVALID' ? 2 : 1;
       return;
     }
     if (err instanceof TypeError) {
-      process.stderr.write(`ship-hub: ${err.message}\n`);
+      process.stderr.write(`${formatCliError(err).join('\n')}\n`);
       process.exitCode = 2;
       return;
     }
