@@ -37,11 +37,12 @@ after(async () => {
 async function startDevice(
   decide: () => PeerDecision,
   onConnection: (connection: ShipConnection) => void = () => undefined,
+  shipId = 'device-ship-id',
 ): Promise<number> {
   const server = new ShipServer({
     tls: createShipTlsContext(device),
     localSki: device.ski,
-    localShipId: 'device-ship-id',
+    localShipId: shipId,
     port: 0,
     host: '127.0.0.1',
     clock: systemClock,
@@ -145,6 +146,23 @@ describe('ship-hub probe', () => {
     assert.match(text, /TCP \+ TLS done in [\d.]+ ms \(TLSv1\.[23], /);
     assert.match(text, /WebSocket upgrade with subprotocol "ship" done/);
     assert.match(text, /data exchange reached/);
+  });
+
+  it("a device's SHIP ID with escape sequences is printed escaped, in text and JSON", async () => {
+    const evil = 'Evil\x1b[2JCorp\r\u202e';
+    const port = await startDevice(trusted, undefined, evil);
+    // eslint-disable-next-line no-control-regex -- looking for control characters
+    const unsafe = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+    const text = await probe(`127.0.0.1:${port}`, { ski: device.ski, json: false });
+    assert.equal(text.code, 0, text.lines.join('\n'));
+    assert.ok(
+      text.lines.some((l) => l.includes('SHIP ID "Evil\\x1b[2JCorp\\x0d\\u202e"')),
+      text.lines.join('\n'),
+    );
+    for (const line of text.lines) assert.doesNotMatch(line, unsafe);
+    const json = await probe(`127.0.0.1:${port}`, { ski: device.ski });
+    for (const line of json.lines) assert.doesNotMatch(line, unsafe);
+    assert.equal(events(json).find((e) => e.event === 'data_exchange')?.ship_id, evil);
   });
 
   it('another SKI than --ski: fails in the TLS phase, names both SKIs, exit 1', async () => {

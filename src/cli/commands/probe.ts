@@ -2,6 +2,10 @@
  * `ship-hub probe HOST:PORT [--ski SKI] [--json]`: the installer's diagnostic. Dials a device
  * with our identity, walks the SHIP handshake and prints each phase with its duration, and any
  * failure in plain words. Exit code 0 only if data exchange was reached.
+ *
+ * The device is the one being diagnosed, so nothing it sends is trusted: its SHIP ID, close
+ * reason and certificate texts (quoted in failure messages) are escaped in the human lines, and
+ * the JSON lines go through terminalJson.
  */
 import { parseSki, type Ski } from '../../ship/ski.js';
 import type { SmeFailure } from '../../ship/handshake/index.js';
@@ -11,6 +15,7 @@ import type { ShipConnection } from '../../transport/ship-connection.js';
 import { createShipTlsContext, connectShipTls, peerSkiOf } from '../../transport/tls.js';
 import type { NodeIdentity } from '../../trust/identity.js';
 import { systemClock, type Clock } from '../../util/clock.js';
+import { safeTerminalText, terminalJson } from '../../util/terminal-text.js';
 
 export interface ProbeOptions {
   readonly target: string;
@@ -58,7 +63,7 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
   const elapsed = () => Math.round((clock.now() - started) * 100) / 100;
   const out = (event: string, fields: Record<string, unknown>, human: string) => {
     if (options.json) {
-      options.write(JSON.stringify({ event, elapsed_ms: elapsed(), ...fields }));
+      options.write(terminalJson({ event, elapsed_ms: elapsed(), ...fields }));
     } else {
       options.write(`[${elapsed().toFixed(1).padStart(8)} ms] ${human}`);
     }
@@ -75,7 +80,11 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
   if (options.ski !== undefined) {
     expected = parseSki(options.ski);
     if (expected === undefined) {
-      out('error', { phase: 'input' }, `not an SKI: "${options.ski}" (40 hex digits expected)`);
+      out(
+        'error',
+        { phase: 'input' },
+        `not an SKI: "${safeTerminalText(options.ski)}" (40 hex digits expected)`,
+      );
       return 2;
     }
   } else {
@@ -194,7 +203,11 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
       out('prolongation', { phase: 'hello', count }, `the device asked for more time (${count})`),
     );
     c.on('shipId', (shipId) =>
-      out('ship_id', { phase: 'data', ship_id: shipId }, `the device's SHIP ID is "${shipId}"`),
+      out(
+        'ship_id',
+        { phase: 'data', ship_id: shipId },
+        `the device's SHIP ID is "${safeTerminalText(shipId)}"`,
+      ),
     );
   }
 
@@ -231,7 +244,7 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
     out(
       'data_exchange',
       { phase: 'data', ship_id: connection.remoteShipId },
-      `data exchange reached: the device speaks SHIP with us (SHIP ID "${connection.remoteShipId ?? '?'}")`,
+      `data exchange reached: the device speaks SHIP with us (SHIP ID "${safeTerminalText(connection.remoteShipId ?? '?')}")`,
     );
     await connection.close();
     out('done', { phase: 'closed', ok: true }, 'closed with a SHIP close; probe OK');
@@ -241,10 +254,7 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
   out(
     'failed',
     { phase: failure?.phase ?? 'unknown', code: failure?.code, hint: failure?.hint },
-    failure !== undefined
-      ? `failed in ${PHASE_WORDS[failure.phase] ?? failure.phase}: ${failure.message}` +
-          (failure.hint ? `\n    what to do: ${failure.hint}` : '')
-      : 'the connection ended before data exchange',
+    describeFailure(failure),
   );
   await connection.terminate(4500, 'probe done');
   return 1;
@@ -258,9 +268,24 @@ function codeOf(err: unknown): string | undefined {
   return err instanceof ShipHubError ? err.code : undefined;
 }
 
-function explain(err: unknown): string {
+/** The human text of a failed handshake; message and hint may quote the device, so escaped. */
+export function describeFailure(failure: SmeFailure | undefined): string {
+  if (failure === undefined) return 'the connection ended before data exchange';
+  return (
+    `failed in ${PHASE_WORDS[failure.phase] ?? safeTerminalText(failure.phase)}: ` +
+    safeTerminalText(failure.message) +
+    (failure.hint ? `\n    what to do: ${safeTerminalText(failure.hint)}` : '')
+  );
+}
+
+/**
+ * The human text of a failed dial: TLS and certificate errors can quote what the device
+ * presented, so message and hint are escaped (each on its own line).
+ */
+export function explain(err: unknown): string {
   if (err instanceof ShipHubError) {
-    return err.hint ? `${err.message}\n    what to do: ${err.hint}` : err.message;
+    const message = safeTerminalText(err.message);
+    return err.hint ? `${message}\n    what to do: ${safeTerminalText(err.hint)}` : message;
   }
-  return err instanceof Error ? err.message : String(err);
+  return safeTerminalText(err instanceof Error ? err.message : String(err));
 }
