@@ -101,4 +101,58 @@ describe('terminal pairing prompt', () => {
       await daemon.stop();
     }
   });
+
+  it("shows a device's brand, model and type with their escape sequences escaped", async () => {
+    const config = await tempDaemonConfig('ship-hub-prompt-', dirs, { log_level: 'silent' });
+    const device = await testIdentity('prompt-evil-device');
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let shown = '';
+    // Resolves on the output event that completes the question: no polling.
+    const asked = new Promise<void>((resolve) => {
+      output.on('data', (chunk: Buffer) => {
+        shown += chunk.toString();
+        if (shown.includes('(yes/no)')) resolve();
+      });
+    });
+    const daemon = new Daemon({
+      config,
+      logger: createLogger({ level: 'silent', format: 'json' }),
+      interactive: true,
+      input,
+      output,
+      discovery: new StaticDiscovery([
+        serviceAt(device.ski, 4712, {
+          address: '192.0.2.11',
+          brand: 'Evil\x1b[2JCorp',
+          model: 'M\rSKI: 0000',
+          type: 'Heat\u202ePump',
+        }),
+      ]),
+    });
+    await daemon.start();
+    try {
+      const connection = await connectShip({
+        host: '127.0.0.1',
+        port: daemon.port!,
+        expectedSki: daemon.ski!,
+        tls: createShipTlsContext(device),
+        localSki: device.ski,
+        localShipId: 'evil-1',
+        clock: systemClock,
+      });
+      await asked;
+      assert.match(
+        shown,
+        /Brand: Evil\\x1b\[2JCorp\nModel: M\\x0dSKI: 0000\nType: Heat\\u202ePump\n/,
+      );
+      // eslint-disable-next-line no-control-regex -- looking for control characters
+      assert.doesNotMatch(shown.replaceAll('\n', ''), /[\u0000-\u001f\u202a-\u202e]/);
+      const closed = new Promise<void>((resolve) => connection.once('closed', () => resolve()));
+      input.write('no\n');
+      await closed;
+    } finally {
+      await daemon.stop();
+    }
+  });
 });
