@@ -56,6 +56,15 @@ export interface PendingPairing {
 
 export type TrustDecisionKind = 'approved' | 'denied' | 'expired' | 'auto_accepted';
 
+/** A device a person denied: it is refused without a new question until `until`. */
+export interface DeniedPairing {
+  readonly ski: Ski;
+  readonly deniedAt: Date;
+  readonly until: Date;
+  /** Requests refused since the denial (without asking anybody). */
+  readonly refusedSince: number;
+}
+
 /** What the application gets for each device in data exchange (ship-go's data writer). */
 export interface RemoteDevice {
   readonly ski: Ski;
@@ -94,8 +103,19 @@ export interface HubEvents {
   connected: [device: RemoteDevice];
   shipId: [ski: Ski, shipId: string];
   disconnected: [ski: Ski, info: ConnectionClosedInfo];
-  /** A dial failed or an incoming peer was refused. */
-  connectionFailed: [ski: Ski | undefined, reason: string];
+  /**
+   * A dial failed or an incoming peer was refused. `refusedFrom` is set when the hub's own
+   * admission refused an incoming connection (limits, double connection, identity): the remote
+   * address, so such refusals can be aggregated per source rather than logged one by one.
+   */
+  connectionFailed: [ski: Ski | undefined, reason: string, refusedFrom?: string];
+  /**
+   * A pending pairing request ended without a decision: the device left, or a newer connection of
+   * the same device replaced it (it asks again on that one). A question on screen is withdrawn.
+   */
+  pairingWithdrawn: [ski: Ski];
+  /** A device denied earlier asked again within the cool-down and was refused without a question. */
+  pairingRefusedDenied: [ski: Ski, until: Date];
   /** Open connections reached 90 % of max_connections. */
   connectionLimit: [active: number, max: number];
   /** How long a handshake phase took (cmi, hello, protocol, pin, access_methods, total). */
@@ -124,6 +144,18 @@ export interface HubOptions {
   readonly connectionsPerAddressPerMinute?: number;
   /** How long an unknown device waits for a decision. */
   readonly pendingPairingTimeoutMs?: number;
+  /**
+   * Connections of untrusted devices at most (default 5), within maxConnections: pairing requests
+   * and handshakes of unknown SKIs. The oldest is evicted for a newer one, and for a trusted
+   * device when maxConnections is reached, so unknown devices can never lock paired ones out.
+   */
+  readonly maxPendingPairings?: number;
+  /** After a person denies a device, its requests are refused without a question this long. */
+  readonly deniedPairingCooldownMs?: number;
+  /** Remote addresses remembered for connectionsPerAddressPerMinute (least recent evicted). */
+  readonly maxRateLimitedAddresses?: number;
+  /** Unknown SKIs remembered after their connections closed (least recent evicted). */
+  readonly maxIdleUnknownPeers?: number;
   /** Is a person able to decide about this SKI now? If not, unknown devices are aborted at once. */
   readonly canWaitForTrust?: (ski: Ski) => boolean;
   /** Set-up of the application's data handler for each device in data exchange. */
@@ -137,6 +169,13 @@ export interface HubOptions {
 interface Tracked {
   readonly connection: ShipConnection;
   readonly direction: Direction;
+  /** Being closed by this hub (evicted or replaced): no longer counts against any budget. */
+  ending: boolean;
+  /**
+   * Ended by a pairing decision (denied, expired, or refused during a denial cool-down): its
+   * close was reported as that decision, not as a device failure.
+   */
+  endedByDecision: boolean;
   handler: DeviceDataHandler | undefined;
   device: RemoteDevice | undefined;
 }
@@ -154,11 +193,23 @@ interface PeerEntry {
   attempt: number;
   pairingState: PairingState;
   pending: (PendingPairing & { timer: TimerHandle; tracked: Tracked }) | undefined;
+  /**
+   * When the device first asked and when its request expires: kept while any of its connections
+   * is open, so reconnecting does not restart the pairing timeout.
+   */
+  pairingWindow: { since: Date; expiresAtMs: number } | undefined;
 }
 
 const DEFAULT_MAX_CONNECTIONS = 20;
 const DEFAULT_PENDING_TIMEOUT_MS = 600_000;
 const DEFAULT_PER_ADDRESS_PER_MINUTE = 120;
+export const DEFAULT_MAX_PENDING_PAIRINGS = 5;
+export const DEFAULT_DENIED_PAIRING_COOLDOWN_MS = 600_000;
+export const DEFAULT_MAX_RATE_LIMITED_ADDRESSES = 4_096;
+export const DEFAULT_MAX_IDLE_UNKNOWN_PEERS = 1_024;
+/** Denials remembered at most (least recent forgotten first). */
+const MAX_DENIALS = 1_024;
+const RATE_WINDOW_MS = 60_000;
 
 export class Hub extends EventEmitter<HubEvents> {
   readonly localSki: Ski;
@@ -168,10 +219,18 @@ export class Hub extends EventEmitter<HubEvents> {
   private readonly logger: Logger | undefined;
   private readonly peers = new Map<Ski, PeerEntry>();
   private readonly visible = new Map<Ski, DiscoveredService>();
+  /** Connection times per remote address in the last minute; Map order = least recently seen first. */
   private readonly recentByAddress = new Map<string, number[]>();
+  /** Unknown SKIs with nothing open; Map order = least recently active first. */
+  private readonly idleUnknown = new Set<Ski>();
+  private readonly denials = new Map<
+    Ski,
+    { deniedAt: Date; untilMs: number; refusedSince: number }
+  >();
   private readonly random: () => number;
   private readonly rule: DoubleConnectionRule;
   private readonly maxConnections: number;
+  private readonly maxPendingPairings: number;
   private port: number | undefined;
   private running = false;
   private stopping = false;
@@ -190,6 +249,10 @@ export class Hub extends EventEmitter<HubEvents> {
     this.random = options.random ?? Math.random;
     this.rule = options.doubleConnectionRule ?? 'spec';
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.maxPendingPairings = Math.min(
+      options.maxPendingPairings ?? DEFAULT_MAX_PENDING_PAIRINGS,
+      this.maxConnections,
+    );
     for (const t of options.trusted ?? []) {
       const entry = this.entry(toSki(t.ski));
       entry.trusted = true;
@@ -212,7 +275,8 @@ export class Hub extends EventEmitter<HubEvents> {
       onConnection: (connection) => this.track(connection, 'incoming'),
       onRefused: (info) => {
         this.logger?.debug(info, 'incoming connection refused');
-        this.emit('connectionFailed', info.ski, info.reason);
+        if (info.ski !== undefined) this.forgetIfIdle(this.peers.get(info.ski));
+        this.emit('connectionFailed', info.ski, info.reason, info.remoteAddress);
       },
     });
     const discovery = this.options.discovery;
@@ -280,6 +344,7 @@ export class Hub extends EventEmitter<HubEvents> {
   registerRemoteSki(skiText: string, info: { shipId?: string } = {}): void {
     const ski = toSki(skiText);
     const entry = this.entry(ski);
+    this.denials.delete(ski);
     if (info.shipId !== undefined) entry.shipId = info.shipId;
     if (entry.pending) {
       // The decision is reported first, then the trust change (the seed's log order).
@@ -338,6 +403,28 @@ export class Hub extends EventEmitter<HubEvents> {
     if (entry?.pending === undefined) return false;
     this.resolvePending(entry, 'denied');
     return true;
+  }
+
+  /** Devices denied by a person whose cool-down has not ended (`pairing list`). */
+  deniedPairings(): DeniedPairing[] {
+    const now = this.clock.now();
+    const wallNow = this.clock.wallNow().getTime();
+    const result: DeniedPairing[] = [];
+    for (const [ski, denial] of this.denials) {
+      if (denial.untilMs <= now) continue;
+      result.push({
+        ski,
+        deniedAt: denial.deniedAt,
+        until: new Date(wallNow + (denial.untilMs - now)),
+        refusedSince: denial.refusedSince,
+      });
+    }
+    return result;
+  }
+
+  /** Ends a denial cool-down (`pairing forget SKI`): the device may ask again. */
+  forgetDenial(skiText: string): boolean {
+    return this.denials.delete(toSki(skiText));
   }
 
   pendingPairings(): PendingPairing[] {
@@ -435,27 +522,96 @@ export class Hub extends EventEmitter<HubEvents> {
 
   private admit(remoteAddress: string): string | undefined {
     if (this.stopping) return 'the hub is stopping';
-    // max_connections holds before any TLS work is spent.
-    if (this.openConnectionCount >= this.maxConnections) {
+    // max_connections holds before any TLS work is spent, unless an untrusted connection could
+    // make room: who is connecting is known only after TLS (decideIncoming evicts then).
+    if (this.liveConnectionCount() >= this.maxConnections && this.oldestUntrusted() === undefined) {
       return `connection limit reached (${this.maxConnections})`;
     }
     const limit = this.options.connectionsPerAddressPerMinute ?? DEFAULT_PER_ADDRESS_PER_MINUTE;
     const now = this.clock.now();
-    const recent = (this.recentByAddress.get(remoteAddress) ?? []).filter((t) => now - t < 60_000);
+    const recent = (this.recentByAddress.get(remoteAddress) ?? []).filter(
+      (t) => now - t < RATE_WINDOW_MS,
+    );
+    // Delete and set again: Map order stays least recently seen first.
+    this.recentByAddress.delete(remoteAddress);
     if (recent.length >= limit) {
       this.recentByAddress.set(remoteAddress, recent);
       return `more than ${limit} connections per minute from ${remoteAddress}`;
     }
     recent.push(now);
     this.recentByAddress.set(remoteAddress, recent);
-    if (this.recentByAddress.size > 10_000) this.recentByAddress.clear();
+    this.boundRateTable();
     return undefined;
+  }
+
+  /**
+   * Keeps the per-address table bounded without resetting anybody's limit: the table is in order
+   * of last connection, so the addresses forgotten first are those silent the longest (after a
+   * minute they carry no information anyway). Only an attacker with more fresh addresses than the
+   * bound can push out a fresh record, and then only the least recent one.
+   */
+  private boundRateTable(): void {
+    const max = this.options.maxRateLimitedAddresses ?? DEFAULT_MAX_RATE_LIMITED_ADDRESSES;
+    for (const address of this.recentByAddress.keys()) {
+      if (this.recentByAddress.size <= max) return;
+      this.recentByAddress.delete(address);
+    }
+  }
+
+  /** Open connections not being closed by this hub. */
+  private liveConnectionCount(): number {
+    let count = 0;
+    for (const entry of this.peers.values()) {
+      for (const t of entry.connections) if (!t.ending) count++;
+    }
+    return count;
+  }
+
+  private untrustedConnectionCount(): number {
+    let count = 0;
+    for (const entry of this.peers.values()) {
+      if (entry.trusted) continue;
+      for (const t of entry.connections) if (!t.ending) count++;
+    }
+    return count;
+  }
+
+  /** The untrusted connection open longest (evicted first), optionally not of `except`. */
+  private oldestUntrusted(except?: PeerEntry): Tracked | undefined {
+    let oldest: Tracked | undefined;
+    for (const entry of this.peers.values()) {
+      if (entry.trusted || entry === except) continue;
+      for (const t of entry.connections) {
+        if (t.ending) continue;
+        if (oldest === undefined || t.connection.openedAt < oldest.connection.openedAt) oldest = t;
+      }
+    }
+    return oldest;
+  }
+
+  private evict(tracked: Tracked, why: string): void {
+    tracked.ending = true;
+    this.logger?.debug(
+      { peerSki: tracked.connection.remoteSki, why },
+      'untrusted connection evicted',
+    );
+    void tracked.connection.terminate(
+      CloseCode.shipClose,
+      `${CloseReasonText.shipClose}: ${why}`,
+      'SHIPHUB_ERR_CONNECTION_LIMIT',
+    );
   }
 
   private decideIncoming(peer: IdentifiedPeer): PeerDecision {
     if (this.stopping) return { accept: false, reason: 'the hub is stopping' };
     const entry = this.entry(peer.ski);
-    if (entry.connections.size > 0 || entry.dial !== undefined) {
+    const trusted = entry.trusted || this.autoAcceptOpen;
+    if (!trusted && entry.connections.size > 0) {
+      // One session per unknown SKI: the newest replaces the others (a device whose old
+      // connection died silently gets in at once; copies cannot hide outside `pairing list`).
+      // Double-connection rules are for paired devices (SHIP §12.2.2).
+      this.dropOthers(entry, undefined, 'replaced by a newer connection of the same device');
+    } else if (entry.connections.size > 0 || entry.dial !== undefined) {
       const decision = decideDoubleConnection(this.rule, this.localSki, peer.ski, 'incoming');
       if (decision === 'rejectNew') {
         return {
@@ -466,7 +622,23 @@ export class Hub extends EventEmitter<HubEvents> {
       }
       if (decision === 'keepNew') this.dropOthers(entry, undefined);
     }
-    const trusted = entry.trusted || this.autoAcceptOpen;
+    // Budgets: trusted devices always get in while untrusted connections can make room; unknown
+    // devices share maxPendingPairings, the oldest giving way to the newest.
+    if (this.liveConnectionCount() >= this.maxConnections) {
+      const victim = this.oldestUntrusted(entry);
+      if (victim === undefined) {
+        return { accept: false, reason: `connection limit reached (${this.maxConnections})` };
+      }
+      this.evict(victim, `connection limit (${this.maxConnections}) reached`);
+    }
+    if (!trusted && this.untrustedConnectionCount() >= this.maxPendingPairings) {
+      const victim = this.oldestUntrusted(entry);
+      if (victim !== undefined) {
+        this.evict(victim, `more than ${this.maxPendingPairings} unknown devices connected`);
+      } else {
+        return { accept: false, reason: `pending pairing limit (${this.maxPendingPairings})` };
+      }
+    }
     return {
       accept: true,
       sme: {
@@ -478,18 +650,19 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /** Closes every connection of `entry` except `keep`, and aborts an in-flight dial. */
-  private dropOthers(entry: PeerEntry, keep: Tracked | undefined): void {
+  private dropOthers(
+    entry: PeerEntry,
+    keep: Tracked | undefined,
+    why: string = CloseReasonText.doubleConnection,
+  ): void {
     if (keep === undefined || keep.direction === 'incoming') {
       entry.dial?.abort();
       entry.dial = undefined;
     }
     for (const t of entry.connections) {
       if (t === keep) continue;
-      void t.connection.terminate(
-        CloseCode.doubleConnection,
-        CloseReasonText.doubleConnection,
-        'SHIPHUB_ERR_DOUBLE_CONNECTION',
-      );
+      t.ending = true;
+      void t.connection.terminate(CloseCode.doubleConnection, why, 'SHIPHUB_ERR_DOUBLE_CONNECTION');
     }
   }
 
@@ -498,8 +671,16 @@ export class Hub extends EventEmitter<HubEvents> {
 
   private track(connection: ShipConnection, direction: Direction): Tracked {
     const entry = this.entry(connection.remoteSki);
-    const tracked: Tracked = { connection, direction, handler: undefined, device: undefined };
+    const tracked: Tracked = {
+      connection,
+      direction,
+      ending: false,
+      endedByDecision: false,
+      handler: undefined,
+      device: undefined,
+    };
     entry.connections.add(tracked);
+    this.idleUnknown.delete(entry.ski);
     const ski = entry.ski;
     this.setPairingState(entry, { state: direction === 'outgoing' ? 'initiated' : 'inProgress' });
     this.checkConnectionLimit();
@@ -566,6 +747,18 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   private onTrustRequired(entry: PeerEntry, tracked: Tracked): void {
+    const denial = this.denials.get(entry.ski);
+    if (denial !== undefined && denial.untilMs > this.clock.now()) {
+      // Denied by a person a short while ago: refused without asking again (the device would
+      // otherwise ask every 10-20 s, forever).
+      denial.refusedSince++;
+      tracked.endedByDecision = true;
+      tracked.connection.deny();
+      const until = new Date(this.clock.wallNow().getTime() + denial.untilMs - this.clock.now());
+      this.emit('pairingRefusedDenied', entry.ski, until);
+      return;
+    }
+    if (denial !== undefined) this.denials.delete(entry.ski);
     const canWait = this.options.canWaitForTrust?.(entry.ski) ?? true;
     if (!canWait) {
       // Like ship-go's AllowWaitingForTrust=false: abort at once.
@@ -574,13 +767,21 @@ export class Hub extends EventEmitter<HubEvents> {
       return;
     }
     const service = this.visible.get(entry.ski);
-    const now = this.clock.wallNow();
-    const timeoutMs = this.options.pendingPairingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS;
+    const monotonicNow = this.clock.now();
+    const wallNow = this.clock.wallNow();
+    const defaultTimeoutMs = this.options.pendingPairingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS;
+    // A request that is still running (the device reconnected) keeps its start and expiry.
+    const window =
+      entry.pairingWindow !== undefined && entry.pairingWindow.expiresAtMs > monotonicNow
+        ? entry.pairingWindow
+        : { since: wallNow, expiresAtMs: monotonicNow + defaultTimeoutMs };
+    entry.pairingWindow = window;
+    const timeoutMs = window.expiresAtMs - monotonicNow;
     const pending: PendingPairing = {
       ski: entry.ski,
       remoteAddress: tracked.connection.remoteAddress,
-      since: now,
-      expiresAt: new Date(now.getTime() + timeoutMs),
+      since: window.since,
+      expiresAt: new Date(wallNow.getTime() + timeoutMs),
       ...(service?.record.brand !== undefined ? { brand: service.record.brand } : {}),
       ...(service?.record.model !== undefined ? { model: service.record.model } : {}),
       ...(service?.record.type !== undefined ? { deviceType: service.record.type } : {}),
@@ -603,6 +804,8 @@ export class Hub extends EventEmitter<HubEvents> {
     if (pending === undefined) return;
     pending.timer.cancel();
     entry.pending = undefined;
+    entry.pairingWindow = undefined;
+    if (decision === 'denied') this.rememberDenial(entry.ski);
     this.emit('trustDecision', entry.ski, decision);
     if (decision === 'approved') {
       if (!entry.trusted) {
@@ -611,11 +814,38 @@ export class Hub extends EventEmitter<HubEvents> {
       }
       pending.tracked.connection.approve();
     } else {
+      pending.tracked.endedByDecision = true;
       pending.tracked.connection.deny();
+      // Every other session of the SKI ends with the request (there should be none: one per SKI).
+      for (const t of entry.connections) {
+        if (t === pending.tracked || t.ending) continue;
+        t.ending = true;
+        void t.connection.terminate(
+          CloseCode.shipClose,
+          'pairing denied',
+          'SHIPHUB_ERR_TRUST_DENIED',
+        );
+      }
       this.setPairingState(entry, {
         state: 'none',
         reason: decision === 'expired' ? 'nobody decided in time' : 'denied',
       });
+    }
+  }
+
+  private rememberDenial(ski: Ski): void {
+    const cooldownMs = this.options.deniedPairingCooldownMs ?? DEFAULT_DENIED_PAIRING_COOLDOWN_MS;
+    if (cooldownMs <= 0) return;
+    this.denials.delete(ski);
+    this.denials.set(ski, {
+      deniedAt: this.clock.wallNow(),
+      untilMs: this.clock.now() + cooldownMs,
+      refusedSince: 0,
+    });
+    // Bounded: the least recently denied is forgotten first (it may ask again).
+    for (const oldest of this.denials.keys()) {
+      if (this.denials.size <= MAX_DENIALS) break;
+      this.denials.delete(oldest);
     }
   }
 
@@ -655,7 +885,9 @@ export class Hub extends EventEmitter<HubEvents> {
     if (entry.pending?.tracked === tracked) {
       entry.pending.timer.cancel();
       entry.pending = undefined;
+      this.emit('pairingWithdrawn', entry.ski);
     }
+    if (entry.connections.size === 0) entry.pairingWindow = undefined;
     if (entry.active === tracked) {
       entry.active = undefined;
       try {
@@ -689,12 +921,51 @@ export class Hub extends EventEmitter<HubEvents> {
     } else {
       this.setPairingState(entry, { state: 'none' });
     }
-    if (!info.reachedDataExchange && !entry.trusted) {
+    if (!info.reachedDataExchange && !entry.trusted && !tracked.endedByDecision) {
       this.emit('connectionFailed', entry.ski, info.failure?.message ?? 'closed during handshake');
     }
     // Reset the backoff after a good session (reference §9.2).
     if (info.reachedDataExchange) entry.attempt = 0;
     if (!this.stopping) this.maybeDial(entry, {});
+    this.forgetIfIdle(entry);
+  }
+
+  /**
+   * The peer table stays bounded: an unknown SKI with nothing open, pending or planned is kept
+   * (for its pairing state) among the most recent maxIdleUnknownPeers and forgotten after.
+   */
+  private forgetIfIdle(entry: PeerEntry | undefined): void {
+    if (entry === undefined) return;
+    const idle =
+      !entry.trusted &&
+      !entry.queued &&
+      entry.connections.size === 0 &&
+      entry.dial === undefined &&
+      entry.reconnectTimer === undefined &&
+      entry.pending === undefined;
+    if (!idle) return;
+    this.idleUnknown.delete(entry.ski);
+    this.idleUnknown.add(entry.ski);
+    const max = this.options.maxIdleUnknownPeers ?? DEFAULT_MAX_IDLE_UNKNOWN_PEERS;
+    for (const ski of this.idleUnknown) {
+      if (this.idleUnknown.size <= max) break;
+      this.idleUnknown.delete(ski);
+      const stale = this.peers.get(ski);
+      // Re-checked: it may have become active since it was marked idle.
+      if (stale !== undefined && !stale.trusted && stale.connections.size === 0 && !stale.queued) {
+        if (stale.dial === undefined && stale.pending === undefined) this.peers.delete(ski);
+      }
+    }
+  }
+
+  /** How many SKIs the hub holds state for (bounded; for tests and diagnostics). */
+  get peerTableSize(): number {
+    return this.peers.size;
+  }
+
+  /** How many remote addresses the per-address rate limit remembers (bounded). */
+  get rateLimitTableSize(): number {
+    return this.recentByAddress.size;
   }
 
   private checkConnectionLimit(): void {
@@ -829,6 +1100,7 @@ export class Hub extends EventEmitter<HubEvents> {
         attempt: 0,
         pairingState: 'none',
         pending: undefined,
+        pairingWindow: undefined,
       };
       this.peers.set(ski, entry);
     }
