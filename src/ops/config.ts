@@ -88,6 +88,13 @@ export interface HubConfig {
    * progressed is dropped (protection against idle and slowloris sockets).
    */
   readonly max_handshakes_in_flight: number;
+  /**
+   * Connections of unknown devices at most (pairing requests and their handshakes), within
+   * max_connections; the oldest gives way to a newer one and to any paired device.
+   */
+  readonly max_pending_pairings: number;
+  /** After an operator denies a device, its requests are refused without a question this long. */
+  readonly denied_pairing_cooldown_seconds: number;
   /** SHIP ID of this node; defaults to "<brand>-<model>-<serial>". */
   readonly ship_id: string;
   /** Log output: auto (pretty on a TTY, NDJSON otherwise), pretty or json. */
@@ -192,6 +199,16 @@ const KEYS = {
     expected: 'an integer from 1 to 10000',
     env: 'int',
   },
+  max_pending_pairings: {
+    schema: int(1, 10000),
+    expected: 'an integer from 1 to 10000 (at most max_connections is used)',
+    env: 'int',
+  },
+  denied_pairing_cooldown_seconds: {
+    schema: int(0, 604800),
+    expected: 'an integer from 0 (no cool-down) to 604800 (a week)',
+    env: 'int',
+  },
   ship_id: { schema: text().optional(), expected: 'a non-empty string', env: 'string' },
   log_format: {
     schema: oneOf(LOG_FORMATS),
@@ -240,6 +257,8 @@ const DEFAULTS = {
   auto_accept_window_seconds: MAX_AUTO_ACCEPT_WINDOW_SECONDS,
   pending_pairing_timeout_seconds: 600,
   max_handshakes_in_flight: 64,
+  max_pending_pairings: 5,
+  denied_pairing_cooldown_seconds: 600,
   log_format: 'auto',
 } as const satisfies HubConfigInput;
 

@@ -4,7 +4,8 @@
  * lines, serves the admin API and metrics, asks a person about pairing requests (terminal prompt
  * or CLI through the admin API) and shuts down gracefully.
  */
-import { createInterface, type Interface } from 'node:readline';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Hub, type DeviceDataHandler, type PendingPairing, type RemoteDevice } from '../hub/hub.js';
 import { TlsTransport } from '../hub/transport.js';
 import { createMdnsProvider } from '../mdns/index.js';
@@ -12,10 +13,13 @@ import type { DiscoveredService, MdnsProvider } from '../mdns/types.js';
 import { shortSki, toSki, type Ski } from '../ship/ski.js';
 import { createShipTlsContext } from '../transport/tls.js';
 import { StateStore } from '../trust/state-store.js';
-import { TrustStore } from '../trust/trust-store.js';
+import { TrustStore, formatTimestamp } from '../trust/trust-store.js';
 import { expiryWarning, loadOrCreateIdentity, type NodeIdentity } from '../trust/identity.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { safeTerminalText } from '../util/terminal-text.js';
+import { PairingPrompt } from './pairing-prompt.js';
+import { RefusalLog } from './refusal-log.js';
 import { createAdminServer, type AdminBackend, type AdminServer } from './admin-api.js';
 import { configWarnings, type HubConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -61,9 +65,8 @@ export class Daemon {
     Ski,
     { brand: string; model: string; device_type: string }
   >();
-  private prompt: Interface | undefined;
-  private readonly promptQueue: PendingPairing[] = [];
-  private prompting = false;
+  private prompt: PairingPrompt | undefined;
+  private refusals: RefusalLog | undefined;
   private lastDiscoveredKey = '';
   private ready = false;
   private stopping: Promise<void> | undefined;
@@ -154,6 +157,8 @@ export class Daemon {
       doubleConnectionRule: c.double_connection_rule,
       maxConnections: c.max_connections,
       pendingPairingTimeoutMs: c.pending_pairing_timeout_seconds * 1000,
+      maxPendingPairings: c.max_pending_pairings,
+      deniedPairingCooldownMs: c.denied_pairing_cooldown_seconds * 1000,
       setupRemoteDevice:
         this.options.setupRemoteDevice ??
         ((device) => ({
@@ -181,16 +186,53 @@ export class Daemon {
       log.info({ event: 'admin_listening', url }, `🛠️  Admin API on ${url}`);
     }
 
-    if (c.auto_accept_pairing) {
-      await hub.openAutoAcceptWindow(c.auto_accept_window_seconds * 1000);
-      log.warn(
-        { event: 'auto_accept_open', seconds: c.auto_accept_window_seconds },
-        `⚠️  AUTO-ACCEPT is open for ${c.auto_accept_window_seconds} s: any device may pair now`,
-      );
-    }
+    if (c.auto_accept_pairing) await this.openFirstStartAutoAccept(hub, identity.ski);
     if (this.options.interactive === true) this.openPrompt();
     this.schedule();
     this.ready = true;
+  }
+
+  /**
+   * auto_accept_pairing opens a window at start at most once per identity, and only while
+   * nothing is trusted yet (the first installation). A restart, clean or after a crash, never
+   * reopens it by itself: otherwise an attacker who makes the hub crash is auto-accepted on the
+   * restart. The use is recorded durably in auto_accept_used.json (next to the trust file)
+   * before the window opens; a marker that cannot be read counts as used (fail closed).
+   */
+  private async openFirstStartAutoAccept(hub: Hub, ski: Ski): Promise<void> {
+    const c = this.config;
+    const log = this.logger;
+    const marker = join(dirname(c.trusted_devices_file), AUTO_ACCEPT_MARKER);
+    const notOpened = (why: string): void => {
+      log.info(
+        { event: 'auto_accept_not_opened', reason: why },
+        `🔒 Auto-accept not opened at start: ${why}; pair with the prompt or ` +
+          '`ship-hub pairing approve`',
+      );
+    };
+    if ((this.trustStore?.size ?? 0) > 0) {
+      notOpened('devices are paired already');
+      return;
+    }
+    const used = await readAutoAcceptMarker(marker);
+    if (used === 'unreadable') {
+      notOpened(`${marker} cannot be read (counted as used)`);
+      return;
+    }
+    if (used?.ski === ski) {
+      notOpened(`the first-start window of this identity was used at ${used.opened_at}`);
+      return;
+    }
+    const openedAt = formatTimestamp(this.clock.wallNow());
+    await writeFileAtomic(marker, `${JSON.stringify({ ski, opened_at: openedAt }, null, 2)}\n`, {
+      mode: 0o600,
+    });
+    await hub.openAutoAcceptWindow(c.auto_accept_window_seconds * 1000);
+    log.warn(
+      { event: 'auto_accept_open', seconds: c.auto_accept_window_seconds },
+      `⚠️  AUTO-ACCEPT is open for ${c.auto_accept_window_seconds} s: any device may pair now ` +
+        '(first start of this identity only)',
+    );
   }
 
   /** Graceful shutdown (SIGINT/SIGTERM): the same promise for every caller. */
@@ -206,6 +248,7 @@ export class Daemon {
     this.timers.clear();
     this.prompt?.close();
     await this.hub?.stop(5_000);
+    this.refusals?.close();
     await this.admin?.close();
     await this.trustStore?.flush();
     await this.stateStore?.close();
@@ -229,8 +272,7 @@ export class Daemon {
       });
       metrics.setPendingPairings(hub.pendingPairings().length);
       if (this.prompt !== undefined) {
-        this.promptQueue.push(pending);
-        void this.askNext();
+        this.prompt.ask(pending);
       } else {
         log.info(
           { event: 'pairing_hint', ski: pending.ski },
@@ -239,6 +281,8 @@ export class Daemon {
       }
     });
     hub.on('trustDecision', (ski, decision) => {
+      // Decided through the CLI, the API or by expiry while the question is on screen.
+      this.prompt?.withdraw(ski, `${shortSki(ski)} was ${decision.replace('_', '-')} meanwhile`);
       metrics.trustDecision(decision);
       metrics.setPendingPairings(hub.pendingPairings().length);
       if (decision === 'approved') oplog.userApproved(log, ski);
@@ -287,8 +331,23 @@ export class Daemon {
       if (duration < SHORT_LIVED_MS) oplog.shortLivedConnection(log, ski, duration);
       this.updateConnectionGauges();
     });
-    hub.on('connectionFailed', (ski, reason) => {
-      oplog.deviceError(log, ski ?? 'unknown', reason);
+    hub.on('pairingWithdrawn', (ski) => {
+      this.prompt?.withdraw(ski, `${shortSki(ski)} left or reconnected`);
+      metrics.setPendingPairings(hub.pendingPairings().length);
+    });
+    hub.on('pairingRefusedDenied', (ski, until) => {
+      log.debug(
+        { event: 'pairing_refused_denied', ski, until: until.toISOString() },
+        `denied device ${shortSki(ski)} asked again; refused without a question until ${until.toISOString()}`,
+      );
+    });
+    const refusals = new RefusalLog(log, this.clock);
+    this.refusals = refusals;
+    hub.on('connectionFailed', (ski, reason, refusedFrom) => {
+      // The hub's own admission refusing a connection is not a device error: aggregated per
+      // source at warn level (a flood from one host must not flood the log).
+      if (refusedFrom !== undefined) refusals.record(refusedFrom, reason);
+      else oplog.deviceError(log, ski ?? 'unknown', reason);
       const kind = classifyFailure(reason);
       metrics.connectionFailed(kind);
       state.recordFailedConnection(
@@ -408,58 +467,20 @@ export class Daemon {
     this.logger.error({ err, event: 'store_error' }, 'writing a state file failed');
   }
 
-  // Terminal prompt (never blocks the event loop: readline is asynchronous) ------------------
+  // Terminal prompt (src/ops/pairing-prompt.ts) ------------------------------------------------
 
   private openPrompt(): void {
-    this.prompt = createInterface({
+    this.prompt = new PairingPrompt({
       input: this.options.input ?? process.stdin,
       output: this.options.output ?? process.stdout,
-      terminal: false,
+      format: (request) =>
+        oplog.formatPairingPrompt({ ski: request.ski, ...this.describe(request.ski, request) }),
+      target: {
+        isPending: (ski) => this.hub?.pendingPairings().some((p) => p.ski === ski) ?? false,
+        approve: (ski) => this.hub?.approve(ski),
+        deny: (ski) => this.hub?.deny(ski) ?? false,
+      },
     });
-    // Lines are queued: an answer typed (or pasted) before the question is printed is kept.
-    this.prompt.on('line', (line) => {
-      const waiter = this.lineWaiters.shift();
-      if (waiter !== undefined) waiter(line);
-      else if (this.typedLines.length < 16) this.typedLines.push(line);
-    });
-    this.prompt.on('close', () => {
-      for (const waiter of this.lineWaiters.splice(0)) waiter('');
-    });
-  }
-
-  private readonly typedLines: string[] = [];
-  private readonly lineWaiters: Array<(line: string) => void> = [];
-
-  private nextLine(): Promise<string> {
-    const typed = this.typedLines.shift();
-    if (typed !== undefined) return Promise.resolve(typed);
-    return new Promise((resolve) => this.lineWaiters.push(resolve));
-  }
-
-  private async askNext(): Promise<void> {
-    if (this.prompting || this.prompt === undefined) return;
-    const pending = this.promptQueue.shift();
-    if (pending === undefined) return;
-    this.prompting = true;
-    try {
-      const stillPending = this.hub?.pendingPairings().some((p) => p.ski === pending.ski) ?? false;
-      if (!stillPending) return;
-      const info = this.describe(pending.ski, pending);
-      const question = oplog.formatPairingPrompt({ ski: pending.ski, ...info });
-      const output = this.options.output ?? process.stdout;
-      let answer: boolean | undefined;
-      while (answer === undefined && this.stopping === undefined) {
-        output.write(question);
-        answer = oplog.parsePairingAnswer(await this.nextLine());
-      }
-      if (answer === undefined) return;
-      if (!(this.hub?.pendingPairings().some((p) => p.ski === pending.ski) ?? false)) return;
-      if (answer) this.hub?.approve(pending.ski);
-      else this.hub?.deny(pending.ski);
-    } finally {
-      this.prompting = false;
-      if (this.promptQueue.length > 0) void this.askNext();
-    }
   }
 
   // Admin API backend ---------------------------------------------------------------------------
@@ -580,4 +601,28 @@ function capitalise(text: string): string {
 /** Parses a user-typed SKI for the CLI (throws a TypeError naming the input). */
 export function cliSki(text: string): Ski {
   return toSki(text);
+}
+
+/** Records that the first-start auto-accept window of an identity was used. */
+export const AUTO_ACCEPT_MARKER = 'auto_accept_used.json';
+
+async function readAutoAcceptMarker(
+  path: string,
+): Promise<{ ski: string; opened_at: string } | 'unreadable' | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : 'unreadable';
+  }
+  try {
+    const data: unknown = JSON.parse(text);
+    if (typeof data === 'object' && data !== null && 'ski' in data && 'opened_at' in data) {
+      const { ski, opened_at } = data;
+      if (typeof ski === 'string' && typeof opened_at === 'string') return { ski, opened_at };
+    }
+  } catch {
+    // Falls through: not ours to repair; counted as used.
+  }
+  return 'unreadable';
 }

@@ -96,6 +96,8 @@ describe('config defaults', () => {
         auto_accept_window_seconds: 120,
         pending_pairing_timeout_seconds: 600,
         max_handshakes_in_flight: 64,
+        max_pending_pairings: 5,
+        denied_pairing_cooldown_seconds: 600,
         ship_id: 'YourCompany-SmartEnergyGateway-SEG-2024-001',
         log_format: 'auto',
       },
@@ -202,6 +204,18 @@ describe('config errors name file, key, expected and got', () => {
     ],
     ['pending_pairing_timeout_seconds', '0', 'an integer from 1 to 86400', '0'],
     ['max_handshakes_in_flight', '0', 'an integer from 1 to 10000', '0'],
+    [
+      'max_pending_pairings',
+      '0',
+      'an integer from 1 to 10000 (at most max_connections is used)',
+      '0',
+    ],
+    [
+      'denied_pairing_cooldown_seconds',
+      '-1',
+      'an integer from 0 (no cool-down) to 604800 (a week)',
+      '-1',
+    ],
     ['ship_id', '""', 'a non-empty string', '""'],
     ['log_format', '"text"', 'one of "auto", "pretty", "json"', '"text"'],
   ];
