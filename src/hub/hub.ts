@@ -124,6 +124,11 @@ export interface HubEvents {
   /** Hello prolongation: we asked the device for more time, or granted it more. */
   prolongation: [ski: Ski, kind: 'requested' | 'granted', count: number];
   autoAccept: [open: boolean, untilMs: number | undefined];
+  /**
+   * A trusted device's public key was recorded (its first connection after pairing): from now
+   * on only this key is accepted for the SKI. Persist it with the trust entry.
+   */
+  keyPinned: [ski: Ski, keySha256: string];
 }
 
 export interface HubOptions {
@@ -135,8 +140,11 @@ export interface HubOptions {
   /** What we announce besides SHIP ID, SKI and register. */
   readonly announce?: Omit<ShipTxtInfo, 'shipId' | 'ski' | 'register'> & { instanceName?: string };
   readonly logger?: Logger;
-  /** Trusted SKIs at start (with their SHIP IDs when known). */
-  readonly trusted?: Iterable<{ ski: string; shipId?: string }>;
+  /**
+   * Trusted SKIs at start (with their SHIP IDs when known, and the SHA-256 of the public key
+   * pinned at pairing or first connection).
+   */
+  readonly trusted?: Iterable<{ ski: string; shipId?: string; keySha256?: string }>;
   readonly doubleConnectionRule?: DoubleConnectionRule;
   /** Open SHIP connections at most (seed: max_connections, default 20). */
   readonly maxConnections?: number;
@@ -183,6 +191,8 @@ interface Tracked {
 interface PeerEntry {
   readonly ski: Ski;
   trusted: boolean;
+  /** SHA-256 of the public key the device was paired with (hex); undefined until it connects. */
+  keySha256: string | undefined;
   /** Approved by a person before it was seen: dialled at once when visible. */
   queued: boolean;
   shipId: string | undefined;
@@ -257,6 +267,7 @@ export class Hub extends EventEmitter<HubEvents> {
       const entry = this.entry(toSki(t.ski));
       entry.trusted = true;
       entry.shipId = t.shipId;
+      entry.keySha256 = t.keySha256;
     }
   }
 
@@ -370,6 +381,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (entry === undefined) return;
     const changed = entry.trusted;
     entry.trusted = false;
+    entry.keySha256 = undefined;
     entry.queued = false;
     entry.attempt = 0;
     entry.reconnectTimer?.cancel();
@@ -558,6 +570,17 @@ export class Hub extends EventEmitter<HubEvents> {
     }
   }
 
+  /** Why a connection presenting `keySha256` is not the paired device, if it is not. */
+  private keyMismatch(entry: PeerEntry, keySha256: string | undefined): string | undefined {
+    if (!entry.trusted || entry.keySha256 === undefined || keySha256 === undefined)
+      return undefined;
+    if (keySha256 === entry.keySha256) return undefined;
+    return (
+      `the peer holds SKI ${entry.ski} but not the key that was paired with it ` +
+      `(key SHA-256 ${keySha256.slice(0, 16)}…, paired ${entry.keySha256.slice(0, 16)}…)`
+    );
+  }
+
   /** Open connections not being closed by this hub. */
   private liveConnectionCount(): number {
     let count = 0;
@@ -605,6 +628,15 @@ export class Hub extends EventEmitter<HubEvents> {
   private decideIncoming(peer: IdentifiedPeer): PeerDecision {
     if (this.stopping) return { accept: false, reason: 'the hub is stopping' };
     const entry = this.entry(peer.ski);
+    const keyRefusal = this.keyMismatch(entry, peer.keySha256);
+    // Checked before the double-connection rule: an impostor must not displace the device.
+    if (keyRefusal !== undefined) return { accept: false, reason: keyRefusal };
+    if (peer.legacySki && entry.trusted && entry.keySha256 === undefined) {
+      this.logger?.warn(
+        { peerSki: peer.ski },
+        'a legacy certificate connects for a paired SKI without a pinned key: its key is pinned now',
+      );
+    }
     const trusted = entry.trusted || this.autoAcceptOpen;
     if (!trusted && entry.connections.size > 0) {
       // One session per unknown SKI: the newest replaces the others (a device whose old
@@ -681,6 +713,12 @@ export class Hub extends EventEmitter<HubEvents> {
     };
     entry.connections.add(tracked);
     this.idleUnknown.delete(entry.ski);
+    const keyRefusal = this.keyMismatch(entry, connection.remoteKeySha256);
+    if (keyRefusal !== undefined) {
+      // An outgoing connection reached a node holding the SKI but not the paired key.
+      tracked.ending = true;
+      void connection.terminate(CloseCode.shipClose, keyRefusal, 'SHIPHUB_ERR_SKI_MISMATCH');
+    }
     const ski = entry.ski;
     this.setPairingState(entry, { state: direction === 'outgoing' ? 'initiated' : 'inProgress' });
     this.checkConnectionLimit();
@@ -731,6 +769,12 @@ export class Hub extends EventEmitter<HubEvents> {
         entry.trusted = true;
         this.emit('trustChanged', ski, true);
         if (entry.pending === undefined) this.emit('trustDecision', ski, 'auto_accepted');
+      }
+      if (entry.keySha256 === undefined && connection.remoteKeySha256 !== undefined) {
+        // Pinned on the first trusted connection (at pairing, or after an upgrade from a
+        // version without pins): later connections must present this key.
+        entry.keySha256 = connection.remoteKeySha256;
+        this.emit('keyPinned', ski, connection.remoteKeySha256);
       }
       entry.queued = false;
     });
@@ -1091,6 +1135,7 @@ export class Hub extends EventEmitter<HubEvents> {
       entry = {
         ski,
         trusted: false,
+        keySha256: undefined,
         queued: false,
         shipId: undefined,
         connections: new Set(),

@@ -153,7 +153,10 @@ export class Daemon {
         type: c.device_type,
         serial: c.device_serial,
       },
-      trusted: this.trustStore.list().map((d) => ({ ski: d.ski })),
+      trusted: this.trustStore.list().map((d) => ({
+        ski: d.ski,
+        ...(d.public_key_sha256 !== undefined ? { keySha256: d.public_key_sha256 } : {}),
+      })),
       doubleConnectionRule: c.double_connection_rule,
       maxConnections: c.max_connections,
       pendingPairingTimeoutMs: c.pending_pairing_timeout_seconds * 1000,
@@ -330,6 +333,9 @@ export class Daemon {
       });
       if (duration < SHORT_LIVED_MS) oplog.shortLivedConnection(log, ski, duration);
       this.updateConnectionGauges();
+    });
+    hub.on('keyPinned', (ski, keySha256) => {
+      void trust.pinKey(ski, keySha256).catch((err: unknown) => this.storeError(err));
     });
     hub.on('pairingWithdrawn', (ski) => {
       this.prompt?.withdraw(ski, `${shortSki(ski)} left or reconnected`);

@@ -142,6 +142,7 @@ export async function connectShip(
       }),
       remoteSki: identified.ski,
       remoteAddress: options.host,
+      remoteKeySha256: identified.keySha256,
       clock: options.clock,
       ...(options.logger ? { logger: options.logger } : {}),
     });

@@ -80,6 +80,8 @@ export interface ShipConnectionOptions {
   readonly sme: SmeConfig;
   readonly remoteSki: Ski;
   readonly remoteAddress: string;
+  /** SHA-256 of the peer's public key (hex), when TLS identified it: for key pinning. */
+  readonly remoteKeySha256?: string;
   readonly clock: Clock;
   readonly logger?: Logger;
   readonly maxBufferedBytes?: number;
@@ -95,6 +97,7 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
   readonly role: Role;
   readonly remoteSki: Ski;
   readonly remoteAddress: string;
+  readonly remoteKeySha256: string | undefined;
   readonly openedAt: number;
   private state: SmeState;
   private readonly socket: WebSocket;
@@ -121,6 +124,7 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
     this.role = options.sme.role;
     this.remoteSki = options.remoteSki;
     this.remoteAddress = options.remoteAddress;
+    this.remoteKeySha256 = options.remoteKeySha256;
     this.socket = options.socket;
     this.stream = options.stream;
     this.clock = options.clock;

@@ -31,6 +31,8 @@ export interface IdentifiedPeer {
   readonly remotePort: number;
   /** Identified by a legacy SKI extension that does not match the key (explicit opt-in). */
   readonly legacySki: boolean;
+  /** SHA-256 of the peer's public key (hex), for key pinning. */
+  readonly keySha256?: string;
 }
 
 export type PeerDecision =
@@ -275,6 +277,7 @@ export class ShipServer {
       remoteAddress,
       remotePort: raw.remotePort ?? 0,
       legacySki: identified.legacy,
+      keySha256: identified.keySha256,
     };
     if (identified.legacy) {
       this.options.logger?.warn(
@@ -343,6 +346,7 @@ export class ShipServer {
       }),
       remoteSki: peer.ski,
       remoteAddress: peer.remoteAddress,
+      ...(peer.keySha256 !== undefined ? { remoteKeySha256: peer.keySha256 } : {}),
       clock: this.options.clock,
       ...(this.options.logger ? { logger: this.options.logger } : {}),
     });

@@ -561,6 +561,12 @@ export type PeerCertificateResult =
       readonly ski: Ski;
       /** True if the peer was accepted by its extension only (`acceptLegacySki`). */
       readonly legacy: boolean;
+      /**
+       * SHA-256 of the peer's public key (the EC point of its SubjectPublicKeyInfo), hex: the
+       * key pinned with a trust entry, so that a legacy certificate claiming a paired SKI with
+       * another key cannot pass as that device.
+       */
+      readonly keySha256: string;
     }
   | { readonly ok: false; readonly error: TrustError };
 
@@ -695,7 +701,7 @@ export function verifyPeerCertificate(
         'a factory reset or replacement); if that is expected, remove and re-pair it.',
     );
   }
-  return { ok: true, ski, legacy };
+  return { ok: true, ski, legacy, keySha256: hash('sha256', fields.publicKey, 'hex') };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,6 +44,12 @@ export interface TrustedDevice {
   /** RFC 3339 time of the last connection (the pairing time until the first connection). */
   readonly last_connection: string;
   readonly connection_count: number;
+  /**
+   * SHA-256 of the device's public key (64 hex digits), pinned at its first trusted connection:
+   * another key for this SKI is refused (a legacy certificate can claim any SKI). Beyond the
+   * seed's format; absent until the device has connected once.
+   */
+  readonly public_key_sha256?: string;
   /** Fields the seed format does not define, preserved as they are. */
   readonly [extra: string]: unknown;
 }
@@ -178,6 +184,13 @@ function parseEntry(path: string, key: string, value: unknown): TrustedDevice {
     'a non-negative integer',
     (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
   );
+  if ('public_key_sha256' in entry) {
+    field(
+      'public_key_sha256',
+      '64 lower-case hexadecimal digits (SHA-256 of the public key)',
+      (v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v),
+    );
+  }
   // Keep the entry's own field order (minimal diffs for hand-edited files), SKI normalised.
   return Object.freeze({ ...entry, ski: keySki }) as TrustedDevice;
 }
@@ -311,6 +324,20 @@ export class TrustStore {
       last_connection: formatTimestamp(this.#clock.wallNow()),
       connection_count: existing.connection_count + 1,
     }) as TrustedDevice;
+    this.#devices.set(existing.ski, entry);
+    return this.#persist().then(() => entry);
+  }
+
+  /**
+   * Pins the public key of a trusted device (SHA-256, hex). Resolves to the updated entry, or
+   * undefined (and writes nothing) for an unknown SKI or when that key is pinned already.
+   */
+  pinKey(ski: string, keySha256: string): Promise<TrustedDevice | undefined> {
+    const existing = this.get(ski);
+    if (existing === undefined || existing.public_key_sha256 === keySha256) {
+      return Promise.resolve(undefined);
+    }
+    const entry = Object.freeze({ ...existing, public_key_sha256: keySha256 }) as TrustedDevice;
     this.#devices.set(existing.ski, entry);
     return this.#persist().then(() => entry);
   }

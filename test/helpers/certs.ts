@@ -93,6 +93,14 @@ export function testCertificate(kind: TestCertificateKind): Promise<TestCertific
   return certificate;
 }
 
+/**
+ * A fresh P-256 certificate whose SubjectKeyIdentifier extension claims `ski` while its key is
+ * another: an impostor of a paired device where legacy SKIs are accepted (SKIs are public).
+ */
+export function certificateClaiming(ski: Ski): Promise<TestCertificate> {
+  return buildCertificate('wrong', ski);
+}
+
 async function generateKeys(kind: TestCertificateKind): Promise<webcrypto.CryptoKeyPair> {
   if (kind === 'rsa') {
     return crypto.subtle.generateKey(
@@ -110,7 +118,10 @@ async function generateKeys(kind: TestCertificateKind): Promise<webcrypto.Crypto
   return crypto.subtle.generateKey({ name: 'ECDSA', namedCurve }, true, ['sign', 'verify']);
 }
 
-async function buildCertificate(kind: TestCertificateKind): Promise<TestCertificate> {
+async function buildCertificate(
+  kind: TestCertificateKind,
+  claimedSki?: Ski,
+): Promise<TestCertificate> {
   const x509 = await loadX509();
   const keys = await generateKeys(kind);
   const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
@@ -126,7 +137,7 @@ async function buildCertificate(kind: TestCertificateKind): Promise<TestCertific
   let extensionHex: string | undefined = keySki;
   switch (kind) {
     case 'wrong':
-      extensionHex = sha1('somebody else');
+      extensionHex = claimedSki ?? sha1('somebody else');
       break;
     case 'legacy':
       extensionHex = sha1(privateKey.export({ type: 'sec1', format: 'der' }));

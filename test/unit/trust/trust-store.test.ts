@@ -278,6 +278,30 @@ describe('TrustStore operations', () => {
     assert.deepEqual(reopened.get(SKI), device);
   });
 
+  it('pinKey stores the key hash durably; a malformed pin in the file is refused', async () => {
+    const path = await freshPath();
+    const clock = fixedClock('2024-01-09T10:30:00Z');
+    const store = await TrustStore.open(path, { clock });
+    await store.add({ ski: SKI, brand: 'B', model: 'M', device_type: 'T' });
+    const pin = 'ab'.repeat(32);
+    const pinned = await store.pinKey(SKI, pin);
+    assert.equal(pinned?.public_key_sha256, pin);
+    assert.equal(await store.pinKey(SKI, pin), undefined, 'the same pin writes nothing');
+    assert.equal(await store.pinKey(SKI2, pin), undefined, 'unknown SKI');
+    const reopened = await TrustStore.open(path, { clock });
+    assert.equal(reopened.get(SKI)?.public_key_sha256, pin);
+
+    const broken = JSON.parse(await readFile(path, 'utf8')) as Record<string, object>;
+    broken[SKI] = { ...broken[SKI], public_key_sha256: 'not-a-hash' };
+    const brokenPath = await freshPath(JSON.stringify(broken));
+    await assert.rejects(
+      TrustStore.open(brokenPath, { clock }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /"public_key_sha256": expected 64 lower-case hexadecimal digits/.test(e.message),
+    );
+  });
+
   it('serialises concurrent changes: every add lands in the file', async () => {
     const path = await freshPath();
     const store = await TrustStore.open(path, { clock: fixedClock('2024-01-09T10:30:00Z') });
