@@ -99,6 +99,15 @@ const tests = {
     CRASH_TIMEOUT_S: '3600',
   }),
   tlsProbes: runTest('build/test/integration/tls-probes.test.js'),
+  // Hostile LAN and operator mistakes (issue: hardening).
+  hostileLan: runTest('build/test/reliability/hostile-lan.test.js'),
+  refusalFrames: runTest('build/test/reliability/refusal-frames.test.js'),
+  handshakeSlots: runTest('build/test/reliability/handshake-slots.test.js'),
+  admission: runTest('build/test/unit/hub/admission.test.js'),
+  keyPinning: runTest('build/test/integration/key-pinning.test.js'),
+  autoAccept: runTest('build/test/integration/daemon-auto-accept.test.js'),
+  pairingPrompt: runTest('build/test/unit/ops/pairing-prompt.test.js'),
+  refusalLog: runTest('build/test/unit/ops/refusal-log.test.js'),
 };
 const fuzzRun = runJson(
   ['build/test/fuzz/run.js', '--seconds', String(fuzzSeconds)],
@@ -237,6 +246,67 @@ const durations = Object.values(tests)
   )
   .join('\n');
 
+const ATTACKS = [
+  ['pending-flood', 'Pending flood: 30 unknown devices (own certificates) ask to pair and stay'],
+  [
+    'same-ski-sessions',
+    'One SKI, many sessions: 10 simultaneous connections of one unknown device',
+  ],
+  ['denied-reconnects', 'Denied and back: a denied device reconnects 20 times'],
+  ['oversized-hello', 'Oversized hellos: 8 unknown peers send a 1 MB hello after CMI'],
+  [
+    'refused-upgrade-garbage',
+    'Refused upgrades + malformed frames: 200 upgrades without `ship`, then garbage frames',
+  ],
+  ['bare-tcp', 'Bare TCP: 500 connects that never start TLS, held open'],
+];
+const attackRows = ATTACKS.map(([key, what]) => {
+  const a = f(`hostile-lan-${key}`);
+  return `| ${what} | ${n(a.rttP50Ms)} / ${n(a.rttMaxMs)} ms | ${n(a.joinMs)} ms | ${held(tests.hostileLan.ok)} |`;
+}).join('\n');
+const mistakes = [
+  [
+    'auto_accept_pairing: true and the hub restarted (crash or clean)',
+    'no window at the restart; an unknown device gets a question, not trust',
+    tests.autoAccept,
+  ],
+  [
+    '"yes" typed at the terminal before any question',
+    'discarded; the next device is asked and needs its own answer; a request decided elsewhere leaves the screen',
+    tests.pairingPrompt,
+  ],
+  [
+    'accept_legacy_ski: true and a certificate claiming a paired SKI with another key',
+    'refused before the handshake, before and after a restart; the paired device stays connected',
+    tests.keyPinning,
+  ],
+  [
+    'Unknown devices filling max_connections; one SKI with many sessions; a denied device asking again; tables filled from 1,000 addresses',
+    'paired device gets in; one session per SKI; no question during the cool-down; tables bounded without reset',
+    tests.admission,
+  ],
+  [
+    '10,000 refusals from one address',
+    'one line, then one count line per minute (warn level)',
+    tests.refusalLog,
+  ],
+  [
+    'Malformed frames after every refusal path (no subprotocol, legacy duplicate)',
+    'no process exit; the refused socket is destroyed within 1 s',
+    tests.refusalFrames,
+  ],
+  [
+    '200 idle connects into 8 handshake slots while a device is held mid-TLS',
+    'the slow device gets in; stalled sockets go first',
+    tests.handshakeSlots,
+  ],
+]
+  .map(
+    ([what, holds, t]) =>
+      `| ${what} | ${holds} | \`${t.file.replace(/^build\//, '').replace(/\.js$/, '.ts')}\` | ${held(t.ok)} |`,
+  )
+  .join('\n');
+
 const byMinute = (sk.latencyByMinute ?? [])
   .map((m) => `| ${m.minute} | ${m.p50} | ${m.p99} |`)
   .join('\n');
@@ -249,6 +319,23 @@ ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 
 script again (\`npm run build\` first). Only 127.0.0.1 is used; every loop is bounded in count and time.
 
 ${table}
+
+## Hostile LAN and operator mistakes
+
+A hub on 127.0.0.1 (max_connections 20, max_pending_pairings 5) with one paired device in data
+exchange; each attack below runs to its end (counts, not time), then the paired device makes
+20 round trips through the hub and a second paired device joins (TLS, handshake, data exchange).
+Asserted in \`test/reliability/hostile-lan.test.ts\`: the paired device is never disconnected and
+every round trip is answered, the second device gets in, unknown devices stay within their
+budget, no uncaught error. The times are figures of this run, not thresholds.
+
+| Attack | Paired device round trip p50 / max | Second device joins in | Result |
+|---|---|---|---|
+\${attackRows}
+
+| Operator mistake or attack | What held | Test | Result |
+|---|---|---|---|
+\${mistakes}
 
 ## Fuzzing (test/fuzz)
 
