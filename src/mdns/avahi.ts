@@ -60,9 +60,33 @@ export const RECONNECT_MAX_MS = 60_000;
 /** Interface restriction: how often we look for interfaces re-created under their name. */
 export const AVAHI_INTERFACE_POLL_MS = 5_000;
 
+/**
+ * The part of {@link AvahiBus} the provider uses. A port so that unit tests can drive the
+ * provider with a fake bus (no daemon, no D-Bus); AvahiBus satisfies it as it is.
+ */
+export type AvahiBusPort = Pick<
+  AvahiBus,
+  | 'version'
+  | 'isClosed'
+  | 'call'
+  | 'server'
+  | 'server2'
+  | 'subscribe'
+  | 'unsubscribe'
+  | 'resetSubscriptions'
+  | 'onOwnerChanged'
+  | 'onDisconnect'
+  | 'close'
+>;
+
 export interface AvahiProviderOptions {
   /** An already connected client (from provider auto-selection); else connect in start(). */
-  bus?: AvahiBus;
+  bus?: AvahiBusPort;
+  /**
+   * How to (re)connect when there is no usable bus; default AvahiBus.connect on the system bus.
+   * Tests pass a fake so the reconnect path runs without D-Bus.
+   */
+  connect?: () => Promise<AvahiBusPort>;
   /** Interface names (validated); undefined = every interface Avahi uses. */
   interfaces?: readonly string[];
   logger?: MdnsLogger;
@@ -114,8 +138,9 @@ export class AvahiMdnsProvider implements MdnsProvider {
   private readonly interfaceSource: InterfaceSource;
   private readonly interfaceIndex: InterfaceIndexSource;
 
-  private bus: AvahiBus | undefined;
-  private connecting: Promise<AvahiBus> | undefined;
+  private readonly connectBus: () => Promise<AvahiBusPort>;
+  private bus: AvahiBusPort | undefined;
+  private connecting: Promise<AvahiBusPort> | undefined;
   private reconnectTimer: TimerHandle | undefined;
   private reconnectDelayMs = RECONNECT_INITIAL_MS;
   private pollTimer: TimerHandle | undefined;
@@ -143,6 +168,8 @@ export class AvahiMdnsProvider implements MdnsProvider {
     this.pollMs = options.interfacePollMs ?? AVAHI_INTERFACE_POLL_MS;
     this.interfaceSource = options.interfaceSource ?? systemInterfaces;
     this.interfaceIndex = options.interfaceIndex ?? systemInterfaceIndex;
+    this.connectBus =
+      options.connect ?? (() => AvahiBus.connect({ clock: this.clock, logger: this.logger }));
     const tableOptions: ConstructorParameters<typeof ServiceTable>[0] = {
       provider: 'avahi',
       logger: this.logger,
@@ -225,9 +252,9 @@ export class AvahiMdnsProvider implements MdnsProvider {
     return run;
   }
 
-  private async ensureBus(): Promise<AvahiBus> {
+  private async ensureBus(): Promise<AvahiBusPort> {
     if (this.bus !== undefined && !this.bus.isClosed) return this.bus;
-    this.connecting ??= AvahiBus.connect({ clock: this.clock, logger: this.logger }).finally(() => {
+    this.connecting ??= this.connectBus().finally(() => {
       this.connecting = undefined;
     });
     const bus = await this.connecting;
@@ -236,7 +263,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
     return bus;
   }
 
-  private adoptBus(bus: AvahiBus): void {
+  private adoptBus(bus: AvahiBusPort): void {
     if (this.bus === bus) return;
     this.bus = bus;
     this.reconnectDelayMs = RECONNECT_INITIAL_MS;
@@ -263,7 +290,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
     });
   }
 
-  private onBusLost(bus: AvahiBus): void {
+  private onBusLost(bus: AvahiBusPort): void {
     if (this.bus !== bus || this.closed) return;
     this.forgetAvahiObjects(bus);
     this.bus = undefined;
@@ -290,7 +317,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
   }
 
   /** Every Avahi object path we held is void now. */
-  private forgetAvahiObjects(bus: AvahiBus): void {
+  private forgetAvahiObjects(bus: AvahiBusPort): void {
     bus.resetSubscriptions(['/']);
     this.group = undefined;
     this.browsers.clear();
@@ -334,7 +361,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
 
   // ---- interfaces ----------------------------------------------------------------------------
 
-  private async interfaceIndexes(bus: AvahiBus): Promise<number[]> {
+  private async interfaceIndexes(bus: AvahiBusPort): Promise<number[]> {
     if (this.restriction === undefined) return [AVAHI_IF_UNSPEC];
     const indexes: number[] = [];
     for (const name of this.restriction) {
@@ -350,7 +377,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
     return indexes;
   }
 
-  private async interfaceName(bus: AvahiBus, index: number): Promise<string | undefined> {
+  private async interfaceName(bus: AvahiBusPort, index: number): Promise<string | undefined> {
     const known = this.interfaceNames.get(index);
     if (known !== undefined) return known;
     try {
@@ -399,7 +426,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
 
   // ---- announcing ----------------------------------------------------------------------------
 
-  private async publish(bus: AvahiBus, force = false): Promise<void> {
+  private async publish(bus: AvahiBusPort, force = false): Promise<void> {
     const announcement = this.announcement;
     if (announcement === undefined || this.closed) return;
     const name = this.currentName ?? announcement.instanceName;
@@ -540,7 +567,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
 
   // ---- browsing ------------------------------------------------------------------------------
 
-  private async startBrowsers(bus: AvahiBus): Promise<void> {
+  private async startBrowsers(bus: AvahiBusPort): Promise<void> {
     if (!this.browsing || this.browsers.size > 0) return;
     const indexes = await this.interfaceIndexes(bus);
     for (const index of indexes) {
@@ -716,7 +743,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
     });
   }
 
-  private async freeResolver(bus: AvahiBus, path: string): Promise<void> {
+  private async freeResolver(bus: AvahiBusPort, path: string): Promise<void> {
     bus.unsubscribe(path);
     await bus
       .call(path, AVAHI_SERVICE_RESOLVER_INTERFACE, 'Free')
