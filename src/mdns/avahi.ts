@@ -183,10 +183,18 @@ export class AvahiMdnsProvider implements MdnsProvider {
     if (this.closed) throw new Error('mdns provider is closed');
     if (this.browsing) return;
     this.browsing = true;
-    await this.enqueue(async () => {
-      const bus = await this.ensureBus();
-      await this.startBrowsers(bus);
-    });
+    try {
+      await this.enqueue(async () => {
+        const bus = await this.ensureBus();
+        await this.startBrowsers(bus);
+      });
+    } catch (error: unknown) {
+      // Not browsing after all: else a later start() would return at once and never browse, and
+      // browsers made before the failure would stop startBrowsers() from adding the missing ones.
+      this.browsing = false;
+      await this.enqueue(() => this.stopBrowsers());
+      throw error;
+    }
     this.schedulePoll();
   }
 

@@ -1136,6 +1136,43 @@ describe('AvahiMdnsProvider: losing the bus', () => {
     assert.deepEqual(next.members(), ['ServiceBrowserPrepare', 'Start']);
   });
 
+  it('start() can be retried after it failed to connect', async () => {
+    let available = false;
+    const next = new FakeAvahiBus();
+    const h = harness(
+      {
+        connect: () => (available ? Promise.resolve(next) : Promise.reject(new Error('no D-Bus'))),
+      },
+      false,
+    );
+    await assert.rejects(h.provider.start(), /no D-Bus/);
+    available = true;
+    await h.provider.start();
+    assert.deepEqual(next.members(), ['ServiceBrowserPrepare', 'Start']);
+  });
+
+  it('start() that fails half-way frees the browsers it made, and can be retried', async () => {
+    const h = harness({ interfaces: ['eth0', 'wlan0'] });
+    const refuse: Responder = (call) => {
+      if (call.body[0] === 3) throw new Error('org.freedesktop.Avahi.TooManyObjectsError');
+      return [`/Client1/ServiceBrowser${String(call.body[0])}`];
+    };
+    h.bus.responders.set('ServiceBrowserPrepare', refuse);
+    h.bus.responders.set('ServiceBrowserNew', refuse);
+    await assert.rejects(h.provider.start(), /TooManyObjectsError/);
+    assert.deepEqual(
+      h.bus.callsOf('Free').map((call) => call.path),
+      ['/Client1/ServiceBrowser2'],
+    );
+    h.bus.responders.clear();
+    h.bus.forget();
+    await h.provider.start();
+    assert.deepEqual(
+      h.bus.callsOf('ServiceBrowserPrepare').map((call) => call.body[0]),
+      [2, 3],
+    );
+  });
+
   it('connects itself when no bus was given, and rejects while that fails', async () => {
     let available = false;
     const next = new FakeAvahiBus();
