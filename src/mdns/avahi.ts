@@ -697,6 +697,13 @@ export class AvahiMdnsProvider implements MdnsProvider {
       if (prepared) await bus.call(path, AVAHI_SERVICE_RESOLVER_INTERFACE, 'Start');
     })().catch((error: unknown) => {
       this.logger.warn({ err: error, name: item.name }, 'avahi: cannot resolve service');
+      // Start failed after Avahi created the resolver: free it, else every retry leaves one more
+      // resolver (and subscription) behind until the bus connection ends.
+      const path = item.resolverPath;
+      if (path !== undefined) {
+        item.resolverPath = undefined;
+        void this.freeResolver(bus, path);
+      }
       this.retryResolve(item);
     });
   }

@@ -929,6 +929,32 @@ describe('AvahiMdnsProvider: resolver failures', () => {
     assert.equal(h.events[0]?.type, 'up');
   });
 
+  it('frees a resolver whose Start failed before creating the next one', async () => {
+    const h = harness();
+    await h.provider.start();
+    h.bus.responders.set('Start', () => {
+      throw new Error('D-Bus call Start got no answer within 5000 ms');
+    });
+    h.bus.signal(h.bus.lastPath('ServiceBrowserPrepare'), 'ItemNew', item(2, AVAHI_PROTO_INET));
+    await settle();
+    const failed = h.bus.lastPath('ServiceResolverPrepare');
+    assert.ok(logged(h, 'warn', 'cannot resolve service'));
+    // Avahi created the resolver; without Free it would live until we disconnect.
+    assert.deepEqual(
+      h.bus.callsOf('Free').map((call) => call.path),
+      [failed],
+    );
+    assert.equal(h.bus.handlers.has(failed), false);
+    h.bus.responders.clear();
+    h.clock.advance(RESOLVE_RETRY_INITIAL_MS);
+    await settle();
+    const next = h.bus.lastPath('ServiceResolverPrepare');
+    assert.notEqual(next, failed);
+    h.bus.signal(next, 'Found', found(2, AVAHI_PROTO_INET, '192.168.1.20'));
+    await settle();
+    assert.equal(h.events[0]?.type, 'up');
+  });
+
   it('logs a resolver Free that fails', async () => {
     const h = harness();
     const resolver = await browseOnePeer(h);
