@@ -189,10 +189,8 @@ export class AvahiMdnsProvider implements MdnsProvider {
         await this.startBrowsers(bus);
       });
     } catch (error: unknown) {
-      // Not browsing after all: else a later start() would return at once and never browse, and
-      // browsers made before the failure would stop startBrowsers() from adding the missing ones.
+      // Not browsing after all: else a later start() would return at once and never browse.
       this.browsing = false;
-      await this.enqueue(() => this.stopBrowsers());
       throw error;
     }
     this.schedulePoll();
@@ -578,21 +576,28 @@ export class AvahiMdnsProvider implements MdnsProvider {
   private async startBrowsers(bus: AvahiBusPort): Promise<void> {
     if (!this.browsing || this.browsers.size > 0) return;
     const indexes = await this.interfaceIndexes(bus);
-    for (const index of indexes) {
-      const args = [index, AVAHI_PROTO_UNSPEC, SHIP_SERVICE_TYPE, '', 0];
-      let path: string;
-      let prepared = true;
-      try {
-        path = bodyString(await bus.server2('ServiceBrowserPrepare', 'iissu', args), 0);
-      } catch {
-        // avahi < 0.8 has no Prepare; signals that race ahead are buffered per path anyway.
-        prepared = false;
-        path = bodyString(await bus.server('ServiceBrowserNew', 'iissu', args), 0);
+    try {
+      for (const index of indexes) {
+        const args = [index, AVAHI_PROTO_UNSPEC, SHIP_SERVICE_TYPE, '', 0];
+        let path: string;
+        let prepared = true;
+        try {
+          path = bodyString(await bus.server2('ServiceBrowserPrepare', 'iissu', args), 0);
+        } catch {
+          // avahi < 0.8 has no Prepare; signals that race ahead are buffered per path anyway.
+          prepared = false;
+          path = bodyString(await bus.server('ServiceBrowserNew', 'iissu', args), 0);
+        }
+        const browserPath = path;
+        bus.subscribe(browserPath, (member, body) => this.onBrowserSignal(member, body));
+        this.browsers.add(browserPath);
+        if (prepared) await bus.call(browserPath, AVAHI_SERVICE_BROWSER_INTERFACE, 'Start');
       }
-      const browserPath = path;
-      bus.subscribe(browserPath, (member, body) => this.onBrowserSignal(member, body));
-      this.browsers.add(browserPath);
-      if (prepared) await bus.call(browserPath, AVAHI_SERVICE_BROWSER_INTERFACE, 'Start');
+    } catch (error: unknown) {
+      // All or nothing: a browser left behind (e.g. its Start timed out) would make the next
+      // startBrowsers() (reconnect retry, start() again) return early and never browse.
+      await this.stopBrowsers();
+      throw error;
     }
     this.logger.info(
       { interfaces: this.restriction ?? 'all' },

@@ -1162,6 +1162,31 @@ describe('AvahiMdnsProvider: losing the bus', () => {
     assert.deepEqual(next.members(), ['ServiceBrowserPrepare', 'Start']);
   });
 
+  it('retries a browser whose Start failed after reconnecting', async () => {
+    const next = new FakeAvahiBus();
+    next.responders.set('Start', () => {
+      throw new Error('D-Bus call Start got no answer within 5000 ms');
+    });
+    const h = harness({ connect: () => Promise.resolve(next) });
+    await h.provider.start();
+    h.bus.dropConnection();
+    h.clock.advance(RECONNECT_INITIAL_MS);
+    await settle();
+    const failed = next.lastPath('ServiceBrowserPrepare');
+    assert.ok(logged(h, 'warn', 'reconnect failed'));
+    assert.deepEqual(
+      next.callsOf('Free').map((call) => call.path),
+      [failed],
+    );
+
+    next.responders.clear();
+    next.forget();
+    h.clock.advance(RECONNECT_INITIAL_MS);
+    await settle();
+    assert.deepEqual(next.members(), ['ServiceBrowserPrepare', 'Start']);
+    assert.equal(next.only('Start').path, next.lastPath('ServiceBrowserPrepare'));
+  });
+
   it('start() can be retried after it failed to connect', async () => {
     let available = false;
     const next = new FakeAvahiBus();
