@@ -254,9 +254,29 @@ export function buildProgram(): Command {
     .option('--config <file>', 'config.json')
     .action(async (opts: { json?: boolean; config?: string }) => {
       const cfg = await config(opts.config);
-      const pending = await throughDaemon(cfg, (c) => c.listPending());
-      if (opts.json === true) print(terminalJson(pending));
-      else table(pending, ['ski', 'brand', 'model', 'device_type', 'address', 'expires_at']);
+      const { pending, denied } = await throughDaemon(cfg, (c) => c.pairingOverview());
+      if (opts.json === true) {
+        print(terminalJson(pending));
+        return;
+      }
+      table(pending, ['ski', 'brand', 'model', 'device_type', 'address', 'expires_at']);
+      if (denied.length > 0) {
+        print('');
+        print(
+          'denied (refused without a question until the time shown; `pairing forget SKI` ends it):',
+        );
+        table(denied, ['ski', 'denied_at', 'until', 'refused_since']);
+      }
+    });
+  pairing
+    .command('forget')
+    .argument('<ski>', 'SKI of a denied device: it may ask again at once')
+    .option('--config <file>', 'config.json')
+    .action(async (skiText: string, opts: { config?: string }) => {
+      const cfg = await config(opts.config);
+      const ski = toSki(skiText);
+      await throughDaemon(cfg, (c) => c.forgetDenial(ski));
+      print(`↩️  forgot the denial of ${ski}: it may ask again`);
     });
   for (const verb of ['approve', 'deny'] as const) {
     pairing

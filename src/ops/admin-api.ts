@@ -42,6 +42,17 @@ export interface PendingPairingInfo {
   [field: string]: unknown;
 }
 
+/** A device an operator denied, in its cool-down (GET /api/pairing, `denied`). */
+export interface DeniedPairingInfo {
+  ski: string;
+  /** RFC 3339 times. */
+  denied_at: string;
+  until: string;
+  /** Requests refused without a question since the denial. */
+  refused_since: number;
+  [field: string]: unknown;
+}
+
 /** A trusted device (GET /api/trust): the trusted_devices.json entry. */
 export interface TrustedDeviceInfo {
   ski: string;
@@ -98,6 +109,10 @@ export interface AdminBackend {
   approve(ski: Ski): MaybePromise<boolean>;
   /** Denies a pending request; false if there is none for this SKI (→ 404). */
   deny(ski: Ski): MaybePromise<boolean>;
+  /** Denied devices in their cool-down. */
+  listDenied(): MaybePromise<readonly DeniedPairingInfo[]>;
+  /** Ends a denial cool-down; false if the SKI is not denied (→ 404). */
+  forgetDenial(ski: Ski): MaybePromise<boolean>;
   listTrusted(): MaybePromise<readonly TrustedDeviceInfo[]>;
   /** Trusts a device (idempotent) and returns its entry. */
   addTrusted(ski: Ski, info?: TrustedDeviceDetails): MaybePromise<TrustedDeviceInfo>;
@@ -294,7 +309,24 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
 
   // --- pairing --------------------------------------------------------------------------------
 
-  app.get('/api/pairing', async () => ({ pending: await backend.listPending() }));
+  app.get('/api/pairing', async () => ({
+    pending: await backend.listPending(),
+    denied: await backend.listDenied(),
+  }));
+
+  app.post<{ Params: { ski: string } }>(
+    '/api/pairing/:ski/forget',
+    { schema: { params: SKI_PARAMS } },
+    async (request, reply) => {
+      const ski = requireSki(request.params.ski);
+      if (!(await backend.forgetDenial(ski))) {
+        return reply
+          .code(404)
+          .send(errorBody('SHIPHUB_ERR_NOT_FOUND', `${ski} is not in a denial cool-down`));
+      }
+      return { ski, forgotten: true };
+    },
+  );
 
   const decide = (decision: 'approve' | 'deny') =>
     app.post<{ Params: { ski: string } }>(

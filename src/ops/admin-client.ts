@@ -7,6 +7,7 @@ import { ShipHubError, TransportError, type ShipHubErrorCode } from '../ship/err
 import type {
   AdminHealth,
   ConnectionInfo,
+  DeniedPairingInfo,
   DiscoveredDeviceInfo,
   PendingPairingInfo,
   TrustedDeviceDetails,
@@ -122,6 +123,20 @@ export class AdminClient {
   /** GET /api/pairing */
   async listPending(): Promise<PendingPairingInfo[]> {
     return (await this.#request<{ pending: PendingPairingInfo[] }>('GET', '/api/pairing')).pending;
+  }
+
+  /** GET /api/pairing: pending requests and denied devices in their cool-down. */
+  async pairingOverview(): Promise<{ pending: PendingPairingInfo[]; denied: DeniedPairingInfo[] }> {
+    const body = await this.#request<{
+      pending: PendingPairingInfo[];
+      denied?: DeniedPairingInfo[];
+    }>('GET', '/api/pairing');
+    return { pending: body.pending, denied: body.denied ?? [] };
+  }
+
+  /** POST /api/pairing/:ski/forget; AdminApiError 404 when the SKI is not denied. */
+  async forgetDenial(ski: string): Promise<void> {
+    await this.#request('POST', `/api/pairing/${encodeURIComponent(ski)}/forget`);
   }
 
   /** POST /api/pairing/:ski/approve; AdminApiError 404 when nothing is pending for the SKI. */

@@ -528,6 +528,16 @@ export class Daemon {
         return true;
       },
       deny: (ski) => hub().deny(ski),
+      listDenied: () =>
+        hub()
+          .deniedPairings()
+          .map((d) => ({
+            ski: d.ski,
+            denied_at: d.deniedAt.toISOString(),
+            until: d.until.toISOString(),
+            refused_since: d.refusedSince,
+          })),
+      forgetDenial: (ski) => hub().forgetDenial(ski),
       listTrusted: () => trust().list(),
       addTrusted: async (ski, info) => {
         const current = this.describe(ski);

@@ -26,6 +26,7 @@ void fromStore;
 void addFromStore;
 
 const SKI = 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0';
+const SKI2 = '0123456789abcdef0123456789abcdef01234567';
 const OTHER = 'ffffffffffffffffffffffffffffffffffffffff';
 const TOKEN = 'test-token-0123456789';
 
@@ -45,6 +46,7 @@ function fakeBackend() {
     ],
   ]);
   const trusted = new Map<string, TrustedDeviceInfo>();
+  const denied = new Set<string>([SKI2]);
   const calls: string[] = [];
   let ready = true;
   const backend: AdminBackend = {
@@ -58,6 +60,17 @@ function fakeBackend() {
     deny(ski: Ski) {
       calls.push(`deny ${ski}`);
       return pending.delete(ski);
+    },
+    listDenied: () =>
+      [...denied].map((ski) => ({
+        ski,
+        denied_at: '2024-01-09T10:30:00Z',
+        until: '2024-01-09T10:40:00Z',
+        refused_since: 3,
+      })),
+    forgetDenial(ski: Ski) {
+      calls.push(`forget ${ski}`);
+      return denied.delete(ski);
     },
     listTrusted: () => [...trusted.values()],
     addTrusted(ski: Ski, info) {
@@ -169,6 +182,22 @@ describe('admin API', () => {
     assert.deepEqual(again.json(), {
       error: { code: 'SHIPHUB_ERR_NOT_FOUND', message: `no pending pairing request for ${SKI}` },
     });
+    await app.close();
+  });
+
+  it('lists denied devices and forgets a denial', async () => {
+    const { app, calls } = server();
+    const list = await app.inject({ url: '/api/pairing' });
+    assert.equal(list.json().denied[0].ski, SKI2);
+    assert.equal(list.json().denied[0].refused_since, 3);
+    const forget = await app.inject({ method: 'POST', url: `/api/pairing/${SKI2}/forget` });
+    assert.equal(forget.statusCode, 200);
+    assert.deepEqual(forget.json(), { ski: SKI2, forgotten: true });
+    const again = await app.inject({ method: 'POST', url: `/api/pairing/${SKI2}/forget` });
+    assert.equal(again.statusCode, 404);
+    assert.match(again.json().error.message, /not in a denial cool-down/);
+    assert.deepEqual(calls, [`forget ${SKI2}`, `forget ${SKI2}`]);
+    assert.deepEqual((await app.inject({ url: '/api/pairing' })).json().denied, []);
     await app.close();
   });
 
