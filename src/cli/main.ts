@@ -5,6 +5,7 @@
  * the hub/ops APIs.
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
 import { ShipHubError } from '../ship/errors.js';
 import { toSki } from '../ship/ski.js';
@@ -108,13 +109,60 @@ function table(rows: Array<Record<string, unknown>>, columns: string[]): void {
   for (const line of formatTable(rows, columns)) print(line);
 }
 
+/** The package's version (build/src/cli/main.js → package.json three levels up). */
+export function packageVersion(): string {
+  const pkg = createRequire(import.meta.url)('../../../package.json') as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
+/** Edit distance, for "did you mean" (commands are short: the quadratic table is fine). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (row[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/**
+ * `ship-hub WORD` runs the daemon with the config file WORD (the seed's contract). A word that is
+ * no file and does not look like a path is far more likely a mistyped command ("stauts"): say so
+ * instead of "cannot read config file".
+ */
+function refuseUnknownCommand(program: Command, word: string): void {
+  if (existsSync(word) || word.includes('/') || word.includes('.')) return;
+  const names = program.commands.map((c) => c.name());
+  const closest = names
+    .map((name) => ({ name, distance: editDistance(word, name) }))
+    .sort((x, y) => x.distance - y.distance)[0];
+  const suggestion =
+    closest !== undefined && closest.distance <= 2 ? ` (did you mean "${closest.name}"?)` : '';
+  throw new TypeError(
+    `unknown command "${word}"${suggestion}; commands: ${names.join(', ')}; ` +
+      'a config file is given by its path (e.g. ./config.json); see ship-hub --help',
+  );
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('ship-hub')
     .description('EEBUS SHIP hub: run the daemon, or use the tools below')
+    .version(packageVersion(), '-v, --version', 'print the version')
     .argument('[config]', 'config.json of the daemon (defaults apply without it)')
-    .action(async (path: string | undefined) => runDaemon(path));
+    .action(async (path: string | undefined) => {
+      if (path === 'help') program.help();
+      if (path !== undefined) refuseUnknownCommand(program, path);
+      await runDaemon(path);
+    });
 
   program
     .command('run')
