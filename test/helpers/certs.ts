@@ -2,7 +2,14 @@
  * Test certificates: real node identities (cached per process, since key generation and signing
  * cost a few milliseconds each) and deliberately broken certificates for the refusal tests.
  */
-import { createHash, createPrivateKey, createPublicKey, sign, webcrypto } from 'node:crypto';
+import {
+  X509Certificate,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  sign,
+  webcrypto,
+} from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -195,6 +202,17 @@ async function buildCertificate(
     extensionHex,
     ski: extensionHex !== undefined && extensionHex.length === 40 ? (extensionHex as Ski) : keySki,
   };
+}
+
+/**
+ * What verifyPeerCertificate reports as `keySha256` for a P-256 certificate: SHA-256 of the EC
+ * point, the last 65 bytes of its SubjectPublicKeyInfo (computed here with Node's X.509 parser).
+ */
+export function keySha256Of(certificate: string | Uint8Array): string {
+  const spki = new X509Certificate(certificate).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256')
+    .update(spki.subarray(spki.length - 65))
+    .digest('hex');
 }
 
 /** PEM of a certificate DER. */

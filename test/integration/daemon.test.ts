@@ -205,15 +205,25 @@ describe('the daemon as a child process', () => {
       const file = JSON.parse(
         readFileSync(join(dir, 'data/trusted_devices.json'), 'utf8'),
       ) as Record<string, Record<string, unknown>>;
-      assert.deepEqual(Object.keys(file[peerIdentity.ski] ?? {}).sort(), [
-        'brand',
-        'connection_count',
-        'device_type',
-        'last_connection',
-        'model',
-        'paired_at',
-        'ski',
-      ]);
+      // The seed's fields, plus the pinned key once the device's first connection is written.
+      const keys = Object.keys(file[peerIdentity.ski] ?? {}).sort();
+      assert.deepEqual(
+        keys.filter((k) => k !== 'public_key_sha256'),
+        [
+          'brand',
+          'connection_count',
+          'device_type',
+          'last_connection',
+          'model',
+          'paired_at',
+          'ski',
+        ],
+      );
+      const pin = file[peerIdentity.ski]?.public_key_sha256;
+      assert.ok(
+        pin === undefined || (typeof pin === 'string' && /^[0-9a-f]{64}$/.test(pin)),
+        'a pin is a SHA-256',
+      );
       // SIGTERM closes the peer with a SHIP close (announce/confirm), not a dropped socket.
       const closed = new Promise<{ failure?: unknown; closeCode?: number | undefined }>((res) =>
         peer.once('disconnected', (_ski, info) => res(info)),

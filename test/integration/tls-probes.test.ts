@@ -13,7 +13,13 @@ import { join } from 'node:path';
 import { createShipTlsContext, peerSkiOf, wrapServerSocket } from '../../src/transport/tls.js';
 import type { PeerCertificateResult } from '../../src/trust/certificate.js';
 import type { NodeIdentity } from '../../src/trust/identity.js';
-import { haveOpenssl, tempDir, testCertificate, testIdentity } from '../helpers/certs.js';
+import {
+  haveOpenssl,
+  keySha256Of,
+  tempDir,
+  testCertificate,
+  testIdentity,
+} from '../helpers/certs.js';
 
 const PROBE_TIMEOUT_MS = 10_000;
 const HTTP_ANSWER = 'HTTP/1.1 200 OK';
@@ -173,7 +179,13 @@ describe(
         assert.ok(result.output.includes(HTTP_ANSWER), result.output);
         assert.match(result.output, expected);
         const decision = await lastDecision(seen);
-        assert.deepEqual(decision, { ok: true, ski: (await testIdentity('b')).ski, legacy: false });
+        const b = await testIdentity('b');
+        assert.deepEqual(decision, {
+          ok: true,
+          ski: b.ski,
+          legacy: false,
+          keySha256: keySha256Of(b.certificatePem),
+        });
       });
     }
   },

@@ -27,7 +27,12 @@ import { TimeoutError, TransportError } from '../../../src/ship/errors.js';
 import type { Ski } from '../../../src/ship/ski.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { startSilentServer, type SilentServer } from '../../helpers/silent-server.js';
-import { testCertificate, testIdentity, type TestCertificate } from '../../helpers/certs.js';
+import {
+  keySha256Of,
+  testCertificate,
+  testIdentity,
+  type TestCertificate,
+} from '../../helpers/certs.js';
 
 type Material = Pick<NodeIdentity, 'certificatePem' | 'privateKeyPem' | 'ski'> | TestCertificate;
 
@@ -232,9 +237,15 @@ describe('SHIP TLS handshakes on loopback', () => {
         ok: true,
         ski: a.ski,
         legacy: false,
+        keySha256: keySha256Of(a.certificatePem),
       });
       const accepted = await server.next();
-      assert.deepEqual(accepted.result, { ok: true, ski: b.ski, legacy: false });
+      assert.deepEqual(accepted.result, {
+        ok: true,
+        ski: b.ski,
+        legacy: false,
+        keySha256: keySha256Of(b.certificatePem),
+      });
       assert.equal(await firstLine(client), `hello ${b.ski}`);
     } finally {
       client.destroy();
@@ -281,7 +292,12 @@ describe('SHIP TLS handshakes on loopback', () => {
         const accepted = await server.next();
         assert.equal(accepted.protocol, 'TLSv1.2');
         assert.equal(accepted.cipher, cipher);
-        assert.deepEqual(accepted.result, { ok: true, ski: b.ski, legacy: false });
+        assert.deepEqual(accepted.result, {
+          ok: true,
+          ski: b.ski,
+          legacy: false,
+          keySha256: keySha256Of(b.certificatePem),
+        });
         assert.equal(peerSkiOf(client, { expectedSki: a.ski }).ok, true);
         assert.equal(await firstLine(client), `hello ${b.ski}`);
       } finally {
@@ -302,7 +318,12 @@ describe('SHIP TLS handshakes on loopback', () => {
         assert.equal(client.getProtocol(), 'TLSv1.2');
         assert.equal(client.getCipher().name, cipher);
         assert.equal(peerSkiOf(client, { expectedSki: a.ski }).ok, true);
-        assert.deepEqual((await jeebusLike.next()).result, { ok: true, ski: b.ski, legacy: false });
+        assert.deepEqual((await jeebusLike.next()).result, {
+          ok: true,
+          ski: b.ski,
+          legacy: false,
+          keySha256: keySha256Of(b.certificatePem),
+        });
         client.destroy();
       } finally {
         await jeebusLike.close();
@@ -427,6 +448,7 @@ describe('SHIP TLS handshakes on loopback', () => {
         ok: true,
         ski: legacy.extensionHex,
         legacy: true,
+        keySha256: keySha256Of(legacy.certificatePem),
       });
       client.destroy();
       const strict = await connectShipTls({
@@ -450,7 +472,12 @@ describe('SHIP TLS handshakes on loopback', () => {
       ctx: foreignContext(elli),
     });
     try {
-      assert.deepEqual((await server.next()).result, { ok: true, ski: elli.keySki, legacy: false });
+      assert.deepEqual((await server.next()).result, {
+        ok: true,
+        ski: elli.keySki,
+        legacy: false,
+        keySha256: keySha256Of(elli.certificateDer),
+      });
     } finally {
       client.destroy();
     }
@@ -476,7 +503,12 @@ describe('SHIP TLS handshakes on loopback', () => {
       );
       try {
         assert.equal(second.isSessionReused(), false);
-        assert.deepEqual((await server.next()).result, { ok: true, ski: b.ski, legacy: false });
+        assert.deepEqual((await server.next()).result, {
+          ok: true,
+          ski: b.ski,
+          legacy: false,
+          keySha256: keySha256Of(b.certificatePem),
+        });
         assert.equal(second.getTLSTicket(), undefined, 'no TLS 1.2 ticket was issued');
       } finally {
         second.destroy();

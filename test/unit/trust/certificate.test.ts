@@ -21,6 +21,7 @@ import {
   VECTOR_PUBLIC_POINT_HEX,
   VECTOR_SKI,
   vectorPrivateKey,
+  keySha256Of,
 } from '../../helpers/certs.js';
 
 function refused(result: PeerCertificateResult): TrustError {
@@ -48,6 +49,7 @@ describe('SKI test vector (protocol reference §1.1, checklist item 1)', () => {
       ok: true,
       ski: VECTOR_SKI,
       legacy: false,
+      keySha256: keySha256Of(identity.certificateDer),
     });
   });
 
@@ -115,6 +117,7 @@ describe('inspectCertificate', () => {
       ok: true,
       ski: elli.keySki,
       legacy: false,
+      keySha256: keySha256Of(elli.certificateDer),
     });
   });
 
@@ -133,10 +136,16 @@ describe('verifyPeerCertificate (SHIP §12.2, checklist items 6-7)', () => {
       ok: true,
       ski: identity.ski,
       legacy: false,
+      keySha256: keySha256Of(identity.certificateDer),
     });
     assert.deepEqual(
       verifyPeerCertificate(identity.certificateDer, { expectedSki: identity.ski }),
-      { ok: true, ski: identity.ski, legacy: false },
+      {
+        ok: true,
+        ski: identity.ski,
+        legacy: false,
+        keySha256: keySha256Of(identity.certificateDer),
+      },
     );
   });
 
@@ -173,6 +182,7 @@ describe('verifyPeerCertificate (SHIP §12.2, checklist items 6-7)', () => {
       ok: true,
       ski: cert.extensionHex,
       legacy: true,
+      keySha256: keySha256Of(cert.certificateDer),
     });
     // The opt-in does not relax the other checks.
     const short = await testCertificate('short');
@@ -183,6 +193,7 @@ describe('verifyPeerCertificate (SHIP §12.2, checklist items 6-7)', () => {
       ok: true,
       ski: good.ski,
       legacy: false,
+      keySha256: keySha256Of(good.certificateDer),
     });
   });
 
@@ -329,7 +340,12 @@ describe('agreement with OpenSSL', { skip: !haveOpenssl() && 'openssl is not ins
       const der = new X509Certificate(readFileSync(cert)).raw;
       const info = inspectCertificate(der);
       assert.equal(info.extensionMatchesKey, true);
-      assert.deepEqual(verifyPeerCertificate(der), { ok: true, ski: info.ski, legacy: false });
+      assert.deepEqual(verifyPeerCertificate(der), {
+        ok: true,
+        ski: info.ski,
+        legacy: false,
+        keySha256: keySha256Of(der),
+      });
     } finally {
       dir.remove();
     }
