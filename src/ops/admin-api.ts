@@ -3,12 +3,23 @@
  * pairing decisions, the trust list, connections and discovered devices. The CLI talks to it
  * through {@link AdminClient} (admin-client.ts).
  *
- * Security: it binds to loopback by default. With a token every route except /healthz needs
- * `Authorization: Bearer <token>`; on a non-loopback address a token is mandatory and the server
- * refuses to be created without one. Errors are `{ "error": { "code", "message" } }` with stable
- * `SHIPHUB_ERR_*` codes (docs/errors.md).
+ * Security (docs/security.md): loopback is no credential, since every local process and every
+ * web page in a local browser can reach 127.0.0.1. So:
+ * - every route except GET /healthz and GET /readyz needs `Authorization: Bearer <token>` (the
+ *   configured admin_token, or the 0600 token file the daemon creates and the CLI reads);
+ *   /healthz without it answers only status and uptime (no SKI, no SHIP ID);
+ * - the Host header must name this server (a bound address, or localhost on loopback): a DNS
+ *   rebinding page sends its own host name;
+ * - cross-site requests are refused (an Origin that is not this server, `Sec-Fetch-Site:
+ *   cross-site` or `same-site`), and state changes require `Content-Type: application/json`,
+ *   which a page cannot send across origins without a preflight (sendBeacon and form posts
+ *   cannot);
+ * - slow or large requests end: small body limit, request and keep-alive timeouts.
+ * Errors are `{ "error": { "code", "message" } }` with stable `SHIPHUB_ERR_*` codes
+ * (docs/errors.md).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import { LogController, fastify, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { ConfigError, ShipHubError, type ShipHubErrorCode } from '../ship/errors.js';
@@ -128,8 +139,8 @@ export interface AdminServerOptions {
   /** Served on /metrics; without it /metrics answers 404 (metrics disabled). */
   registry?: Registry | undefined;
   logger: Logger;
-  /** Bearer token; required when `host` is not a loopback address. */
-  token?: string | undefined;
+  /** Bearer token: required (the daemon passes admin_token or the token file's content). */
+  token: string;
   host: string;
   /** 0 = any free port. */
   port: number;
@@ -143,6 +154,44 @@ export interface AdminServer {
   listen(): Promise<{ host: string; port: number; url: string }>;
   /** Stops listening and closes connections. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Requests must arrive in full within this time (slowloris bodies end). */
+export const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
+/** Routes reachable without the token. */
+const OPEN_ROUTES = new Set(['/healthz', '/readyz']);
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The host name of a Host header or an origin's host ("[::1]:4713" → "::1"), lower case. */
+function hostnameOf(hostHeader: string): string | undefined {
+  try {
+    return new URL(`http://${hostHeader}`).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/** "http://127.0.0.1:4713" → "127.0.0.1:4713"; undefined for "null" or anything unparsable. */
+function originHost(origin: string): string | undefined {
+  try {
+    return new URL(origin).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Which Host names this server answers to: the bound address; on loopback also localhost and the
+ * loopback literals; on a wildcard bind any IP literal (the address the client dialled) and
+ * localhost. A host name from DNS (what a rebinding attack uses) only when it is admin_host.
+ */
+function hostAllowed(bound: string, name: string): boolean {
+  const boundName = bound.replace(/^\[|\]$/g, '').toLowerCase();
+  if (name === boundName) return true;
+  if (boundName === '0.0.0.0' || boundName === '::')
+    return isIP(name) !== 0 || name === 'localhost';
+  if (isLoopbackHost(boundName)) return name === 'localhost' || isLoopbackHost(name);
+  return false;
 }
 
 /** HTTP status of a ShipHubError code; anything not listed is a 500. */
@@ -207,32 +256,68 @@ function requireSki(text: string): Ski {
  */
 export function createAdminServer(options: AdminServerOptions): AdminServer {
   const { backend, registry, host, port } = options;
-  const token = options.token === '' ? undefined : options.token;
-  if (token === undefined && !isLoopbackHost(host)) {
+  if (typeof options.token !== 'string' || options.token.length === 0) {
     throw new ConfigError(
       'SHIPHUB_ERR_CONFIG',
-      `the admin API would listen on "${host}", which is not a loopback address, without a token; ` +
-        'set "admin_token" or bind "admin_host" to 127.0.0.1',
+      'the admin API needs a token ("admin_token", or the token file "admin_token_file")',
     );
   }
   const log = options.logger.child({ component: 'admin-api' });
-  const expected = token === undefined ? undefined : digest(token);
+  const expected = digest(options.token);
+  const authorized = (header: string | undefined): boolean => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), expected);
+  };
 
   const app = fastify({
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 64 * 1024,
+    bodyLimit: 16 * 1024,
+    connectionTimeout: ADMIN_REQUEST_TIMEOUT_MS,
+    requestTimeout: ADMIN_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: 5_000,
     // Reject unknown body fields instead of silently dropping them (fastify's default).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
   app.addHook('onRequest', async (request, reply) => {
-    if (expected === undefined || request.url.split('?')[0] === '/healthz') return;
+    const refuse = (status: number, code: ShipHubErrorCode, message: string) =>
+      reply.code(status).send(errorBody(code, message));
+    // DNS rebinding: a page on attacker.example resolved to 127.0.0.1 still sends its own name.
+    const hostHeader = request.headers.host ?? '';
+    const name = hostnameOf(hostHeader);
+    if (name === undefined || !hostAllowed(host, name)) {
+      return refuse(
+        421,
+        'SHIPHUB_ERR_UNAUTHORIZED',
+        `Host "${hostHeader.slice(0, 100)}" is not a name of this admin API (bound to ${host})`,
+      );
+    }
+    // Cross-site requests from a browser: never for this API.
+    const site = request.headers['sec-fetch-site'];
+    const origin = request.headers.origin;
+    if (
+      site === 'cross-site' ||
+      site === 'same-site' ||
+      (origin !== undefined && originHost(origin) !== hostHeader.toLowerCase())
+    ) {
+      return refuse(403, 'SHIPHUB_ERR_UNAUTHORIZED', 'cross-site requests are refused');
+    }
+    if (STATE_CHANGING.has(request.method)) {
+      const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+      if (type !== 'application/json') {
+        return refuse(
+          415,
+          'SHIPHUB_ERR_BAD_REQUEST',
+          'state changes need "Content-Type: application/json" (use the ship-hub CLI)',
+        );
+      }
+    }
+    const path = request.url.split('?')[0] ?? '';
+    if (request.method === 'GET' && OPEN_ROUTES.has(path)) return;
     const header = request.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const ok = match?.[1] !== undefined && timingSafeEqual(digest(match[1]), expected);
-    if (!ok) {
+    if (!authorized(header)) {
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer realm="ship-hub"')
@@ -287,7 +372,12 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
 
   // --- probes and metrics ---------------------------------------------------------------------
 
-  app.get('/healthz', async () => backend.health());
+  // Without the token only liveness: the SKI and SHIP ID are for the operator.
+  app.get('/healthz', async (request) => {
+    const health = await backend.health();
+    if (authorized(request.headers.authorization)) return health;
+    return { status: health.status, uptime_s: health.uptime_s };
+  });
 
   app.get('/readyz', async (_request, reply) => {
     if (await backend.ready()) return { ready: true };

@@ -13,6 +13,7 @@ import type {
   TrustedDeviceDetails,
   TrustedDeviceInfo,
 } from './admin-api.js';
+import { readAdminTokenFile } from './admin-token.js';
 import type { HubConfig } from './config.js';
 
 /** An error answer of the admin API, with its HTTP status and the server's code. */
@@ -30,6 +31,11 @@ export interface AdminClientOptions {
   /** Default "http://127.0.0.1:4713". */
   baseUrl?: string;
   token?: string | undefined;
+  /**
+   * Without `token`: the daemon's token file (admin_token_file), read at each request, so a
+   * client made before the daemon's first start works once the file exists.
+   */
+  tokenFile?: string | undefined;
   /** Per-request timeout; default 5000 ms. */
   timeoutMs?: number;
   /** For tests; default the global fetch. */
@@ -71,19 +77,22 @@ const REASONS: Record<string, string> = {
 export class AdminClient {
   readonly baseUrl: string;
   readonly #token: string | undefined;
+  readonly #tokenFile: string | undefined;
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
 
   constructor(options: AdminClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? DEFAULT_ADMIN_URL).replace(/\/+$/, '');
     this.#token = options.token === '' ? undefined : options.token;
+    this.#tokenFile = options.tokenFile;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#fetch = options.fetch ?? globalThis.fetch;
   }
 
   /** A client for the daemon that `config` describes (its admin_host, admin_port, admin_token). */
   static fromConfig(
-    config: Pick<HubConfig, 'admin_host' | 'admin_port' | 'admin_token'>,
+    config: Pick<HubConfig, 'admin_host' | 'admin_port' | 'admin_token'> &
+      Partial<Pick<HubConfig, 'admin_token_file'>>,
     options: Omit<AdminClientOptions, 'baseUrl' | 'token'> = {},
   ): AdminClient {
     if (config.admin_port === 0) {
@@ -96,6 +105,7 @@ export class AdminClient {
       ...options,
       baseUrl: adminUrlFromConfig(config),
       token: config.admin_token,
+      tokenFile: config.admin_token_file,
     });
   }
 
@@ -179,14 +189,19 @@ export class AdminClient {
 
   async #request<T>(method: string, path: string, body?: unknown, asText = false): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    const token =
+      this.#token ??
+      (this.#tokenFile === undefined ? undefined : readAdminTokenFile(this.#tokenFile));
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    // State changes always carry JSON (the server refuses them otherwise: no cross-site forms).
+    const sendsBody = body !== undefined || method !== 'GET';
+    if (sendsBody) headers['content-type'] = 'application/json';
     let response: Response;
     try {
       response = await this.#fetch(`${this.baseUrl}${path}`, {
         method,
         headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(sendsBody ? { body: JSON.stringify(body ?? {}) } : {}),
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (error) {

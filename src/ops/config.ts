@@ -73,6 +73,11 @@ export interface HubConfig {
   readonly admin_host: string;
   /** Bearer token of the admin API; required when admin_host is not loopback. */
   readonly admin_token: string | undefined;
+  /**
+   * Without admin_token: the file holding the admin API's token, created with mode 0600 at the
+   * first start and read by the CLI (only the service user and root can use the API).
+   */
+  readonly admin_token_file: string;
   /** mDNS backend: Avahi over D-Bus, the built-in responder, or auto (Avahi if present). */
   readonly mdns_provider: MdnsProvider;
   /** Which connection survives when two exist to one peer (SHIP §12.2.2 or legacy ship-go). */
@@ -107,6 +112,7 @@ export const PATH_KEYS = [
   'certificate_file',
   'private_key_file',
   'state_file',
+  'admin_token_file',
 ] as const;
 
 type EnvKind = 'string' | 'int' | 'bool' | 'list';
@@ -173,6 +179,7 @@ const KEYS = {
     env: 'string',
   },
   admin_token: { schema: text(1024).optional(), expected: 'a non-empty string', env: 'string' },
+  admin_token_file: { schema: text(4096), expected: 'a file path', env: 'string' },
   mdns_provider: {
     schema: oneOf(MDNS_PROVIDERS),
     expected: `one of ${quoteList(MDNS_PROVIDERS)}`,
@@ -245,6 +252,7 @@ const DEFAULTS = {
   certificate_file: 'certs/ship.crt',
   private_key_file: 'certs/ship.key',
   state_file: 'data/hub_state.json',
+  admin_token_file: 'data/admin.token',
   log_level: 'info',
   metrics_enabled: true,
   network_interfaces: [],

@@ -18,6 +18,7 @@ import { expiryWarning, loadOrCreateIdentity, type NodeIdentity } from '../trust
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { safeTerminalText } from '../util/terminal-text.js';
+import { loadOrCreateAdminToken } from './admin-token.js';
 import { PairingPrompt } from './pairing-prompt.js';
 import { RefusalLog } from './refusal-log.js';
 import { createAdminServer, type AdminBackend, type AdminServer } from './admin-api.js';
@@ -181,7 +182,7 @@ export class Daemon {
         backend: this.backend(),
         registry: c.metrics_enabled ? this.metrics.registry : undefined,
         logger: log.child({ component: 'admin' }),
-        token: c.admin_token,
+        token: c.admin_token ?? (await loadOrCreateAdminToken(c.admin_token_file)),
         host: c.admin_host,
         port: c.admin_port,
       });

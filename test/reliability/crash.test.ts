@@ -230,7 +230,11 @@ async function runLane(lane: number): Promise<LaneReport> {
     }),
   );
   const trustPath = join(dir, 'data/trusted_devices.json');
-  const admin = new AdminClient({ baseUrl: `http://${HOST}:${adminPort}`, timeoutMs: 3_000 });
+  const admin = new AdminClient({
+    baseUrl: `http://${HOST}:${adminPort}`,
+    tokenFile: join(dir, 'data/admin.token'),
+    timeoutMs: 3_000,
+  });
 
   const peerIdentity = await testIdentity(`crash-peer-${lane}`);
   const pairingIdentities = await Promise.all(

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
+import type { InjectOptions } from 'fastify';
 import {
   createAdminServer,
   type AdminBackend,
@@ -124,11 +125,24 @@ function server(options: { token?: string; host?: string; metrics?: boolean } = 
     registry:
       options.metrics === false ? undefined : createHubMetrics({ defaultMetrics: false }).registry,
     logger,
-    token: options.token,
+    token: options.token ?? TOKEN,
     host: options.host ?? '127.0.0.1',
     port: 0,
   });
-  return { ...fake, admin, app: admin.app, lines };
+  const raw = admin.app;
+  // What the CLI sends: the token, and JSON on state changes.
+  const app = {
+    inject: (request: InjectOptions) => {
+      const stateChange = request.method !== undefined && request.method !== 'GET';
+      return raw.inject({
+        ...request,
+        headers: { authorization: `Bearer ${TOKEN}`, ...request.headers },
+        ...(stateChange && request.payload === undefined ? { payload: {} } : {}),
+      });
+    },
+    close: () => raw.close(),
+  };
+  return { ...fake, admin, app, raw, lines };
 }
 
 describe('admin API', () => {
@@ -303,11 +317,11 @@ describe('admin API', () => {
     await app.close();
   });
 
-  it('requires the bearer token on every route except /healthz', async () => {
-    const { app, lines } = server({ token: TOKEN });
+  it('requires the bearer token on every route except /healthz and /readyz', async () => {
+    const { raw: app, lines } = server({ token: TOKEN });
     assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
+    assert.equal((await app.inject({ url: '/readyz' })).statusCode, 200);
     for (const [method, url] of [
-      ['GET', '/readyz'],
       ['GET', '/metrics'],
       ['GET', '/api/pairing'],
       ['POST', `/api/pairing/${SKI}/approve`],
@@ -317,11 +331,17 @@ describe('admin API', () => {
       ['GET', '/api/discovered'],
       ['GET', '/api/nope'],
     ] as const) {
-      const none = await app.inject({ method, url });
+      const json = method === 'GET' ? {} : { payload: {} };
+      const none = await app.inject({ method, url, ...json });
       assert.equal(none.statusCode, 401, `${method} ${url}`);
       assert.equal(none.json().error.code, 'SHIPHUB_ERR_UNAUTHORIZED');
       assert.equal(none.headers['www-authenticate'], 'Bearer realm="ship-hub"');
-      const wrong = await app.inject({ method, url, headers: { authorization: 'Bearer nope' } });
+      const wrong = await app.inject({
+        method,
+        url,
+        headers: { authorization: 'Bearer nope' },
+        ...json,
+      });
       assert.equal(wrong.statusCode, 401);
       assert.equal(wrong.json().error.message, 'invalid admin token');
     }
@@ -334,11 +354,65 @@ describe('admin API', () => {
     await app.close();
   });
 
-  it('refuses to start on a non-loopback address without a token', () => {
+  it('a web page cannot use it: foreign Host, cross-site Origin or fetch metadata, non-JSON state changes', async () => {
+    const { raw, calls } = server({ token: TOKEN });
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const approve = { method: 'POST' as const, url: `/api/pairing/${SKI}/approve` };
+    // DNS rebinding: attacker.example resolved to 127.0.0.1.
+    const rebound = await raw.inject({
+      ...approve,
+      headers: { ...auth, host: 'attacker.example:4713' },
+      payload: {},
+    });
+    assert.equal(rebound.statusCode, 421);
+    assert.match(rebound.json().error.message, /not a name of this admin API/);
+    for (const headers of [
+      { origin: 'http://evil.example' },
+      { origin: 'null' },
+      { origin: 'http://127.0.0.1:8080' }, // another local web app: another origin
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+    ]) {
+      const res = await raw.inject({ ...approve, headers: { ...auth, ...headers }, payload: {} });
+      assert.equal(res.statusCode, 403, JSON.stringify(headers));
+      assert.equal(res.json().error.message, 'cross-site requests are refused');
+    }
+    // sendBeacon / a form post: text/plain, or no body at all.
+    const beacon = await raw.inject({
+      ...approve,
+      headers: { ...auth, 'content-type': 'text/plain' },
+      payload: 'x',
+    });
+    assert.equal(beacon.statusCode, 415);
+    assert.equal((await raw.inject({ ...approve, headers: auth })).statusCode, 415);
+    assert.deepEqual(calls, [], 'nothing was approved');
+    // The same request from the CLI (same origin, JSON) goes through.
+    const ok = await raw.inject({
+      ...approve,
+      headers: { ...auth, host: 'localhost:4713', origin: 'http://localhost:4713' },
+      payload: {},
+    });
+    assert.equal(ok.statusCode, 200);
+    assert.deepEqual(calls, [`approve ${SKI}`]);
+    await raw.close();
+  });
+
+  it('/healthz tells only status and uptime without the token', async () => {
+    const { raw } = server({ token: TOKEN });
+    const anonymous = await raw.inject({ url: '/healthz' });
+    assert.deepEqual(anonymous.json(), { status: 'ok', uptime_s: 42 });
+    const operator = await raw.inject({
+      url: '/healthz',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.deepEqual(operator.json(), { status: 'ok', uptime_s: 42, connections: 1 });
+    await raw.close();
+  });
+
+  it('refuses to be created without a token, also on loopback', () => {
     assert.throws(
-      () => server({ host: '0.0.0.0' }),
-      (error: unknown) =>
-        error instanceof ConfigError && /not a loopback address/.test(error.message),
+      () => server({ token: '' }),
+      (error: unknown) => error instanceof ConfigError && /needs a token/.test(error.message),
     );
     const { admin } = server({ host: '0.0.0.0', token: TOKEN });
     assert.ok(admin.app);
