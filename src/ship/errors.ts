@@ -46,6 +46,7 @@ export type ShipHubErrorCode =
   | 'SHIPHUB_ERR_STORAGE'
   // operations: persisted files, admin API and its client
   | 'SHIPHUB_ERR_STORE_INVALID'
+  | 'SHIPHUB_ERR_LOCKED'
   | 'SHIPHUB_ERR_SKI_INVALID'
   | 'SHIPHUB_ERR_BAD_REQUEST'
   | 'SHIPHUB_ERR_NOT_FOUND'
