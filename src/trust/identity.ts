@@ -20,7 +20,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, InternalError } from '../ship/errors.js';
 import type { Ski } from '../ship/ski.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { writeFileAtomic, writeFileExclusive } from '../util/atomic-file.js';
 import { fingerprintSha256, inspectCertificate, loadX509, skiOfPublicKey } from './certificate.js';
 
 /** Default certificate lifetime: 10 years, as ship-go (protocol reference §1.3). */
@@ -329,12 +329,30 @@ export async function saveIdentity(
   identity: NodeIdentity,
   certPath: string,
   keyPath: string,
+  options: { exclusive?: boolean } = {},
 ): Promise<void> {
   await mkdir(dirname(resolve(keyPath)), { recursive: true, mode: KEY_DIR_MODE });
+  // With `exclusive` (a new identity) neither file may exist: another process that created an
+  // identity at the same moment keeps its files and we fail, instead of one SKI silently
+  // replacing the other on disk.
+  const write = options.exclusive === true ? writeFileExclusive : writeFileAtomic;
+  const save = async (path: string, what: string, data: string, mode: number) => {
+    try {
+      await write(path, data, { mode });
+    } catch (error) {
+      if (errnoCode(error) !== 'EEXIST') throw error;
+      throw new ConfigError(
+        'SHIPHUB_ERR_CONFIG',
+        `${what} ${path} appeared while this identity was being created (another process ` +
+          'created one at the same time?); it was not overwritten. Start again to load it',
+        { cause: error },
+      );
+    }
+  };
   // The key first: a crash in between leaves a key without a certificate, which
   // loadOrCreateIdentity refuses instead of generating a new key over it.
-  await writeFileAtomic(keyPath, identity.privateKeyPem, { mode: KEY_FILE_MODE });
-  await writeFileAtomic(certPath, identity.certificatePem, { mode: CERT_FILE_MODE });
+  await save(keyPath, 'private key file', identity.privateKeyPem, KEY_FILE_MODE);
+  await save(certPath, 'certificate file', identity.certificatePem, CERT_FILE_MODE);
 }
 
 /**
@@ -350,8 +368,18 @@ export async function loadIdentity(certPath: string, keyPath: string): Promise<N
   if (process.platform !== 'win32') {
     let mode: number;
     try {
-      mode = (await stat(keyPath)).mode & 0o777;
+      const info = await stat(keyPath);
+      // A directory's mode says nothing about a key's readability: name the real problem.
+      if (info.isDirectory()) {
+        throw new ConfigError(
+          'SHIPHUB_ERR_CONFIG',
+          `private key file ${keyPath} is a directory, not a file; point private_key_file at ` +
+            'the key file (e.g. certs/ship.key)',
+        );
+      }
+      mode = info.mode & 0o777;
     } catch (error) {
+      if (error instanceof ConfigError) throw error;
       await readText(keyPath, 'private key file'); // throws the same readable message
       throw error;
     }
@@ -472,7 +500,7 @@ export async function loadOrCreateIdentity(
     );
   }
   const identity = await createIdentity(options);
-  await saveIdentity(identity, certPath, keyPath);
+  await saveIdentity(identity, certPath, keyPath, { exclusive: true });
   return { identity, created: true };
 }
 

@@ -6,9 +6,28 @@
  *
  * Writes to the same path are serialised through a per-path promise chain, so two concurrent
  * callers cannot interleave and the last call wins.
+ *
+ * A target that is a symbolic link is followed: the file it points to is replaced (its temporary
+ * file is created next to it, so the rename stays within one file system) and the link stays a
+ * link. Renaming over the link itself would silently turn an operator's symlinked
+ * trusted_devices.json into a regular file that the link's target no longer sees.
+ *
+ * {@link writeFileExclusive} creates a file that must not exist yet (the identity's key and
+ * certificate): the complete content is linked into place, and link() fails if the name exists,
+ * so two writers racing cannot replace each other's file.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import {
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  rename,
+  stat,
+  unlink,
+} from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 /** Options of {@link writeFileAtomic}. */
@@ -61,11 +80,35 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** Symbolic links followed at most; more is a loop (the kernel's ELOOP limit is 40 too). */
+const MAX_SYMLINKS = 40;
+
+/**
+ * The path a write must replace: `path` itself, or, when it is a symbolic link (also one that
+ * points to a file not created yet), the file at the end of the chain of links.
+ */
+export async function resolveWriteTarget(path: string): Promise<string> {
+  let current = resolve(path);
+  for (let hops = 0; hops <= MAX_SYMLINKS; hops++) {
+    let isLink: boolean;
+    try {
+      isLink = (await lstat(current)).isSymbolicLink();
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return current;
+      throw error;
+    }
+    if (!isLink) return current;
+    current = resolve(dirname(current), await readlink(current));
+  }
+  throw Object.assign(new Error(`${path}: too many levels of symbolic links`), { code: 'ELOOP' });
+}
+
 async function writeNow(
-  target: string,
+  path: string,
   data: string | Uint8Array,
   options: WriteFileAtomicOptions,
 ): Promise<void> {
+  const target = await resolveWriteTarget(path);
   const dir = dirname(target);
   await mkdir(dir, { recursive: true });
 
@@ -121,7 +164,59 @@ export function writeFileAtomic(
   return run;
 }
 
-function isProcessAlive(pid: number): boolean {
+/**
+ * Creates `path` with `data`, durably, only if nothing exists under that name: the content is
+ * written and fsync'ed in a temporary file first, then hard-linked to `path` (link() never
+ * replaces an existing name), so a concurrent writer's file is never overwritten and a reader
+ * never sees a partial file. On file systems without hard links it falls back to an exclusive
+ * create ('wx'), which still never replaces a file.
+ *
+ * @throws an error with code EEXIST if `path` exists (also as a dangling symbolic link).
+ */
+export async function writeFileExclusive(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const target = await resolveWriteTarget(path);
+  const dir = dirname(target);
+  await mkdir(dir, { recursive: true });
+  const mode = options.mode ?? 0o666;
+  const temp = tempPathFor(target);
+  try {
+    const handle = await open(temp, 'wx', mode);
+    try {
+      if (options.mode !== undefined) await handle.chmod(options.mode);
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await link(temp, target);
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') {
+        throw error;
+      }
+      // No hard links here (FAT, some FUSE file systems): 'wx' is exclusive too.
+      const handle2 = await open(target, 'wx', mode);
+      try {
+        if (options.mode !== undefined) await handle2.chmod(options.mode);
+        await handle2.writeFile(data);
+        await handle2.sync();
+      } finally {
+        await handle2.close();
+      }
+    }
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  await syncDirectory(dir);
+}
+
+/** True if a process with this pid exists (EPERM: it exists but belongs to another user). */
+export function isProcessAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

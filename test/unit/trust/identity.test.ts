@@ -183,6 +183,35 @@ describe('saving and loading', () => {
     assert.equal(statSync(keyPath).mode & 0o777, 0o600);
   });
 
+  it('a key path that is a directory is reported as a directory, not as "readable by others"', async () => {
+    const { certPath, keyPath } = paths();
+    await saveIdentity(await testIdentity('a'), certPath, keyPath);
+    const dirKey = join(keyPath, '..', 'keydir');
+    mkdirSync(dirKey, { mode: 0o755 });
+    await assert.rejects(loadIdentity(certPath, dirKey), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, new RegExp(`private key file ${escape(dirKey)} is a directory`));
+      assert.doesNotMatch(error.message, /readable by/);
+      return true;
+    });
+  });
+
+  it('a new identity never replaces files that appeared meanwhile (exclusive create)', async () => {
+    const { certPath, keyPath } = paths();
+    const first = await testIdentity('a');
+    await saveIdentity(first, certPath, keyPath, { exclusive: true });
+    const keyBefore = readFileSync(keyPath, 'utf8');
+    const certBefore = readFileSync(certPath, 'utf8');
+    await assert.rejects(
+      saveIdentity(await testIdentity('b'), certPath, keyPath, { exclusive: true }),
+      configError(/private key file .* appeared while this identity was being created/),
+    );
+    assert.equal(readFileSync(keyPath, 'utf8'), keyBefore);
+    assert.equal(readFileSync(certPath, 'utf8'), certBefore);
+    assert.equal((await loadIdentity(certPath, keyPath)).ski, first.ski);
+    assert.deepEqual(readdirSync(join(keyPath, '..')), ['key.pem'], 'no temporary files left');
+  });
+
   it('refuses a key file readable by others, naming the file and the fix', async () => {
     const { certPath, keyPath } = paths();
     await saveIdentity(await testIdentity('a'), certPath, keyPath);
