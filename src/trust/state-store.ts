@@ -14,10 +14,12 @@
  * ```
  *
  * Same robustness as the trust store: a file that does not parse or holds invalid values is
- * refused with a ConfigError and never overwritten; every write is atomic and serialised; unknown
+ * refused with a ConfigError and never overwritten (or, with `onCorrupt`, which the daemon uses,
+ * moved aside so the hub starts with fresh counters); every write is atomic and serialised; unknown
  * fields are kept. Counters change often, so increments are coalesced: they are written after
  * `flushDelayMs` (named timer "state-store.flush"), by {@link StateStore.flush}, and on close.
  */
+import { link, rename, unlink } from 'node:fs/promises';
 import { ConfigError } from '../ship/errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { removeStaleTempFiles } from '../util/atomic-file.js';
@@ -46,6 +48,13 @@ export interface StateStoreOptions {
   flushDelayMs?: number;
   /** Receives errors of writes nobody awaits (the delayed flush). */
   onError?: (error: unknown) => void;
+  /**
+   * With it, a file that does not parse or holds invalid values does not stop the caller: it is
+   * renamed to `<path>.corrupt-<UTC time>` (kept for a person to look at), the store starts with
+   * fresh counters, and this is called with the problem and where the file went. Counters are
+   * statistics, not worth a hub that does not start. Without it, open() throws as before.
+   */
+  onCorrupt?: (error: ConfigError, keptAt: string) => void;
 }
 
 const COUNTERS = ['total_connections', 'failed_connections', 'handshakes', 'restarts'] as const;
@@ -113,6 +122,43 @@ function parseState(path: string, data: Record<string, unknown>): Record<string,
   return state;
 }
 
+/** Renames a broken file to `<path>.corrupt-<time>` (never over an earlier one); returns it. */
+async function setAside(path: string, now: Date): Promise<string> {
+  const stamp = formatTimestamp(now).replace(/[-:]/g, '');
+  for (let n = 0; n < 100; n++) {
+    const target = `${path}.corrupt-${stamp}${n === 0 ? '' : `-${n}`}`;
+    try {
+      // link + unlink rather than rename: link fails if the name exists, rename would replace it.
+      await link(path, target);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === 'EEXIST') continue;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') {
+        throw storageError(path, error);
+      }
+      await rename(path, target).catch((e: unknown) => {
+        throw storageError(path, e);
+      });
+      return target;
+    }
+    await unlink(path).catch((e: unknown) => {
+      throw storageError(path, e);
+    });
+    return target;
+  }
+  throw storageError(path, new Error('too many earlier .corrupt-* copies'));
+}
+
+function storageError(path: string, error: unknown): ConfigError {
+  return new ConfigError(
+    'SHIPHUB_ERR_STORAGE',
+    `${path}: cannot move the broken hub state file aside: ${
+      error instanceof Error ? error.message : String(error)
+    }`,
+    { cause: error, hint: 'check the permissions of the data directory' },
+  );
+}
+
 /** hub_state.json, see the module comment. */
 export class StateStore {
   readonly path: string;
@@ -141,10 +187,29 @@ export class StateStore {
    *   values; the file is never overwritten.
    */
   static async open(path: string, options: StateStoreOptions): Promise<StateStore> {
-    const data = await readJsonStoreFile(path, 'the hub state file');
-    const state = data === undefined ? { ...emptyState() } : parseState(path, data);
+    let state: Record<string, unknown>;
+    try {
+      const data = await readJsonStoreFile(path, 'the hub state file');
+      state = data === undefined ? { ...emptyState() } : parseState(path, data);
+    } catch (error) {
+      if (
+        options.onCorrupt === undefined ||
+        !(error instanceof ConfigError) ||
+        error.code !== 'SHIPHUB_ERR_STORE_INVALID'
+      ) {
+        throw error;
+      }
+      const keptAt = await setAside(path, options.clock.wallNow());
+      options.onCorrupt(error, keptAt);
+      state = { ...emptyState() };
+    }
     await removeStaleTempFiles(path).catch(() => undefined);
     return new StateStore(path, options, state);
+  }
+
+  /** The error of the last write while writes of this file fail; undefined when healthy. */
+  get lastWriteError(): Error | undefined {
+    return this.#writer.lastError;
   }
 
   /** A frozen copy of the counters. */

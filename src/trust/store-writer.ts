@@ -14,19 +14,33 @@ export class StoreWriter {
   #queued: Promise<void> | undefined;
   /** True when memory holds changes the last completed write did not persist. */
   #dirty = false;
+  /** The error of the last write, until a write succeeds again. */
+  #lastError: Error | undefined;
 
   /**
    * @param path the file
    * @param serialize the whole file content for the current state
    * @param what the file in words, for errors ("the trusted devices file")
    * @param mode file mode of the written file, if not the default
+   * @param hooks `settled` runs when a write has succeeded (error undefined) or failed, before
+   *   its promise settles and before the next write takes its snapshot; with `rollback` a failed
+   *   write does not leave the store dirty (the owner undid the changes in `settled`).
    */
   constructor(
     private readonly path: string,
     private readonly serialize: () => string,
     private readonly what: string,
     private readonly mode?: number,
+    private readonly hooks: {
+      settled?: (error: Error | undefined) => void;
+      rollback?: boolean;
+    } = {},
   ) {}
+
+  /** The error of the last write while writes fail; undefined once a write succeeded. */
+  get lastError(): Error | undefined {
+    return this.#lastError;
+  }
 
   /** Memory changed; it is written by the next write() or flush(). */
   markDirty(): void {
@@ -50,15 +64,20 @@ export class StoreWriter {
             this.mode === undefined ? {} : { mode: this.mode },
           );
         } catch (error) {
-          this.#dirty = true;
-          throw new ConfigError(
+          if (this.hooks.rollback !== true) this.#dirty = true;
+          const failure = new ConfigError(
             'SHIPHUB_ERR_STORAGE',
             `${this.path}: cannot write ${this.what}: ${
               error instanceof Error ? error.message : String(error)
             }`,
             { cause: error, hint: 'check free space and permissions of the data directory' },
           );
+          this.#lastError = failure;
+          this.hooks.settled?.(failure);
+          throw failure;
         }
+        this.#lastError = undefined;
+        this.hooks.settled?.(undefined);
       });
     this.#queued = write;
     this.#tail = write;
@@ -68,6 +87,9 @@ export class StoreWriter {
   /** Waits until every change made so far is on disk; retries the write if the last one failed. */
   async flush(): Promise<void> {
     if (this.#dirty && this.#queued === undefined) await this.write();
-    else await (this.#queued ?? this.#tail);
+    else if (this.#queued !== undefined) await this.#queued;
+    // With rollback a failed write left nothing behind to flush; its callers got the error.
+    else if (this.hooks.rollback === true) await this.#tail.catch(() => undefined);
+    else await this.#tail;
   }
 }

@@ -31,6 +31,7 @@ import { ConfigError } from '../ship/errors.js';
 import { parseSki, toSki, type Ski } from '../ship/ski.js';
 import type { Clock } from '../util/clock.js';
 import { removeStaleTempFiles } from '../util/atomic-file.js';
+import { checkJsonText } from '../util/json-check.js';
 import { StoreWriter } from './store-writer.js';
 
 /** One trusted device as stored; extra fields a person added are kept and returned too. */
@@ -85,6 +86,9 @@ function describe(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
+/** Keys shown in messages: SKIs and field names; anything else is not echoed. */
+const SAFE_KEY = /^[A-Za-z0-9 _:.-]{1,64}$/;
+
 function errnoCode(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {
     return typeof error.code === 'string' ? error.code : undefined;
@@ -106,12 +110,18 @@ export async function readJsonStoreFile(
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return undefined;
-    throw new ConfigError(
-      'SHIPHUB_ERR_STORAGE',
-      `${path}: cannot read ${what}: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error, hint: 'check the file permissions of the data directory' },
-    );
+    const code = errnoCode(error);
+    if (code === 'ENOENT') return undefined;
+    const reason =
+      code === 'EISDIR'
+        ? 'it is a directory, not a file'
+        : error instanceof Error
+          ? error.message
+          : String(error);
+    throw new ConfigError('SHIPHUB_ERR_STORAGE', `${path}: cannot read ${what}: ${reason}`, {
+      cause: error,
+      hint: 'check the file permissions of the data directory',
+    });
   }
   const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
   const keep = 'the file was left untouched; fix or remove it, then start again';
@@ -120,23 +130,27 @@ export async function readJsonStoreFile(
       hint: 'an empty file is not valid JSON; write "{}" into it for an empty store',
     });
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const match = /position (\d+)/.exec(message);
-    const offset = match?.[1] !== undefined ? Number(match[1]) : body.length;
-    const lines = body.slice(0, offset).split('\n');
-    const line = lines.length;
-    const column = (lines[lines.length - 1]?.length ?? 0) + 1;
-    const detail = message.replace(/ in JSON at position \d+.*$/s, '');
+  // Checked by our own walker first: positions right on every Node version, duplicate keys
+  // found, and no message ever quotes the text (the path may be a symlink to another file).
+  const problem = checkJsonText(body);
+  if (problem !== undefined) {
+    if (problem.kind === 'duplicate-key') {
+      const key =
+        problem.key !== undefined && SAFE_KEY.test(problem.key) ? ` "${problem.key}"` : '';
+      throw new ConfigError(
+        'SHIPHUB_ERR_STORE_INVALID',
+        `${path}: ${what} has the key${key} twice: line ${problem.line} repeats the key of line ` +
+          `${problem.firstLine ?? '?'} (JSON would keep only the last one and silently drop the ` +
+          `other; merge or remove one) (${keep})`,
+      );
+    }
     throw new ConfigError(
       'SHIPHUB_ERR_STORE_INVALID',
-      `${path}: ${what} is not valid JSON at line ${line}, column ${column}: ${detail} (${keep})`,
-      { cause: error },
+      `${path}: ${what} is not valid JSON at line ${problem.line}, column ${problem.column}: ` +
+        `${problem.message} (${keep})`,
     );
   }
+  const value: unknown = JSON.parse(body);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError(
       'SHIPHUB_ERR_STORE_INVALID',
@@ -195,14 +209,59 @@ function parseEntry(path: string, key: string, value: unknown): TrustedDevice {
   return Object.freeze({ ...entry, ski: keySki }) as TrustedDevice;
 }
 
+/** One change of the store, re-applicable to another base state (see {@link TrustStore}). */
+type Change = (devices: Map<Ski, TrustedDevice>) => void;
+
+/** Parses a whole trusted devices file (the data of {@link readJsonStoreFile}). */
+function parseDevices(path: string, data: Record<string, unknown>): Map<Ski, TrustedDevice> {
+  const devices = new Map<Ski, TrustedDevice>();
+  const keyOf = new Map<Ski, string>();
+  for (const [key, value] of Object.entries(data)) {
+    const device = parseEntry(path, key, value);
+    const previous = keyOf.get(device.ski);
+    if (previous !== undefined) {
+      throw new ConfigError(
+        'SHIPHUB_ERR_STORE_INVALID',
+        `${path}: entries "${previous}" and "${key}" are the same SKI ` +
+          `(${device.ski}); remove one (the file was left untouched)`,
+      );
+    }
+    keyOf.set(device.ski, key);
+    devices.set(device.ski, device);
+  }
+  return devices;
+}
+
+/** What {@link TrustStore.reload} changed. */
+export interface TrustReload {
+  readonly added: Ski[];
+  readonly removed: Ski[];
+  readonly size: number;
+}
+
 /**
  * trusted_devices.json. Mutations change the in-memory view at once (so `has()` is true right
  * after `add()`) and return a promise that settles when the change is on disk.
+ *
+ * A change that cannot be written (disk full, read-only file system) is undone: its promise
+ * rejects with `SHIPHUB_ERR_STORAGE` and the view goes back to what the file holds, so nobody
+ * acts on a trust decision that a restart would forget. To make that exact with coalesced
+ * writes, the store keeps the state that is on disk (`#durable`) and the changes made since, as
+ * functions: a write takes the changes made so far, and when it fails only those are dropped and
+ * the view is rebuilt from the file's state plus the changes made after it.
  */
 export class TrustStore {
   readonly path: string;
   readonly #clock: Pick<Clock, 'wallNow'>;
-  readonly #devices = new Map<Ski, TrustedDevice>();
+  /** The view: #durable with #inFlight and #pending applied. */
+  #devices = new Map<Ski, TrustedDevice>();
+  /** What the file holds (as far as this process wrote or read it). */
+  #durable = new Map<Ski, TrustedDevice>();
+  /** Changes the running write carries, and the state it writes. */
+  #inFlight: Change[] = [];
+  #next: Map<Ski, TrustedDevice> | undefined;
+  /** Changes no write has taken yet. */
+  #pending: Change[] = [];
   readonly #writer: StoreWriter;
 
   private constructor(path: string, options: TrustStoreOptions) {
@@ -210,40 +269,53 @@ export class TrustStore {
     this.#clock = options.clock;
     this.#writer = new StoreWriter(
       path,
-      () => this.serialize(),
+      () => this.#snapshot(),
       'the trusted devices file',
       options.mode,
+      { rollback: true, settled: (error) => this.#settled(error) },
     );
   }
 
   /**
    * Opens the store. A missing file is an empty store (the file is created on the first change).
    *
-   * @throws ConfigError `SHIPHUB_ERR_STORE_INVALID` if the file does not parse or an entry is
-   *   invalid (naming the file, the entry and the problem); the file is never overwritten.
+   * @throws ConfigError `SHIPHUB_ERR_STORE_INVALID` if the file does not parse, holds a key twice
+   *   or an entry is invalid (naming the file, the entry or line, and the problem); the file is
+   *   never overwritten.
    */
   static async open(path: string, options: TrustStoreOptions): Promise<TrustStore> {
     const store = new TrustStore(path, options);
     const data = await readJsonStoreFile(path, 'the trusted devices file');
     if (data !== undefined) {
-      const keyOf = new Map<Ski, string>();
-      for (const [key, value] of Object.entries(data)) {
-        const device = parseEntry(path, key, value);
-        const previous = keyOf.get(device.ski);
-        if (previous !== undefined) {
-          throw new ConfigError(
-            'SHIPHUB_ERR_STORE_INVALID',
-            `${path}: entries "${previous}" and "${key}" are the same SKI ` +
-              `(${device.ski}); remove one (the file was left untouched)`,
-          );
-        }
-        keyOf.set(device.ski, key);
-        store.#devices.set(device.ski, device);
-      }
+      store.#durable = parseDevices(path, data);
+      store.#devices = new Map(store.#durable);
     }
     // Temporary files of a writer that was killed mid-write are garbage.
     await removeStaleTempFiles(path).catch(() => undefined);
     return store;
+  }
+
+  /**
+   * Reads the file again (after a person edited it; the daemon does this on SIGHUP). Changes of
+   * this process that are not on disk yet are written first. The file is validated like at
+   * open; when it is invalid this throws and the store keeps its state.
+   */
+  async reload(): Promise<TrustReload> {
+    await this.flush().catch(() => undefined);
+    const data = await readJsonStoreFile(this.path, 'the trusted devices file');
+    const loaded =
+      data === undefined ? new Map<Ski, TrustedDevice>() : parseDevices(this.path, data);
+    const before = new Set(this.#devices.keys());
+    this.#durable = loaded;
+    this.#rebuild();
+    const added = [...this.#devices.keys()].filter((ski) => !before.has(ski)).sort();
+    const removed = [...before].filter((ski) => !this.#devices.has(ski)).sort();
+    return { added, removed, size: this.#devices.size };
+  }
+
+  /** The error of the last write while writes of this file fail; undefined when healthy. */
+  get lastWriteError(): Error | undefined {
+    return this.#writer.lastError;
   }
 
   /** Number of trusted devices. */
@@ -276,39 +348,45 @@ export class TrustStore {
    */
   add(device: NewTrustedDevice): Promise<TrustedDevice> {
     const ski = toSki(device.ski);
-    const existing = this.#devices.get(ski);
-    let entry: TrustedDevice;
-    if (existing === undefined) {
-      const now = formatTimestamp(this.#clock.wallNow());
-      // Field order of the seed.
-      const fresh: TrustedDevice = {
-        ski,
-        brand: device.brand ?? '',
-        model: device.model ?? '',
-        device_type: device.device_type ?? '',
-        paired_at: now,
-        last_connection: now,
-        connection_count: 0,
-      };
-      entry = Object.freeze(fresh);
-    } else {
-      entry = Object.freeze({
-        ...existing,
-        ...(device.brand === undefined ? {} : { brand: device.brand }),
-        ...(device.model === undefined ? {} : { model: device.model }),
-        ...(device.device_type === undefined ? {} : { device_type: device.device_type }),
-      });
-    }
-    this.#devices.set(ski, entry);
+    const now = formatTimestamp(this.#clock.wallNow());
+    const change: Change = (devices) => {
+      const existing = devices.get(ski);
+      if (existing === undefined) {
+        // Field order of the seed.
+        const fresh: TrustedDevice = {
+          ski,
+          brand: device.brand ?? '',
+          model: device.model ?? '',
+          device_type: device.device_type ?? '',
+          paired_at: now,
+          last_connection: now,
+          connection_count: 0,
+        };
+        devices.set(ski, Object.freeze(fresh));
+      } else {
+        devices.set(
+          ski,
+          Object.freeze({
+            ...existing,
+            ...(device.brand === undefined ? {} : { brand: device.brand }),
+            ...(device.model === undefined ? {} : { model: device.model }),
+            ...(device.device_type === undefined ? {} : { device_type: device.device_type }),
+          }),
+        );
+      }
+    };
+    this.#apply(change);
+    const entry = this.#devices.get(ski)!;
     return this.#persist().then(() => entry);
   }
 
   /** Removes trust. Resolves to false (and writes nothing) if the SKI was not trusted. */
   remove(ski: string): Promise<boolean> {
     const normalised = parseSki(ski);
-    if (normalised === undefined || !this.#devices.delete(normalised)) {
+    if (normalised === undefined || !this.#devices.has(normalised)) {
       return Promise.resolve(false);
     }
+    this.#apply((devices) => devices.delete(normalised));
     return this.#persist().then(() => true);
   }
 
@@ -319,12 +397,20 @@ export class TrustStore {
   recordConnection(ski: string): Promise<TrustedDevice | undefined> {
     const existing = this.get(ski);
     if (existing === undefined) return Promise.resolve(undefined);
-    const entry = Object.freeze({
-      ...existing,
-      last_connection: formatTimestamp(this.#clock.wallNow()),
-      connection_count: existing.connection_count + 1,
-    }) as TrustedDevice;
-    this.#devices.set(existing.ski, entry);
+    const now = formatTimestamp(this.#clock.wallNow());
+    this.#apply((devices) => {
+      const current = devices.get(existing.ski);
+      if (current === undefined) return;
+      devices.set(
+        existing.ski,
+        Object.freeze({
+          ...current,
+          last_connection: now,
+          connection_count: current.connection_count + 1,
+        }),
+      );
+    });
+    const entry = this.#devices.get(existing.ski)!;
     return this.#persist().then(() => entry);
   }
 
@@ -337,13 +423,18 @@ export class TrustStore {
     if (existing === undefined || existing.public_key_sha256 === keySha256) {
       return Promise.resolve(undefined);
     }
-    const entry = Object.freeze({ ...existing, public_key_sha256: keySha256 }) as TrustedDevice;
-    this.#devices.set(existing.ski, entry);
+    this.#apply((devices) => {
+      const current = devices.get(existing.ski);
+      if (current === undefined) return;
+      devices.set(existing.ski, Object.freeze({ ...current, public_key_sha256: keySha256 }));
+    });
+    const entry = this.#devices.get(existing.ski)!;
     return this.#persist().then(() => entry);
   }
 
   /**
-   * Waits until every change made so far is on disk; retries the write if the last one failed.
+   * Waits until every change made so far is on disk, or was undone because its write failed
+   * (the caller of that change got the error).
    */
   flush(): Promise<void> {
     return this.#writer.flush();
@@ -351,12 +442,45 @@ export class TrustStore {
 
   /** The file content for the current state: seed format, sorted, 2 spaces, trailing newline. */
   serialize(): string {
-    const out: Record<string, TrustedDevice> = {};
-    for (const device of this.list()) out[device.ski] = device;
-    return `${JSON.stringify(out, null, 2)}\n`;
+    return serializeDevices(this.#devices);
+  }
+
+  #apply(change: Change): void {
+    change(this.#devices);
+    this.#pending.push(change);
+  }
+
+  /** The next write takes every change made so far. */
+  #snapshot(): string {
+    this.#inFlight = this.#pending.splice(0);
+    const next = new Map(this.#durable);
+    for (const change of this.#inFlight) change(next);
+    this.#next = next;
+    return serializeDevices(next);
+  }
+
+  #settled(error: Error | undefined): void {
+    if (error === undefined && this.#next !== undefined) this.#durable = this.#next;
+    this.#inFlight = [];
+    this.#next = undefined;
+    // On failure the write's changes are gone: the view is the file plus later changes.
+    if (error !== undefined) this.#rebuild();
+  }
+
+  #rebuild(): void {
+    const view = new Map(this.#durable);
+    for (const change of this.#inFlight) change(view);
+    for (const change of this.#pending) change(view);
+    this.#devices = view;
   }
 
   #persist(): Promise<void> {
     return this.#writer.write();
   }
+}
+
+function serializeDevices(devices: Map<Ski, TrustedDevice>): string {
+  const out: Record<string, TrustedDevice> = {};
+  for (const ski of [...devices.keys()].sort()) out[ski] = devices.get(ski)!;
+  return `${JSON.stringify(out, null, 2)}\n`;
 }

@@ -20,6 +20,19 @@ function fixedClock(iso: string) {
   };
 }
 
+/** A valid entry of SKI, as the seed writes it. */
+function seedEntry() {
+  return {
+    ski: SKI,
+    brand: 'Viessmann',
+    model: 'Vitocaldens',
+    device_type: 'HeatPump',
+    paired_at: '2024-01-09T10:30:00Z',
+    last_connection: '2024-01-09T10:30:00Z',
+    connection_count: 1,
+  };
+}
+
 let dir: string;
 let n = 0;
 async function freshPath(content?: string): Promise<string> {
@@ -329,7 +342,7 @@ describe('TrustStore operations', () => {
     assert.equal(reopened.serialize(), store.serialize());
   });
 
-  it('reports write failures and writes again on flush once the problem is gone', async () => {
+  it('a change that cannot be written is undone: memory equals the file (disk full)', async () => {
     const sub = join(dir, 'failing');
     const path = join(sub, 'trusted_devices.json');
     const store = await TrustStore.open(path, { clock: fixedClock('2024-01-09T10:30:00Z') });
@@ -337,10 +350,37 @@ describe('TrustStore operations', () => {
     await assert.rejects(store.add({ ski: SKI }), (error: unknown) => {
       return error instanceof ConfigError && error.code === 'SHIPHUB_ERR_STORAGE';
     });
-    assert.ok(store.has(SKI));
+    assert.equal(store.has(SKI), false, 'the failed add is not applied');
+    assert.ok(store.lastWriteError instanceof ConfigError, 'the failure is reported');
+    await store.flush(); // nothing left to write: resolves
     await rm(sub);
-    await store.flush();
-    assert.ok(SKI in JSON.parse(await readFile(path, 'utf8')));
+    await store.add({ ski: SKI2 });
+    assert.equal(store.lastWriteError, undefined, 'healthy again after a good write');
+    assert.deepEqual(Object.keys(JSON.parse(await readFile(path, 'utf8'))), [SKI2]);
+    assert.deepEqual(
+      store.list().map((d) => d.ski),
+      [SKI2],
+    );
+  });
+
+  it('a failed write undoes only its own changes, in order; later changes still land', async () => {
+    const path = await freshPath(`${JSON.stringify({ [SKI]: seedEntry() }, null, 2)}\n`);
+    const store = await TrustStore.open(path, { clock: fixedClock('2024-01-09T10:30:00Z') });
+    // Writes fail from now on: a directory where the file was makes the rename fail (EISDIR),
+    // like a full disk makes the write fail.
+    await rm(path);
+    await mkdir(path);
+    const counted = store.recordConnection(SKI);
+    const removed = store.remove(SKI);
+    assert.equal(store.has(SKI), false);
+    await assert.rejects(counted, { code: 'SHIPHUB_ERR_STORAGE' });
+    await assert.rejects(removed, { code: 'SHIPHUB_ERR_STORAGE' });
+    assert.equal(store.get(SKI)?.connection_count, 1, 'both changes undone, in reverse order');
+    await rm(path, { recursive: true });
+    await store.add({ ski: SKI2 });
+    const file = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(file).sort(), [SKI2, SKI].sort());
+    assert.equal(store.serialize(), await readFile(path, 'utf8'));
   });
 
   it('removes stale temporary files of killed writers when opening', async () => {
