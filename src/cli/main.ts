@@ -13,6 +13,7 @@ import { shipQrText } from '../mdns/txt.js';
 import { AdminClient } from '../ops/admin-client.js';
 import { DEFAULT_CONFIG_JSON, loadConfig, type HubConfig } from '../ops/config.js';
 import { Daemon, SHUTDOWN_BOUND_MS } from '../ops/daemon.js';
+import { acquireDataLock, dataLockPath, inspectLock, LockHeldError } from '../ops/data-lock.js';
 import { createLogger } from '../ops/logger.js';
 import { TrustStore } from '../trust/trust-store.js';
 import {
@@ -44,25 +45,83 @@ async function config(explicit: string | undefined): Promise<HubConfig> {
   return loadConfig(configPath(explicit));
 }
 
-/** Runs an admin API call; falls back to `offline` when the daemon is not running. */
+/** Where a trust/pairing command acted, printed with its result. */
+interface Acted<T> {
+  readonly result: T;
+  /** "through the daemon at <url>" or "on the file <path> …". */
+  readonly where: string;
+}
+
+/**
+ * Runs an admin API call; falls back to `offline` (on trusted_devices.json) when the admin API
+ * cannot be reached. An offline edit (`edit`) takes the data directory's lock for its duration,
+ * so it is refused while a daemon holds it: the daemon would overwrite the edit with its next
+ * write, or never see it. Reading the file is allowed either way (it is written atomically).
+ */
 async function throughDaemon<T>(
   cfg: HubConfig,
   online: (client: AdminClient) => Promise<T>,
-  offline?: () => Promise<T>,
-): Promise<T> {
-  const client = AdminClient.fromConfig(cfg);
-  try {
-    return await online(client);
-  } catch (err) {
-    if (
-      offline !== undefined &&
-      err instanceof ShipHubError &&
-      err.code === 'SHIPHUB_ERR_DAEMON_UNREACHABLE'
-    ) {
-      return offline();
+  offline?: { edit: boolean; run: () => Promise<T> },
+): Promise<Acted<T>> {
+  // Without an offline path (pairing) a disabled admin API is an error (fromConfig throws).
+  let api: string;
+  if (offline === undefined || cfg.admin_port !== 0) {
+    const client = AdminClient.fromConfig(cfg);
+    try {
+      return { result: await online(client), where: `through the daemon at ${client.baseUrl}` };
+    } catch (err) {
+      if (
+        offline === undefined ||
+        !(err instanceof ShipHubError) ||
+        err.code !== 'SHIPHUB_ERR_DAEMON_UNREACHABLE'
+      ) {
+        throw err;
+      }
     }
-    throw err;
+    api = `the admin API at ${client.baseUrl} could not be reached`;
+  } else {
+    api = 'the admin API is disabled (admin_port 0)';
   }
+  const file = cfg.trusted_devices_file;
+  const lockPath = dataLockPath(cfg);
+  if (!offline.edit) {
+    const lock = await inspectLock(lockPath);
+    const note =
+      lock.state === 'held'
+        ? `; process ${lock.pid} holds ${lockPath} but ${api}, so this may lag behind ` +
+          'that daemon'
+        : ', no daemon running';
+    return { result: await offline.run(), where: `read from the file ${file}${note}` };
+  }
+  let lock;
+  try {
+    lock = await acquireDataLock(lockPath);
+  } catch (err) {
+    if (!(err instanceof LockHeldError)) throw err;
+    throw new ShipHubError(
+      'SHIPHUB_ERR_LOCKED',
+      `not changed: ${api}, and process ${err.pid} holds ${lockPath} (a running ship-hub ` +
+        `daemon), so ${file} is not edited behind its back (the daemon would overwrite or ` +
+        'ignore the edit)',
+      {
+        cause: err,
+        hint:
+          'check admin_host/admin_port of the config this command uses (admin_port 0 disables ' +
+          `the API), or stop the daemon (process ${err.pid}) and run the command again`,
+      },
+    );
+  }
+  try {
+    return { result: await offline.run(), where: `on the file ${file} (no daemon running)` };
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Says where a command acted: stdout, or stderr when stdout carries --json. */
+function printWhere(where: string, json = false): void {
+  if (json) process.stderr.write(`(${where})\n`);
+  else print(`(${where})`);
 }
 
 async function runDaemon(path: string | undefined): Promise<void> {
@@ -93,6 +152,12 @@ async function runDaemon(path: string | undefined): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP (the usual "reload" of daemons) no longer ends the process without a SHIP close: it
+  // re-reads trusted_devices.json; a bad file is logged and the old state kept.
+  process.on('SIGHUP', () => {
+    logger.info({ event: 'reload_requested', signal: 'SIGHUP' }, 'received SIGHUP: reloading');
+    void daemon.reload().catch((err: unknown) => logger.error({ err }, 'reload failed'));
+  });
   try {
     await daemon.start();
   } catch (err) {
@@ -302,19 +367,23 @@ export function buildProgram(): Command {
     .option('--config <file>', 'config.json')
     .action(async (opts: { json?: boolean; config?: string }) => {
       const cfg = await config(opts.config);
-      const { pending, denied } = await throughDaemon(cfg, (c) => c.pairingOverview());
+      const {
+        result: { pending, denied },
+        where,
+      } = await throughDaemon(cfg, (c) => c.pairingOverview());
       if (opts.json === true) {
         print(terminalJson(pending));
-        return;
+      } else {
+        table(pending, ['ski', 'brand', 'model', 'device_type', 'address', 'expires_at']);
+        if (denied.length > 0) {
+          print('');
+          print(
+            'denied (refused without a question until the time shown; `pairing forget SKI` ends it):',
+          );
+          table(denied, ['ski', 'denied_at', 'until', 'refused_since']);
+        }
       }
-      table(pending, ['ski', 'brand', 'model', 'device_type', 'address', 'expires_at']);
-      if (denied.length > 0) {
-        print('');
-        print(
-          'denied (refused without a question until the time shown; `pairing forget SKI` ends it):',
-        );
-        table(denied, ['ski', 'denied_at', 'until', 'refused_since']);
-      }
+      printWhere(where, opts.json === true);
     });
   pairing
     .command('forget')
@@ -323,8 +392,9 @@ export function buildProgram(): Command {
     .action(async (skiText: string, opts: { config?: string }) => {
       const cfg = await config(opts.config);
       const ski = toSki(skiText);
-      await throughDaemon(cfg, (c) => c.forgetDenial(ski));
+      const { where } = await throughDaemon(cfg, (c) => c.forgetDenial(ski));
       print(`↩️  forgot the denial of ${ski}: it may ask again`);
+      printWhere(where, false);
     });
   for (const verb of ['approve', 'deny'] as const) {
     pairing
@@ -334,8 +404,11 @@ export function buildProgram(): Command {
       .action(async (skiText: string, opts: { config?: string }) => {
         const cfg = await config(opts.config);
         const ski = toSki(skiText);
-        await throughDaemon(cfg, (c) => (verb === 'approve' ? c.approve(ski) : c.deny(ski)));
+        const { where } = await throughDaemon(cfg, (c) =>
+          verb === 'approve' ? c.approve(ski) : c.deny(ski),
+        );
         print(`${verb === 'approve' ? '✅ approved' : '❌ denied'} ${ski}`);
+        printWhere(where);
       });
   }
 
@@ -348,15 +421,15 @@ export function buildProgram(): Command {
     .option('--config <file>', 'config.json')
     .action(async (opts: { json?: boolean; config?: string }) => {
       const cfg = await config(opts.config);
-      const devices = await throughDaemon(
-        cfg,
-        (c) => c.listTrusted(),
-        async () =>
+      const { result: devices, where } = await throughDaemon(cfg, (c) => c.listTrusted(), {
+        edit: false,
+        run: async () =>
           (await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock })).list(),
-      );
+      });
       if (opts.json === true) print(terminalJson(devices));
       else
         table(devices, ['ski', 'brand', 'model', 'device_type', 'paired_at', 'connection_count']);
+      printWhere(where, opts.json === true);
     });
   trust
     .command('add')
@@ -377,15 +450,15 @@ export function buildProgram(): Command {
           ...(opts.model !== undefined ? { model: opts.model } : {}),
           ...(opts.type !== undefined ? { device_type: opts.type } : {}),
         };
-        await throughDaemon(
-          cfg,
-          (c) => c.addTrusted(ski, info),
-          async () => {
+        const { where } = await throughDaemon(cfg, (c) => c.addTrusted(ski, info), {
+          edit: true,
+          run: async () => {
             const store = await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock });
             return store.add({ ski, ...info });
           },
-        );
+        });
         print(`✅ trusted ${ski}`);
+        printWhere(where);
       },
     );
   trust
@@ -395,17 +468,20 @@ export function buildProgram(): Command {
     .action(async (skiText: string, opts: { config?: string }) => {
       const cfg = await config(opts.config);
       const ski = toSki(skiText);
-      await throughDaemon(
-        cfg,
-        (c) => c.removeTrusted(ski),
-        async () => {
+      const { where } = await throughDaemon(cfg, (c) => c.removeTrusted(ski), {
+        edit: true,
+        run: async () => {
           const store = await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock });
           if (!(await store.remove(ski))) {
-            throw new ShipHubError('SHIPHUB_ERR_NOT_FOUND', `${ski} is not a trusted device`);
+            throw new ShipHubError(
+              'SHIPHUB_ERR_NOT_FOUND',
+              `${ski} is not a trusted device (in ${cfg.trusted_devices_file})`,
+            );
           }
         },
-      );
+      });
       print(`🗑️  removed ${ski}`);
+      printWhere(where);
     });
 
   const cfgCmd = program.command('config').description('configuration file');

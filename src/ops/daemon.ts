@@ -23,6 +23,7 @@ import { PairingPrompt } from './pairing-prompt.js';
 import { RefusalLog } from './refusal-log.js';
 import { createAdminServer, type AdminBackend, type AdminServer } from './admin-api.js';
 import { configWarnings, type HubConfig } from './config.js';
+import { acquireDataLock, dataLockPath, type DataLock } from './data-lock.js';
 import type { Logger } from './logger.js';
 import { createHubMetrics, type HandshakePhase, type HubMetrics } from './metrics.js';
 import * as oplog from './operator-log.js';
@@ -71,6 +72,11 @@ export class Daemon {
   private lastDiscoveredKey = '';
   private ready = false;
   private stopping: Promise<void> | undefined;
+  private lock: DataLock | undefined;
+  /** SKIs whose trust was written before the hub was told (approvals): no second write. */
+  private readonly persistedAhead = new Set<Ski>();
+  /** Reloads run one after the other (two SIGHUPs in a row). */
+  private reloading: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: DaemonOptions) {
     this.config = options.config;
@@ -87,11 +93,29 @@ export class Daemon {
     return this.hub?.listeningPort;
   }
 
+  /** The error of the latest failed write of a state file, until a write succeeds again. */
+  get lastWriteError(): Error | undefined {
+    return this.trustStore?.lastWriteError ?? this.stateStore?.lastWriteError;
+  }
+
+  /** False while trusted_devices.json or hub_state.json cannot be written (/healthz: degraded). */
+  storageHealthy(): boolean {
+    return this.lastWriteError === undefined;
+  }
+
   /** Starts everything; throws (ConfigError …) with a message naming the file and the problem. */
   async start(): Promise<void> {
     const c = this.config;
     const log = this.logger;
     for (const warning of configWarnings(c)) log.warn(warning);
+
+    // Before anything is read or created: a second daemon on the same files must stop here, not
+    // create a second identity or overwrite the first one's trust changes.
+    this.lock = await acquireDataLock(dataLockPath(c));
+    log.debug(
+      { event: 'data_lock', file: this.lock.path, pid: process.pid },
+      'data directory locked',
+    );
 
     const { identity, created } = await loadOrCreateIdentity({
       certPath: c.certificate_file,
@@ -112,7 +136,16 @@ export class Daemon {
     if (expiry !== undefined) log.warn({ event: 'certificate_expiry' }, expiry);
 
     this.trustStore = await TrustStore.open(c.trusted_devices_file, { clock: this.clock });
-    this.stateStore = await StateStore.open(c.state_file, { clock: this.clock });
+    this.stateStore = await StateStore.open(c.state_file, {
+      clock: this.clock,
+      onError: (err) => this.storeError(err),
+      // Counters only: a broken file is kept aside for a person and the hub starts anyway.
+      onCorrupt: (err, keptAt) =>
+        log.warn(
+          { event: 'state_file_corrupt', file: c.state_file, kept_at: keptAt, reason: err.message },
+          `⚠️  ${c.state_file} was broken and was moved to ${keptAt}; counters start at zero`,
+        ),
+    });
     await this.stateStore.markStarted();
     this.metrics = createHubMetrics();
     this.metrics.setTrustedDevices(this.trustStore.size);
@@ -255,8 +288,80 @@ export class Daemon {
     this.refusals?.close();
     await this.admin?.close();
     await this.trustStore?.flush();
-    await this.stateStore?.close();
+    // A full disk must not keep the lock from being released: the counters are lost, not more.
+    await this.stateStore?.close().catch((err: unknown) => this.storeError(err));
+    await this.lock?.release();
     this.logger.info({ event: 'stopped' }, '👋 Stopped');
+  }
+
+  /**
+   * SIGHUP: reads trusted_devices.json again (after a person edited it) and applies the
+   * difference to the hub: new entries are trusted, removed ones are un-paired (SHIP close). An
+   * invalid file changes nothing: the error names the file and the old state stays. Logs
+   * "reloaded" (event `reloaded`) or "reload_failed".
+   */
+  reload(): Promise<void> {
+    this.reloading = this.reloading.then(() => this.doReload());
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<void> {
+    const log = this.logger;
+    const trust = this.trustStore;
+    const hub = this.hub;
+    const file = this.config.trusted_devices_file;
+    if (!this.ready || this.stopping !== undefined || trust === undefined || hub === undefined) {
+      log.warn({ event: 'reload_skipped', file }, `reload of ${file} skipped: not running`);
+      return;
+    }
+    let result;
+    try {
+      result = await trust.reload();
+    } catch (err) {
+      log.error(
+        { event: 'reload_failed', file, err },
+        `❌ reload of ${file} failed, keeping the ${trust.size} trusted devices in memory: ${
+          err instanceof Error ? err.message : String(err)
+        }`,
+      );
+      return;
+    }
+    for (const ski of result.added) {
+      const d = trust.get(ski);
+      if (d !== undefined) {
+        this.deviceInfo.set(ski, { brand: d.brand, model: d.model, device_type: d.device_type });
+      }
+      hub.registerRemoteSki(ski);
+    }
+    for (const ski of result.removed) await hub.unregisterRemoteSki(ski);
+    this.metrics?.setTrustedDevices(trust.size);
+    log.info(
+      {
+        event: 'reloaded',
+        file,
+        trusted_devices: result.size,
+        added: result.added,
+        removed: result.removed,
+      },
+      `🔄 reloaded ${file}: ${result.size} trusted devices (+${result.added.length}, -${result.removed.length})`,
+    );
+  }
+
+  /**
+   * Approves a pending pairing with the trust written first: if the file cannot be written the
+   * request stays pending and this throws SHIPHUB_ERR_STORAGE, so no device is trusted that a
+   * restart would forget.
+   */
+  private async approvePairing(pending: PendingPairing): Promise<void> {
+    const hub = this.hub!;
+    const trust = this.trustStore!;
+    const info = this.describe(pending.ski, pending);
+    if (!trust.has(pending.ski)) {
+      await trust.add({ ski: pending.ski, ...info });
+      this.persistedAhead.add(pending.ski);
+    }
+    hub.approve(pending.ski);
+    this.persistedAhead.delete(pending.ski);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -301,8 +406,23 @@ export class Daemon {
     hub.on('trustChanged', (ski, trusted) => {
       if (trusted) {
         const info = this.describe(ski);
-        if (!trust.has(ski)) {
-          void trust.add({ ski, ...info }).catch((err: unknown) => this.storeError(err));
+        if (this.persistedAhead.delete(ski)) {
+          // An approval: already on disk (approvePairing); logged here for the seed's order.
+          oplog.trustedDeviceAdded(log, { ski, ...info });
+        } else if (!trust.has(ski)) {
+          // The hub trusted a device by itself (auto-accept window). If that cannot be made
+          // durable it is undone: a trust the file does not hold would vanish on restart.
+          trust.add({ ski, ...info }).catch((err: unknown) => {
+            this.storeError(err);
+            if (!trust.has(ski) && hub.isTrusted(ski)) {
+              log.warn(
+                { event: 'trust_rolled_back', ski },
+                `⚠️  trust of ${safeTerminalText(shortSki(ski))} undone: it could not be saved`,
+              );
+              void hub.unregisterRemoteSki(ski);
+            }
+            metrics.setTrustedDevices(trust.size);
+          });
           oplog.trustedDeviceAdded(log, { ski, ...info });
         }
       } else if (trust.has(ski)) {
@@ -484,7 +604,18 @@ export class Daemon {
         oplog.formatPairingPrompt({ ski: request.ski, ...this.describe(request.ski, request) }),
       target: {
         isPending: (ski) => this.hub?.pendingPairings().some((p) => p.ski === ski) ?? false,
-        approve: (ski) => this.hub?.approve(ski),
+        approve: (ski) => {
+          const pending = this.hub?.pendingPairings().find((p) => p.ski === ski);
+          if (pending === undefined) return;
+          // Written to the trust file before the hub acts; if the disk refuses, nothing changes.
+          this.approvePairing(pending).catch((err: unknown) => {
+            this.storeError(err);
+            (this.options.output ?? process.stdout).write(
+              `could not save the approval (${err instanceof Error ? err.message : String(err)}); ` +
+                'the request stays pending\n',
+            );
+          });
+        },
         deny: (ski) => this.hub?.deny(ski) ?? false,
       },
     });
@@ -497,7 +628,17 @@ export class Daemon {
     const trust = () => this.trustStore!;
     return {
       health: () => ({
-        status: this.stopping !== undefined ? 'stopping' : this.ready ? 'ok' : 'starting',
+        status:
+          this.stopping !== undefined
+            ? 'stopping'
+            : !this.ready
+              ? 'starting'
+              : this.storageHealthy()
+                ? 'ok'
+                : 'degraded',
+        ...(this.lastWriteError !== undefined
+          ? { storage_error: this.lastWriteError.message }
+          : {}),
         uptime_s: Math.round((this.clock.now() - this.startedAt) / 1000),
         connections: hub().openConnectionCount,
         ski: this.identity?.ski,
@@ -518,14 +659,13 @@ export class Daemon {
             expires_at: p.expiresAt.toISOString(),
           })),
       approve: async (ski) => {
-        const known = hub()
+        const pending = hub()
           .pendingPairings()
-          .some((p) => p.ski === ski);
-        if (!known) return false;
-        hub().approve(ski);
-        // The approval reaches the trust file through the hub's trustChanged event: answer only
-        // once it is on disk, so an acknowledged approval survives a crash.
-        await trust().flush();
+          .find((p) => p.ski === ski);
+        if (pending === undefined) return false;
+        // Written before the hub is told: an approval that cannot be saved is an error and the
+        // request stays pending; an acknowledged one survives a crash.
+        await this.approvePairing(pending);
         return true;
       },
       deny: (ski) => hub().deny(ski),
@@ -556,11 +696,10 @@ export class Daemon {
       },
       removeTrusted: async (ski) => {
         const existed = trust().has(ski) || hub().isTrusted(ski);
+        // The file first: if the removal cannot be saved, the device stays trusted everywhere
+        // (an error, not a removal a restart would undo).
+        if (await trust().remove(ski)) oplog.trustedDeviceRemoved(this.logger, ski);
         await hub().unregisterRemoteSki(ski);
-        await trust().remove(ski);
-        // The hub's trustChanged handler may have started the removal already, in which case
-        // remove() resolved at once: acknowledge only once the removal is on disk.
-        await trust().flush();
         this.metrics?.setTrustedDevices(trust().size);
         return existed;
       },
