@@ -11,7 +11,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PassThrough } from 'node:stream';
+import { AdminClient } from '../../src/ops/admin-client.js';
+import { Daemon } from '../../src/ops/daemon.js';
+import { createLogger } from '../../src/ops/logger.js';
 import { loadIdentity } from '../../src/trust/identity.js';
+import { tempDaemonConfig } from '../helpers/daemon-config.js';
 import { collectJsonLines } from '../helpers/ndjson.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -253,6 +258,54 @@ describe('daemon files and signals', () => {
       assert.equal(readFileSync(String(warned.kept_at), 'utf8'), '{ "restarts": ');
       daemon.child.kill('SIGTERM');
       assert.equal(await daemon.exited, 0);
+    },
+  );
+});
+
+describe('daemon storage failures (in process)', () => {
+  it(
+    'disk full: a trust change that cannot be saved is an API error, memory equals the file, /healthz degraded',
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      const config = await tempDaemonConfig('ship-hub-diskfull-', dirs, {
+        admin_port: await freePort(),
+        admin_host: '127.0.0.1',
+      });
+      const sink = new PassThrough();
+      sink.resume();
+      const daemon = new Daemon({
+        config,
+        logger: createLogger({ level: 'silent', format: 'json', destination: sink }),
+      });
+      await daemon.start();
+      try {
+        const client = AdminClient.fromConfig(config);
+        assert.equal((await client.health()).status, 'ok');
+        // Writes of the trust file fail from now on (a directory where the file goes: the
+        // rename fails like a write on a full disk).
+        mkdirSync(config.trusted_devices_file);
+        await assert.rejects(client.addTrusted(SKI, {}), { code: 'SHIPHUB_ERR_STORAGE' });
+        assert.deepEqual(await client.listTrusted(), [], 'not applied in memory');
+        const health = await client.health();
+        assert.equal(health.status, 'degraded');
+        assert.match(String(health.storage_error), /trusted_devices\.json/);
+        assert.equal(daemon.storageHealthy(), false);
+
+        rmSync(config.trusted_devices_file, { recursive: true });
+        await client.addTrusted(SKI, {});
+        assert.equal((await client.health()).status, 'ok', 'healthy again after a good write');
+        const file = JSON.parse(readFileSync(config.trusted_devices_file, 'utf8')) as object;
+        assert.deepEqual(Object.keys(file), [SKI]);
+        assert.deepEqual(
+          (await client.listTrusted()).map((d) => d.ski),
+          [SKI],
+        );
+      } finally {
+        await daemon.stop();
+      }
+      assert.equal(existsSync(join(dirname(config.trusted_devices_file), 'ship-hub.lock')), false);
     },
   );
 });
