@@ -83,6 +83,7 @@ describe('config defaults', () => {
         certificate_file: join(dir, 'certs/ship.crt'),
         private_key_file: join(dir, 'certs/ship.key'),
         state_file: join(dir, 'data/hub_state.json'),
+        admin_token_file: join(dir, 'data/admin.token'),
         log_level: 'info',
         metrics_enabled: true,
         network_interfaces: [],
@@ -194,6 +195,7 @@ describe('config errors name file, key, expected and got', () => {
       '"not a host!"',
     ],
     ['admin_token', '""', 'a non-empty string', '""'],
+    ['admin_token_file', '""', 'a file path', '""'],
     ['mdns_provider', '"bonjour"', 'one of "auto", "avahi", "builtin"', '"bonjour"'],
     ['double_connection_rule', '"lowest"', 'one of "spec", "legacy"', '"lowest"'],
     [
