@@ -139,11 +139,19 @@ export interface AdminServerOptions {
   /** Served on /metrics; without it /metrics answers 404 (metrics disabled). */
   registry?: Registry | undefined;
   logger: Logger;
-  /** Bearer token: required (the daemon passes admin_token or the token file's content). */
-  token: string;
+  /**
+   * Bearer token(s): at least one is required (the daemon passes the token file's content and,
+   * when configured, admin_token; any of them is accepted).
+   */
+  token: string | readonly string[];
   host: string;
   /** 0 = any free port. */
   port: number;
+  /**
+   * Further `Host` header values accepted as they are (admin_allowed_hosts), e.g. the name a
+   * reverse proxy forwards; compared case-insensitively with the whole header, port included.
+   */
+  allowedHosts?: readonly string[] | undefined;
 }
 
 /** The created (not yet listening) admin server. */
@@ -162,10 +170,18 @@ export const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
 const OPEN_ROUTES = new Set(['/healthz', '/readyz']);
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** The host name of a Host header or an origin's host ("[::1]:4713" → "::1"), lower case. */
-function hostnameOf(hostHeader: string): string | undefined {
+/**
+ * The host name and port of a Host header ("[::1]:4713" → "::1", 4713; no port means 80), lower
+ * case; undefined when it is not a plain host[:port] (userinfo, paths and the like).
+ */
+function parseHostHeader(hostHeader: string): { name: string; port: number } | undefined {
+  if (hostHeader === '' || /[\s/?#@\\]/.test(hostHeader)) return undefined;
   try {
-    return new URL(`http://${hostHeader}`).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const url = new URL(`http://${hostHeader}`);
+    return {
+      name: url.hostname.replace(/^\[|\]$/g, '').toLowerCase(),
+      port: url.port === '' ? 80 : Number(url.port),
+    };
   } catch {
     return undefined;
   }
@@ -256,17 +272,32 @@ function requireSki(text: string): Ski {
  */
 export function createAdminServer(options: AdminServerOptions): AdminServer {
   const { backend, registry, host, port } = options;
-  if (typeof options.token !== 'string' || options.token.length === 0) {
+  const tokens = typeof options.token === 'string' ? [options.token] : [...options.token];
+  if (tokens.length === 0 || tokens.some((t) => typeof t !== 'string' || t.length === 0)) {
     throw new ConfigError(
       'SHIPHUB_ERR_CONFIG',
       'the admin API needs a token ("admin_token", or the token file "admin_token_file")',
     );
   }
   const log = options.logger.child({ component: 'admin-api' });
-  const expected = digest(options.token);
+  // Digests have one length, so timingSafeEqual never throws and the comparison takes the same
+  // time whatever the presented token is; every token is compared (no early exit) so the time
+  // does not tell which one nearly matched either.
+  const expected = tokens.map(digest);
   const authorized = (header: string | undefined): boolean => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-    return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), expected);
+    if (match?.[1] === undefined) return false;
+    const presented = digest(match[1]);
+    let ok = false;
+    for (const e of expected) ok = timingSafeEqual(presented, e) || ok;
+    return ok;
+  };
+  const allowedHosts = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase()));
+  /** The port the server answers on: the bound one once listening, else the configured one. */
+  const servedPort = (): number | undefined => {
+    const address = app.server.listening ? app.server.address() : null;
+    if (typeof address === 'object' && address !== null) return address.port;
+    return port === 0 ? undefined : port;
   };
 
   const app = fastify({
@@ -281,13 +312,39 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
+  // `curl -X POST -H 'Content-Type: application/json' …/approve` has no body: that is a valid
+  // state change here (the content type is what keeps browsers out), not fastify's
+  // FST_ERR_CTP_EMPTY_JSON_BODY. Bodies with content still go through fastify's own parser
+  // (prototype-poisoning checks included).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string' },
+    (request, body: string | Buffer, done) => {
+      if (body.length === 0) {
+        done(null, undefined);
+        return;
+      }
+      // Typed as returning a promise, but it reports through `done` (synchronously).
+      void parseJson(request, body.toString(), done);
+    },
+  );
+
   app.addHook('onRequest', async (request, reply) => {
     const refuse = (status: number, code: ShipHubErrorCode, message: string) =>
       reply.code(status).send(errorBody(code, message));
     // DNS rebinding: a page on attacker.example resolved to 127.0.0.1 still sends its own name.
+    // The port counts too: another local service's name is not ours.
     const hostHeader = request.headers.host ?? '';
-    const name = hostnameOf(hostHeader);
-    if (name === undefined || !hostAllowed(host, name)) {
+    const parsed = parseHostHeader(hostHeader);
+    const expectedPort = servedPort();
+    const named =
+      allowedHosts.has(hostHeader.toLowerCase()) ||
+      (parsed !== undefined &&
+        hostAllowed(host, parsed.name) &&
+        (expectedPort === undefined || parsed.port === expectedPort));
+    if (!named) {
       return refuse(
         421,
         'SHIPHUB_ERR_UNAUTHORIZED',

@@ -78,6 +78,11 @@ export interface HubConfig {
    * first start and read by the CLI (only the service user and root can use the API).
    */
   readonly admin_token_file: string;
+  /**
+   * Further Host header values the admin API answers to (e.g. a reverse proxy's name), besides
+   * its bound address (and localhost on loopback). Anything else is refused (DNS rebinding).
+   */
+  readonly admin_allowed_hosts: readonly string[];
   /** mDNS backend: Avahi over D-Bus, the built-in responder, or auto (Avahi if present). */
   readonly mdns_provider: MdnsProvider;
   /** Which connection survives when two exist to one peer (SHIP §12.2.2 or legacy ship-go). */
@@ -133,6 +138,16 @@ const quoteList = (values: readonly string[]) => values.map((v) => `"${v}"`).joi
 const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
+/** A Host header value: a host name, an IPv4 address or a bracketed IPv6 one, and maybe a port. */
+function isHostHeaderValue(value: string): boolean {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(value);
+  if (match === null) return false;
+  const [, v6, name, port] = match;
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return false;
+  if (v6 !== undefined) return isIP(v6) === 6;
+  return name !== undefined && (isIP(name) === 4 || HOSTNAME.test(name));
+}
+
 /** Every key: schema, description, environment conversion. The order is that of the docs. */
 const KEYS = {
   device_brand: { schema: text(), expected: 'a non-empty string', env: 'string' },
@@ -180,6 +195,12 @@ const KEYS = {
   },
   admin_token: { schema: text(1024).optional(), expected: 'a non-empty string', env: 'string' },
   admin_token_file: { schema: text(4096), expected: 'a file path', env: 'string' },
+  admin_allowed_hosts: {
+    schema: z.array(z.string().refine(isHostHeaderValue)),
+    expected:
+      'an array of Host header values such as ["hub.example.com", "192.168.1.5:4713"] ([] = only the bound address)',
+    env: 'list',
+  },
   mdns_provider: {
     schema: oneOf(MDNS_PROVIDERS),
     expected: `one of ${quoteList(MDNS_PROVIDERS)}`,
@@ -259,6 +280,7 @@ const DEFAULTS = {
   mdns_enabled: true,
   admin_port: 4713,
   admin_host: '127.0.0.1',
+  admin_allowed_hosts: [],
   mdns_provider: 'auto',
   double_connection_rule: 'spec',
   accept_legacy_ski: false,
@@ -467,7 +489,11 @@ function build(
   const merged: Mutable<Omit<HubConfig, 'admin_token' | 'ship_id'>> & {
     admin_token?: string;
     ship_id?: string;
-  } = { ...DEFAULTS, network_interfaces: [...DEFAULTS.network_interfaces] };
+  } = {
+    ...DEFAULTS,
+    network_interfaces: [...DEFAULTS.network_interfaces],
+    admin_allowed_hosts: [...DEFAULTS.admin_allowed_hosts],
+  };
   for (const [key, value] of Object.entries(parsed.data)) {
     if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
   }
@@ -500,6 +526,7 @@ function build(
     ...merged,
     ...resolvedPaths,
     network_interfaces: [...merged.network_interfaces],
+    admin_allowed_hosts: [...merged.admin_allowed_hosts],
     admin_token: merged.admin_token,
     ship_id:
       merged.ship_id ?? `${merged.device_brand}-${merged.device_model}-${merged.device_serial}`,

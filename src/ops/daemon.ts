@@ -215,9 +215,15 @@ export class Daemon {
         backend: this.backend(),
         registry: c.metrics_enabled ? this.metrics.registry : undefined,
         logger: log.child({ component: 'admin' }),
-        token: c.admin_token ?? (await loadOrCreateAdminToken(c.admin_token_file)),
+        // The token file always exists (the CLI and scrapers can rely on it); admin_token, when
+        // configured, keeps working beside it.
+        token: [
+          await loadOrCreateAdminToken(c.admin_token_file),
+          ...(c.admin_token === undefined ? [] : [c.admin_token]),
+        ],
         host: c.admin_host,
         port: c.admin_port,
+        allowedHosts: c.admin_allowed_hosts,
       });
       const { url } = await this.admin.listen();
       log.info({ event: 'admin_listening', url }, `🛠️  Admin API on ${url}`);

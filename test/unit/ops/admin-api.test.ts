@@ -117,7 +117,15 @@ function quietLogger() {
   return { logger: createLogger({ level: 'debug', format: 'json', destination: stream }), lines };
 }
 
-function server(options: { token?: string; host?: string; metrics?: boolean } = {}) {
+function server(
+  options: {
+    token?: string | string[];
+    host?: string;
+    port?: number;
+    allowedHosts?: string[];
+    metrics?: boolean;
+  } = {},
+) {
   const fake = fakeBackend();
   const { logger, lines } = quietLogger();
   const admin = createAdminServer({
@@ -127,7 +135,8 @@ function server(options: { token?: string; host?: string; metrics?: boolean } = 
     logger,
     token: options.token ?? TOKEN,
     host: options.host ?? '127.0.0.1',
-    port: 0,
+    port: options.port ?? 0,
+    allowedHosts: options.allowedHosts,
   });
   const raw = admin.app;
   // What the CLI sends: the token, and JSON on state changes.
@@ -409,11 +418,143 @@ describe('admin API', () => {
     await raw.close();
   });
 
+  it('the Host must name this server with its port: loopback, wildcard and admin_allowed_hosts', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const status = async (app: ReturnType<typeof server>['raw'], host: string) =>
+      (await app.inject({ url: '/api/trust', headers: { ...auth, host } })).statusCode;
+
+    const loopback = server({ port: 4713 });
+    for (const host of ['127.0.0.1:4713', 'localhost:4713', 'LOCALHOST:4713', '127.0.0.2:4713']) {
+      assert.equal(await status(loopback.raw, host), 200, host);
+    }
+    for (const host of [
+      'attacker.example:4713',
+      'attacker.example',
+      '127.0.0.1:4714', // another local service's address is not ours
+      '127.0.0.1', // port 80
+      'localhost:4713@attacker.example',
+      '192.168.1.5:4713',
+      '',
+    ]) {
+      const res = await loopback.raw.inject({ url: '/api/trust', headers: { ...auth, host } });
+      assert.equal(res.statusCode, 421, host);
+      assert.equal(res.json().error.code, 'SHIPHUB_ERR_UNAUTHORIZED');
+    }
+    await loopback.raw.close();
+
+    const v6 = server({ host: '::1', port: 4713 });
+    assert.equal(await status(v6.raw, '[::1]:4713'), 200);
+    assert.equal(await status(v6.raw, 'localhost:4713'), 200);
+    assert.equal(await status(v6.raw, 'attacker.example:4713'), 421);
+    await v6.raw.close();
+
+    // A wildcard bind: whatever IP literal the client dialled, and localhost; never a DNS name.
+    const wildcard = server({ host: '0.0.0.0', port: 4713 });
+    for (const host of ['192.168.1.5:4713', '[fe80::1]:4713', 'localhost:4713']) {
+      assert.equal(await status(wildcard.raw, host), 200, host);
+    }
+    assert.equal(await status(wildcard.raw, 'attacker.example:4713'), 421);
+    assert.equal(await status(wildcard.raw, '192.168.1.5:80'), 421);
+    await wildcard.raw.close();
+
+    // A name configured on purpose (a reverse proxy), matched as the whole header.
+    const proxied = server({ port: 4713, allowedHosts: ['hub.example.com'] });
+    assert.equal(await status(proxied.raw, 'HUB.example.com'), 200);
+    assert.equal(await status(proxied.raw, 'hub.example.com:4713'), 421);
+    const fromProxyPage = await proxied.raw.inject({
+      method: 'POST',
+      url: `/api/pairing/${SKI}/approve`,
+      headers: {
+        ...auth,
+        host: 'hub.example.com',
+        origin: 'https://hub.example.com',
+        'content-type': 'application/json',
+      },
+    });
+    assert.equal(fromProxyPage.statusCode, 200, 'the own origin through the proxy');
+    await proxied.raw.close();
+  });
+
+  it('checks the Host port against the port it is bound to once listening', async () => {
+    const { admin } = server();
+    const { port, url } = await admin.listen();
+    try {
+      const get = (host: string) =>
+        admin.app.inject({
+          url: '/api/trust',
+          headers: { authorization: `Bearer ${TOKEN}`, host },
+        });
+      assert.equal((await get(`127.0.0.1:${port}`)).statusCode, 200);
+      assert.equal((await get(`127.0.0.1:${port === 65535 ? 1 : port + 1}`)).statusCode, 421);
+      assert.equal((await new AdminClient({ baseUrl: url, token: TOKEN }).listTrusted()).length, 0);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('a JSON state change may have an empty body (curl without -d); other types may not', async () => {
+    const { raw, calls } = server();
+    const approve = { method: 'POST' as const, url: `/api/pairing/${SKI}/approve` };
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const res = await raw.inject({ ...approve, headers: { ...auth, 'content-type': type } });
+      assert.equal(res.statusCode, 415, type);
+      assert.equal(res.json().error.code, 'SHIPHUB_ERR_BAD_REQUEST');
+    }
+    assert.deepEqual(calls, []);
+    const empty = await raw.inject({
+      ...approve,
+      headers: { ...auth, 'content-type': 'application/json; charset=utf-8' },
+    });
+    assert.equal(empty.statusCode, 200);
+    assert.deepEqual(calls, [`approve ${SKI}`]);
+    // POST /api/trust still needs its body.
+    const noBody = await raw.inject({
+      method: 'POST',
+      url: '/api/trust',
+      headers: { ...auth, 'content-type': 'application/json' },
+    });
+    assert.equal(noBody.statusCode, 400);
+    // Prototype poisoning is still refused by fastify's parser.
+    const poisoned = await raw.inject({
+      method: 'POST',
+      url: '/api/trust',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: `{"ski":"${SKI}","__proto__":{"admin":true}}`,
+    });
+    assert.equal(poisoned.statusCode, 400);
+    await raw.close();
+  });
+
+  it('accepts each of several tokens (token file and admin_token) and nothing else', async () => {
+    const file = 'token-from-the-file-0123456789';
+    const configured = 'admin-token-from-config-0123';
+    const { raw } = server({ token: [file, configured] });
+    for (const [token, expected] of [
+      [file, 200],
+      [configured, 200],
+      [TOKEN, 401],
+      [`${file}x`, 401],
+      [file.slice(0, -1), 401],
+    ] as const) {
+      const res = await raw.inject({
+        method: 'POST',
+        url: `/api/pairing/${SKI2}/forget`,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        payload: {},
+      });
+      assert.equal(res.statusCode === 404 ? 200 : res.statusCode, expected, token);
+    }
+    await raw.close();
+  });
+
   it('refuses to be created without a token, also on loopback', () => {
-    assert.throws(
-      () => server({ token: '' }),
-      (error: unknown) => error instanceof ConfigError && /needs a token/.test(error.message),
-    );
+    for (const token of ['', [], ['x'.repeat(20), '']]) {
+      assert.throws(
+        () => server({ token }),
+        (error: unknown) => error instanceof ConfigError && /needs a token/.test(error.message),
+      );
+    }
     const { admin } = server({ host: '0.0.0.0', token: TOKEN });
     assert.ok(admin.app);
   });

@@ -90,6 +90,7 @@ describe('config defaults', () => {
         mdns_enabled: true,
         admin_port: 4713,
         admin_host: '127.0.0.1',
+        admin_allowed_hosts: [],
         admin_token: undefined,
         mdns_provider: 'auto',
         double_connection_rule: 'spec',
@@ -196,6 +197,12 @@ describe('config errors name file, key, expected and got', () => {
     ],
     ['admin_token', '""', 'a non-empty string', '""'],
     ['admin_token_file', '""', 'a file path', '""'],
+    [
+      'admin_allowed_hosts',
+      '["hub.example.com/x"]',
+      'an array of Host header values such as ["hub.example.com", "192.168.1.5:4713"] ([] = only the bound address)',
+      '["hub.example.com/x"]',
+    ],
     ['mdns_provider', '"bonjour"', 'one of "auto", "avahi", "builtin"', '"bonjour"'],
     ['double_connection_rule', '"lowest"', 'one of "spec", "legacy"', '"lowest"'],
     [
