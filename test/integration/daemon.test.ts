@@ -1,13 +1,24 @@
 /**
  * The daemon as a real child process (`node build/src/cli/main.js config.json`), with mDNS off
  * and everything on 127.0.0.1: first start, restart with the same SKI and a trusted peer that
- * reconnects, pairing through the CLI, broken config and trust files, SIGTERM with SHIP close, and
- * a second signal during a slow shutdown.
+ * reconnects, pairing through the CLI, broken config and trust files, SIGTERM with SHIP close, a
+ * second signal during a slow shutdown, and the admin API's credential (the 0600 token file the
+ * CLI reads) with slow and reset clients.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import {
+  chmodSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -281,6 +292,153 @@ describe('the daemon as a child process', () => {
     const bad = cli(dir, ['trust', 'remove', 'not-a-ski']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /not an SKI/);
+  });
+
+  it(
+    'the admin API wants the 0600 token file the CLI reads; anonymous, cross-site and foreign-Host calls are refused; slow and reset clients are closed',
+    { timeout: 120_000 },
+    async () => {
+      const { dir, admin } = await workDir();
+      const daemon = startDaemon(dir);
+      await until(() => hasEvent(daemon, 'admin_listening'), 'the admin API listening');
+      const tokenFile = join(dir, 'data/admin.token');
+      assert.equal(statSync(tokenFile).mode & 0o777, 0o600, 'only the service user reads it');
+      const token = readFileSync(tokenFile, 'utf8').trim();
+      const base = `http://127.0.0.1:${admin}`;
+      const ski = 'cd'.repeat(20);
+
+      // The CLI finds the token through the config's data directory and changes state with it.
+      const add = cli(dir, ['trust', 'add', ski, '--brand', 'Acme']);
+      assert.equal(add.status, 0, add.stderr);
+      assert.match(add.stdout, /through the daemon at http:\/\/127\.0\.0\.1:/);
+      const list = cli(dir, ['pairing', 'list', '--json']);
+      assert.equal(list.status, 0, list.stderr);
+      const trusted = cli(dir, ['trust', 'list', '--json']);
+      assert.deepEqual(
+        (JSON.parse(trusted.stdout) as Array<{ ski: string }>).map((d) => d.ski),
+        [ski],
+      );
+
+      // What a web page or another local user can send: refused, nothing changed.
+      const post = (headers: Record<string, string>) =>
+        fetch(`${base}/api/trust`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ ski: 'ef'.repeat(20) }),
+        });
+      assert.equal((await post({})).status, 401);
+      assert.equal((await post({ authorization: 'Bearer wrong-token-0123456789' })).status, 401);
+      const evil = await post({ authorization: `Bearer ${token}`, origin: 'http://evil.example' });
+      assert.equal(evil.status, 403);
+      const beacon = await fetch(`${base}/api/pairing/${ski}/approve`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+        body: 'x',
+      });
+      assert.equal(beacon.status, 415);
+      // fetch() will not send a foreign Host; node:http will (what a rebinding browser sends).
+      const rebound = await new Promise<{ status: number | undefined; body: string }>(
+        (res, rej) => {
+          const req = httpRequest(
+            {
+              host: '127.0.0.1',
+              port: admin,
+              method: 'POST',
+              path: '/api/trust',
+              headers: {
+                host: `attacker.example:${admin}`,
+                authorization: `Bearer ${token}`,
+                'content-type': 'application/json',
+              },
+            },
+            (response) => {
+              let body = '';
+              response.setEncoding('utf8');
+              response.on('data', (chunk: string) => (body += chunk));
+              response.on('end', () => res({ status: response.statusCode, body }));
+            },
+          );
+          req.on('error', rej);
+          req.end(JSON.stringify({ ski: 'ef'.repeat(20) }));
+        },
+      );
+      assert.equal(rebound.status, 421);
+      assert.equal(
+        (JSON.parse(rebound.body) as { error: { code: string } }).error.code,
+        'SHIPHUB_ERR_UNAUTHORIZED',
+      );
+      const still = JSON.parse(cli(dir, ['trust', 'list', '--json']).stdout) as unknown[];
+      assert.equal(still.length, 1, 'no refused call trusted anything');
+
+      // /healthz without the token: no SKI, no SHIP ID.
+      const ownSki = daemonSki(dir);
+      const anonymous = await (await fetch(`${base}/healthz`)).text();
+      assert.ok(!anonymous.includes(ownSki), anonymous);
+      assert.ok(!anonymous.includes('ship_id'), anonymous);
+      const operator = (await (
+        await fetch(`${base}/healthz`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as { ski?: string };
+      assert.equal(operator.ski, ownSki);
+
+      // A body that never arrives: the server ends the connection (no time asserted, the
+      // close event is awaited) and nothing is trusted.
+      const slow = connect(admin, '127.0.0.1');
+      let slowAnswer = '';
+      slow.setEncoding('utf8');
+      slow.on('data', (chunk: string) => (slowAnswer += chunk));
+      slow.on('error', () => undefined); // a reset from the server is a close too
+      const slowClosed = new Promise<void>((res) => slow.once('close', () => res()));
+      slow.write(
+        `POST /api/trust HTTP/1.1\r\nHost: 127.0.0.1:${admin}\r\n` +
+          `Authorization: Bearer ${token}\r\nContent-Type: application/json\r\n` +
+          'Content-Length: 1000\r\n\r\n{"ski": "',
+      );
+      await slowClosed;
+      assert.doesNotMatch(slowAnswer, /^HTTP\/1\.1 20/, 'the partial request was not served');
+
+      // A client that resets mid-request does not take the daemon down.
+      const reset = connect(admin, '127.0.0.1');
+      reset.on('error', () => undefined);
+      await new Promise<void>((res) => reset.once('connect', () => res()));
+      const resetClosed = new Promise<void>((res) => reset.once('close', () => res()));
+      reset.write(`POST /api/trust HTTP/1.1\r\nHost: 127.0.0.1:${admin}\r\nContent-Le`);
+      reset.resetAndDestroy();
+      await resetClosed;
+
+      const afterReset = cli(dir, ['trust', 'list', '--json']);
+      assert.equal(afterReset.status, 0, afterReset.stderr);
+      assert.equal(daemon.child.exitCode, null, 'the daemon still runs');
+      daemon.child.kill('SIGTERM');
+      assert.equal(await daemon.exited, 0);
+    },
+  );
+
+  it('the admin token file is reused on restart, and one others may read stops start-up naming it', async () => {
+    const { dir } = await workDir();
+    const tokenFile = join(dir, 'data/admin.token');
+    const first = startDaemon(dir);
+    await until(() => hasEvent(first, 'admin_listening'), 'the admin API listening');
+    const token = readFileSync(tokenFile, 'utf8');
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exited, 0);
+
+    const second = startDaemon(dir);
+    await until(() => hasEvent(second, 'admin_listening'), 'the admin API listening again');
+    assert.equal(readFileSync(tokenFile, 'utf8'), token, 'never replaced');
+    assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+    assert.equal(cli(dir, ['pairing', 'list', '--json']).status, 0);
+    second.child.kill('SIGTERM');
+    assert.equal(await second.exited, 0);
+
+    chmodSync(tokenFile, 0o644);
+    const refused = startDaemon(dir);
+    assert.equal(await refused.exited, 2);
+    const stderr = refused.lines
+      .map((l) => (typeof l.stderr === 'string' ? l.stderr : ''))
+      .join('');
+    assert.ok(stderr.includes(tokenFile), stderr);
+    assert.match(stderr, /readable or writable by group or others/);
+    assert.equal(readFileSync(tokenFile, 'utf8'), token, 'left as it was');
   });
 
   it('a second signal during a slow shutdown exits at once with code 1', async () => {
