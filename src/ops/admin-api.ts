@@ -152,6 +152,11 @@ export interface AdminServerOptions {
    * reverse proxy forwards; compared case-insensitively with the whole header, port included.
    */
   allowedHosts?: readonly string[] | undefined;
+  /**
+   * A request must arrive in full within this time, and a connection that sends nothing for
+   * this long is closed (slow or stalled bodies); default ADMIN_REQUEST_TIMEOUT_MS.
+   */
+  requestTimeoutMs?: number;
 }
 
 /** The created (not yet listening) admin server. */
@@ -304,8 +309,8 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
-    connectionTimeout: ADMIN_REQUEST_TIMEOUT_MS,
-    requestTimeout: ADMIN_REQUEST_TIMEOUT_MS,
+    connectionTimeout: options.requestTimeoutMs ?? ADMIN_REQUEST_TIMEOUT_MS,
+    requestTimeout: options.requestTimeoutMs ?? ADMIN_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: 5_000,
     // Reject unknown body fields instead of silently dropping them (fastify's default).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },

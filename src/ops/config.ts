@@ -11,6 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { checkJsonText } from '../util/json-check.js';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../ship/errors.js';
@@ -377,37 +378,36 @@ export function closestKey(unknown: string): string | undefined {
   return best.distance <= limit ? best.key : undefined;
 }
 
-/** Line and column (1-based) of a character offset. */
-function lineColumn(source: string, offset: number): { line: number; column: number } {
-  const before = source.slice(0, Math.max(0, Math.min(offset, source.length)));
-  const lines = before.split('\n');
-  return { line: lines.length, column: (lines[lines.length - 1]?.length ?? 0) + 1 };
-}
-
-/** JSON.parse with errors that name the file, line and column. */
+/**
+ * JSON.parse with errors that name the file, line and column. The position comes from our own
+ * walker (src/util/json-check.ts): Node 20's JSON.parse gives none for some errors (an error on
+ * line 2 was reported at the end of the file), and a key written twice, which JSON.parse would
+ * silently resolve to the last value, is refused with both lines.
+ */
 export function parseJsonFile(label: string, source: string): unknown {
   const body = source.startsWith('\uFEFF') ? source.slice(1) : source;
-  try {
-    return JSON.parse(body) as unknown;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const position = /position (\d+)/.exec(message);
-    const offset = position?.[1] !== undefined ? Number(position[1]) : body.length;
-    const { line, column } = lineColumn(body, offset);
-    const detail = message.replace(/ in JSON at position \d+.*$/s, '').replace(/\s*\(line.*$/s, '');
-    const comment = body.slice(offset, offset + 2);
-    const hint =
-      comment === '//' || comment === '/*'
-        ? ' (comments are not allowed in JSON; remove them)'
-        : /,\s*$/.test(body.slice(0, offset)) && /^[}\]]/.test(body.slice(offset).trimStart())
-          ? ' (trailing commas are not allowed in JSON)'
-          : '';
+  const problem = checkJsonText(body);
+  if (problem === undefined) return JSON.parse(body) as unknown;
+  if (problem.kind === 'duplicate-key') {
     throw new ConfigError(
       'SHIPHUB_ERR_CONFIG',
-      `${label}: invalid JSON at line ${line}, column ${column}: ${detail}${hint}`,
-      { cause: error },
+      `${label}: line ${problem.line} repeats the key of line ${problem.firstLine ?? '?'}` +
+        `${problem.key !== undefined && /^[a-z_]{1,64}$/.test(problem.key) ? ` ("${problem.key}")` : ''}; ` +
+        'JSON would silently keep only the last one: remove one',
     );
   }
+  const comment = body.slice(problem.offset, problem.offset + 2);
+  const hint =
+    comment === '//' || comment === '/*'
+      ? ' (comments are not allowed in JSON; remove them)'
+      : /,\s*$/.test(body.slice(0, problem.offset)) &&
+          /^[}\]]/.test(body.slice(problem.offset).trimStart())
+        ? ' (trailing commas are not allowed in JSON)'
+        : '';
+  throw new ConfigError(
+    'SHIPHUB_ERR_CONFIG',
+    `${label}: invalid JSON at line ${problem.line}, column ${problem.column}: ${problem.message}${hint}`,
+  );
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,20 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import { Writable } from 'node:stream';
-import type { InjectOptions } from 'fastify';
-import {
-  createAdminServer,
-  type AdminBackend,
-  type PendingPairingInfo,
-  type TrustedDeviceInfo,
-} from '../../../src/ops/admin-api.js';
-import { AdminApiError, AdminClient, adminUrlFromConfig } from '../../../src/ops/admin-client.js';
-import { createLogger } from '../../../src/ops/logger.js';
-import { createHubMetrics } from '../../../src/ops/metrics.js';
-import { ConfigError, ShipHubError, TransportError } from '../../../src/ship/errors.js';
-import type { Ski } from '../../../src/ship/ski.js';
+import type { AdminBackend, TrustedDeviceInfo } from '../../../src/ops/admin-api.js';
+import { AdminClient, adminUrlFromConfig } from '../../../src/ops/admin-client.js';
+import { ConfigError, ShipHubError } from '../../../src/ship/errors.js';
 import type { TrustedDevice } from '../../../src/trust/trust-store.js';
+import { OTHER, SKI, SKI2, TOKEN, server } from '../../helpers/admin-fakes.js';
 
 // Compile-time check: the trust store's entries are what the admin API lists and returns.
 const fromStore: (devices: TrustedDevice[]) => Awaited<ReturnType<AdminBackend['listTrusted']>> = (
@@ -25,134 +15,6 @@ const addFromStore: (device: TrustedDevice) => Awaited<ReturnType<AdminBackend['
 ) => device;
 void fromStore;
 void addFromStore;
-
-const SKI = 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0';
-const SKI2 = '0123456789abcdef0123456789abcdef01234567';
-const OTHER = 'ffffffffffffffffffffffffffffffffffffffff';
-const TOKEN = 'test-token-0123456789';
-
-/** A fake hub that records calls. */
-function fakeBackend() {
-  const pending = new Map<string, PendingPairingInfo>([
-    [
-      SKI,
-      {
-        ski: SKI,
-        brand: 'Viessmann',
-        model: 'Vitocaldens',
-        device_type: 'HeatPump',
-        requested_at: '2024-01-09T10:30:00Z',
-        expires_at: '2024-01-09T10:40:00Z',
-      },
-    ],
-  ]);
-  const trusted = new Map<string, TrustedDeviceInfo>();
-  const denied = new Set<string>([SKI2]);
-  const calls: string[] = [];
-  let ready = true;
-  const backend: AdminBackend = {
-    health: () => ({ status: 'ok', uptime_s: 42, connections: 1 }),
-    ready: () => ready,
-    listPending: () => [...pending.values()],
-    approve(ski: Ski) {
-      calls.push(`approve ${ski}`);
-      return pending.delete(ski);
-    },
-    deny(ski: Ski) {
-      calls.push(`deny ${ski}`);
-      return pending.delete(ski);
-    },
-    listDenied: () =>
-      [...denied].map((ski) => ({
-        ski,
-        denied_at: '2024-01-09T10:30:00Z',
-        until: '2024-01-09T10:40:00Z',
-        refused_since: 3,
-      })),
-    forgetDenial(ski: Ski) {
-      calls.push(`forget ${ski}`);
-      return denied.delete(ski);
-    },
-    listTrusted: () => [...trusted.values()],
-    addTrusted(ski: Ski, info) {
-      calls.push(`add ${ski}`);
-      const device = {
-        ski,
-        brand: info?.brand ?? '',
-        model: info?.model ?? '',
-        device_type: info?.device_type ?? '',
-        paired_at: '2024-01-09T10:30:00Z',
-        last_connection: '2024-01-09T10:30:00Z',
-        connection_count: 0,
-      };
-      trusted.set(ski, device);
-      return device;
-    },
-    removeTrusted(ski: Ski) {
-      calls.push(`remove ${ski}`);
-      return trusted.delete(ski);
-    },
-    listConnections: () => [{ ski: SKI, direction: 'inbound', state: 'data' }],
-    async listDiscovered() {
-      return [{ ski: SKI, trusted: false, address: '192.168.1.100' }];
-    },
-  };
-  return {
-    backend,
-    calls,
-    setReady: (r: boolean) => {
-      ready = r;
-    },
-  };
-}
-
-function quietLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _e, done) {
-      lines.push(chunk.toString('utf8'));
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', format: 'json', destination: stream }), lines };
-}
-
-function server(
-  options: {
-    token?: string | string[];
-    host?: string;
-    port?: number;
-    allowedHosts?: string[];
-    metrics?: boolean;
-  } = {},
-) {
-  const fake = fakeBackend();
-  const { logger, lines } = quietLogger();
-  const admin = createAdminServer({
-    backend: fake.backend,
-    registry:
-      options.metrics === false ? undefined : createHubMetrics({ defaultMetrics: false }).registry,
-    logger,
-    token: options.token ?? TOKEN,
-    host: options.host ?? '127.0.0.1',
-    port: options.port ?? 0,
-    allowedHosts: options.allowedHosts,
-  });
-  const raw = admin.app;
-  // What the CLI sends: the token, and JSON on state changes.
-  const app = {
-    inject: (request: InjectOptions) => {
-      const stateChange = request.method !== undefined && request.method !== 'GET';
-      return raw.inject({
-        ...request,
-        headers: { authorization: `Bearer ${TOKEN}`, ...request.headers },
-        ...(stateChange && request.payload === undefined ? { payload: {} } : {}),
-      });
-    },
-    close: () => raw.close(),
-  };
-  return { ...fake, admin, app, raw, lines };
-}
 
 describe('admin API', () => {
   it('serves health, readiness and metrics', async () => {
@@ -475,23 +337,6 @@ describe('admin API', () => {
     await proxied.raw.close();
   });
 
-  it('checks the Host port against the port it is bound to once listening', async () => {
-    const { admin } = server();
-    const { port, url } = await admin.listen();
-    try {
-      const get = (host: string) =>
-        admin.app.inject({
-          url: '/api/trust',
-          headers: { authorization: `Bearer ${TOKEN}`, host },
-        });
-      assert.equal((await get(`127.0.0.1:${port}`)).statusCode, 200);
-      assert.equal((await get(`127.0.0.1:${port === 65535 ? 1 : port + 1}`)).statusCode, 421);
-      assert.equal((await new AdminClient({ baseUrl: url, token: TOKEN }).listTrusted()).length, 0);
-    } finally {
-      await admin.close();
-    }
-  });
-
   it('a JSON state change may have an empty body (curl without -d); other types may not', async () => {
     const { raw, calls } = server();
     const approve = { method: 'POST' as const, url: `/api/pairing/${SKI}/approve` };
@@ -561,60 +406,6 @@ describe('admin API', () => {
 });
 
 describe('admin client', () => {
-  it('talks to a listening admin server over 127.0.0.1', async () => {
-    const { admin, calls } = server({ token: TOKEN });
-    const { url } = await admin.listen();
-    try {
-      const client = new AdminClient({ baseUrl: url, token: TOKEN });
-      assert.equal((await client.health()).status, 'ok');
-      assert.equal(await client.ready(), true);
-      assert.equal((await client.listPending())[0]?.ski, SKI);
-      await client.approve(SKI);
-      await assert.rejects(client.deny(SKI), (error: unknown) => {
-        return (
-          error instanceof AdminApiError &&
-          error.status === 404 &&
-          error.code === 'SHIPHUB_ERR_NOT_FOUND'
-        );
-      });
-      const device = await client.addTrusted(OTHER, { brand: 'Acme' });
-      assert.equal(device.brand, 'Acme');
-      assert.equal((await client.listTrusted()).length, 1);
-      await client.removeTrusted(OTHER);
-      assert.equal((await client.listConnections()).length, 1);
-      assert.equal((await client.listDiscovered()).length, 1);
-      assert.match(await client.metrics(), /shiphub_connections/);
-      assert.deepEqual(calls, [`approve ${SKI}`, `deny ${SKI}`, `add ${OTHER}`, `remove ${OTHER}`]);
-
-      const anonymous = new AdminClient({ baseUrl: url });
-      await assert.rejects(anonymous.listTrusted(), (error: unknown) => {
-        return error instanceof AdminApiError && error.status === 401;
-      });
-    } finally {
-      await admin.close();
-    }
-  });
-
-  it('says plainly when the daemon is not running', async () => {
-    // A port that was free a moment ago: nothing listens there.
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const address = probe.address();
-        probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-      });
-    });
-    const baseUrl = `http://127.0.0.1:${port}`;
-    await assert.rejects(new AdminClient({ baseUrl }).health(), (error: unknown) => {
-      assert.ok(error instanceof TransportError);
-      assert.equal(error.code, 'SHIPHUB_ERR_DAEMON_UNREACHABLE');
-      assert.equal(
-        error.message,
-        `the ship-hub daemon is not running at ${baseUrl} (connection refused)`,
-      );
-      return true;
-    });
-  });
-
   it('builds its URL from the config', () => {
     assert.equal(
       adminUrlFromConfig({ admin_host: '127.0.0.1', admin_port: 4713 }),

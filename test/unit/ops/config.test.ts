@@ -292,6 +292,25 @@ describe('config errors name file, key, expected and got', () => {
     );
   });
 
+  it('gives the right line where Node 20 gives no position, and refuses a key written twice', async () => {
+    // Node 20's JSON.parse says "Unexpected token" without a position for some errors; the
+    // error used to be reported at the end of the file.
+    const early = await configFile(
+      '{\n  "port": 47x2,\n  "max_connections": 20,\n  "log_level": "info"\n}\n',
+    );
+    assert.match(
+      (await configError(loadConfig(early, {}))).message,
+      /invalid JSON at line 2, column /,
+    );
+    const twice = await configFile(
+      '{\n  "port": 4712,\n  "mdns_enabled": true,\n  "port": 4800\n}\n',
+    );
+    assert.match(
+      (await configError(loadConfig(twice, {}))).message,
+      /line 4 repeats the key of line 2 \("port"\); JSON would silently keep only the last one/,
+    );
+  });
+
   it('explains comments and trailing commas (the seed README shows // comments)', async () => {
     const comment = await configFile(
       '{\n  "max_connections": 50  // Increase for powerful devices\n}\n',
