@@ -396,6 +396,28 @@ export function buildProgram(): Command {
       print(`↩️  forgot the denial of ${ski}: it may ask again`);
       printWhere(where, false);
     });
+  pairing
+    .command('window')
+    .description(
+      'open an auto-accept window: any device that asks is paired, for at most 2 minutes',
+    )
+    .option('--seconds <seconds>', 'how long, 1-120 (SHIP 12.3.1.1)', '120')
+    .option('--close', 'close an open window now')
+    .option('--config <file>', 'config.json')
+    .action(async (opts: { seconds: string; close?: boolean; config?: string }) => {
+      const seconds = opts.close === true ? 0 : Number(opts.seconds);
+      if (opts.close !== true && (!Number.isInteger(seconds) || seconds < 1 || seconds > 120)) {
+        throw new TypeError(`--seconds: expected an integer from 1 to 120, got "${opts.seconds}"`);
+      }
+      const cfg = await config(opts.config);
+      const { result, where } = await throughDaemon(cfg, (c) => c.pairingWindow(seconds));
+      print(
+        result.open
+          ? `⚠️  auto-accept open until ${result.until ?? '?'}: any device that asks is paired`
+          : '🔒 auto-accept closed',
+      );
+      printWhere(where, false);
+    });
   for (const verb of ['approve', 'deny'] as const) {
     pairing
       .command(verb)

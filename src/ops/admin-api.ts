@@ -124,6 +124,11 @@ export interface AdminBackend {
   listDenied(): MaybePromise<readonly DeniedPairingInfo[]>;
   /** Ends a denial cool-down; false if the SKI is not denied (→ 404). */
   forgetDenial(ski: Ski): MaybePromise<boolean>;
+  /**
+   * Opens an auto-accept window of `seconds` (1-120, SHIP §12.3.1.1) on an operator's explicit
+   * request, or closes it (`seconds` 0); resolves to when it closes (undefined: closed).
+   */
+  pairingWindow(seconds: number): MaybePromise<{ until: string | undefined }>;
   listTrusted(): MaybePromise<readonly TrustedDeviceInfo[]>;
   /** Trusts a device (idempotent) and returns its entry. */
   addTrusted(ski: Ski, info?: TrustedDeviceDetails): MaybePromise<TrustedDeviceInfo>;
@@ -169,6 +174,8 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
+/** SHIP §12.3.1.1: an auto-accept window lasts at most 2 minutes. */
+const MAX_WINDOW_SECONDS = 120;
 /** Requests must arrive in full within this time (slowloris bodies end). */
 export const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
 /** Routes reachable without the token. */
@@ -479,6 +486,29 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       return { ski, forgotten: true };
     },
   );
+
+  // An auto-accept window opened by a person (never by a restart): body { "seconds": 1-120 },
+  // default 120; DELETE closes it.
+  app.post<{ Body: { seconds?: unknown } | undefined }>('/api/pairing/window', async (request) => {
+    const seconds = request.body?.seconds ?? MAX_WINDOW_SECONDS;
+    if (
+      typeof seconds !== 'number' ||
+      !Number.isInteger(seconds) ||
+      seconds < 1 ||
+      seconds > MAX_WINDOW_SECONDS
+    ) {
+      throw new ShipHubError(
+        'SHIPHUB_ERR_BAD_REQUEST',
+        `"seconds": expected an integer from 1 to ${MAX_WINDOW_SECONDS} (SHIP 12.3.1.1 caps an ` +
+          'auto-accept window at 2 minutes)',
+      );
+    }
+    return { open: true, ...(await backend.pairingWindow(seconds)) };
+  });
+  app.delete('/api/pairing/window', async () => {
+    await backend.pairingWindow(0);
+    return { open: false };
+  });
 
   const decide = (decision: 'approve' | 'deny') =>
     app.post<{ Params: { ski: string } }>(

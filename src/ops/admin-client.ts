@@ -144,6 +144,12 @@ export class AdminClient {
     return { pending: body.pending, denied: body.denied ?? [] };
   }
 
+  /** POST /api/pairing/window (seconds 1-120) or, with 0, DELETE it: open or close a window. */
+  async pairingWindow(seconds: number): Promise<{ open: boolean; until?: string }> {
+    if (seconds === 0) return this.#request('DELETE', '/api/pairing/window');
+    return this.#request('POST', '/api/pairing/window', { seconds });
+  }
+
   /** POST /api/pairing/:ski/forget; AdminApiError 404 when the SKI is not denied. */
   async forgetDenial(ski: string): Promise<void> {
     await this.#request('POST', `/api/pairing/${encodeURIComponent(ski)}/forget`);

@@ -685,6 +685,19 @@ export class Daemon {
             refused_since: d.refusedSince,
           })),
       forgetDenial: (ski) => hub().forgetDenial(ski),
+      pairingWindow: async (seconds) => {
+        if (seconds === 0) {
+          await hub().closeAutoAcceptWindow();
+          return { until: undefined };
+        }
+        await hub().openAutoAcceptWindow(seconds * 1000);
+        const until = new Date(this.clock.wallNow().getTime() + seconds * 1000).toISOString();
+        this.logger.warn(
+          { event: 'auto_accept_open', seconds, by: 'operator' },
+          `⚠️  AUTO-ACCEPT opened by the operator for ${seconds} s: any device may pair now`,
+        );
+        return { until };
+      },
       listTrusted: () => trust().list(),
       addTrusted: async (ski, info) => {
         const current = this.describe(ski);

@@ -58,6 +58,10 @@ export function fakeBackend() {
         until: '2024-01-09T10:40:00Z',
         refused_since: 3,
       })),
+    pairingWindow(seconds: number) {
+      calls.push(`window ${seconds}`);
+      return { until: seconds === 0 ? undefined : '2024-01-09T10:32:00.000Z' };
+    },
     forgetDenial(ski: Ski) {
       calls.push(`forget ${ski}`);
       return denied.delete(ski);

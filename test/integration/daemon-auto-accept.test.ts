@@ -15,6 +15,8 @@ import { AUTO_ACCEPT_MARKER, Daemon } from '../../src/ops/daemon.js';
 import { createLogger } from '../../src/ops/logger.js';
 import type { HubConfig } from '../../src/ops/config.js';
 import { systemClock } from '../../src/util/clock.js';
+import { AdminClient } from '../../src/ops/admin-client.js';
+import { freePort } from '../helpers/ports.js';
 import { testIdentity } from '../helpers/certs.js';
 import { tempDaemonConfig } from '../helpers/daemon-config.js';
 
@@ -108,6 +110,38 @@ describe('auto-accept at start', () => {
         await connection.terminate(1000, 'test done');
       } finally {
         await second.daemon.stop();
+      }
+    },
+  );
+
+  it(
+    'an operator opens a window on demand through the admin API, also after the first start',
+    { timeout: 60_000 },
+    async () => {
+      const config = await tempDaemonConfig('ship-hub-auto-accept-', dirs, {
+        admin_port: await freePort(),
+      });
+      const run = daemonWithLog(config);
+      await run.daemon.start();
+      try {
+        const window = await AdminClient.fromConfig(config).pairingWindow(30);
+        assert.equal(window.open, true);
+        await run.next('auto_accept_open');
+        const device = await testIdentity('auto-accept-window-device');
+        const connection = await connectShip({
+          host: '127.0.0.1',
+          port: run.daemon.port!,
+          expectedSki: run.daemon.ski!,
+          tls: createShipTlsContext(device),
+          localSki: device.ski,
+          localShipId: 'window-device-1',
+          clock: systemClock,
+        });
+        await run.next('auto_accepted');
+        assert.equal((await AdminClient.fromConfig(config).pairingWindow(0)).open, false);
+        await connection.close();
+      } finally {
+        await run.daemon.stop();
       }
     },
   );

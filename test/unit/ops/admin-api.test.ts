@@ -86,6 +86,32 @@ describe('admin API', () => {
     await app.close();
   });
 
+  it('opens an auto-accept window on request (at most 120 s) and closes it', async () => {
+    const { app, calls } = server();
+    const opened = await app.inject({
+      method: 'POST',
+      url: '/api/pairing/window',
+      payload: { seconds: 60 },
+    });
+    assert.equal(opened.statusCode, 200);
+    assert.deepEqual(opened.json(), { open: true, until: '2024-01-09T10:32:00.000Z' });
+    const tooLong = await app.inject({
+      method: 'POST',
+      url: '/api/pairing/window',
+      payload: { seconds: 121 },
+    });
+    assert.equal(tooLong.statusCode, 400);
+    assert.match(tooLong.json().error.message, /1 to 120 \(SHIP 12\.3\.1\.1/);
+    assert.equal(
+      (await app.inject({ method: 'POST', url: '/api/pairing/window' })).statusCode,
+      200,
+    );
+    const closed = await app.inject({ method: 'DELETE', url: '/api/pairing/window' });
+    assert.deepEqual(closed.json(), { open: false });
+    assert.deepEqual(calls, ['window 60', 'window 120', 'window 0']);
+    await app.close();
+  });
+
   it('answers 400 with a clear message for a bad SKI', async () => {
     const { app, calls } = server();
     const res = await app.inject({ method: 'POST', url: '/api/pairing/not-a-ski/approve' });
