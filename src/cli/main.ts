@@ -180,6 +180,17 @@ export function packageVersion(): string {
   return typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
 
+/** A numeric option in seconds (e.g. --timeout): a positive number, else a usage error (exit 2). */
+function secondsOption(name: string, text: string, max = 86_400): number {
+  const seconds = Number(text);
+  if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > max) {
+    throw new TypeError(
+      `${name}: expected a number of seconds above 0 and up to ${max}, got "${text}"`,
+    );
+  }
+  return seconds;
+}
+
 /** Edit distance, for "did you mean" (commands are short: the quadratic table is fine). */
 function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -248,6 +259,7 @@ export function buildProgram(): Command {
         target: string,
         opts: { ski?: string; json?: boolean; timeout: string; config?: string },
       ) => {
+        const timeoutMs = secondsOption('--timeout', opts.timeout) * 1000;
         const cfg = await config(opts.config);
         let identity: NodeIdentity;
         let note: string | undefined;
@@ -264,7 +276,7 @@ export function buildProgram(): Command {
         process.exitCode = await runProbe({
           target,
           json: opts.json === true,
-          timeoutMs: Number(opts.timeout) * 1000,
+          timeoutMs,
           identity,
           localShipId: cfg.ship_id,
           write: print,
@@ -289,11 +301,13 @@ export function buildProgram(): Command {
         provider?: 'auto' | 'avahi' | 'builtin';
         config?: string;
       }) => {
+        // Checked before anything is opened (an mDNS socket included).
+        const timeoutMs = secondsOption('--timeout', opts.timeout) * 1000;
         const cfg = await config(opts.config);
         const trust = await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock });
         process.exitCode = await runDiscover({
           provider: opts.provider ?? cfg.mdns_provider,
-          timeoutMs: Number(opts.timeout) * 1000,
+          timeoutMs,
           json: opts.json === true,
           trustedSkis: new Set(trust.list().map((d) => d.ski)),
           write: print,

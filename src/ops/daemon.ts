@@ -10,6 +10,7 @@ import { Hub, type DeviceDataHandler, type PendingPairing, type RemoteDevice } f
 import { TlsTransport } from '../hub/transport.js';
 import { createMdnsProvider } from '../mdns/index.js';
 import type { DiscoveredService, MdnsProvider } from '../mdns/types.js';
+import { ConfigError } from '../ship/errors.js';
 import { shortSki, toSki, type Ski } from '../ship/ski.js';
 import { createShipTlsContext } from '../transport/tls.js';
 import { StateStore } from '../trust/state-store.js';
@@ -204,7 +205,9 @@ export class Daemon {
     });
     this.hub = hub;
     this.wire(hub);
-    const port = await hub.start();
+    const port = await hub.start().catch((err: unknown) => {
+      throw listenError(err, 'port', c.port);
+    });
     log.info(
       { event: 'listening', port, ski: identity.ski, ship_id: c.ship_id, mdns: discovery?.name },
       `🚀 SHIP hub listening on port ${port} (SHIP ID ${c.ship_id}, mDNS ${discovery?.name ?? 'off'})`,
@@ -225,7 +228,9 @@ export class Daemon {
         port: c.admin_port,
         allowedHosts: c.admin_allowed_hosts,
       });
-      const { url } = await this.admin.listen();
+      const { url } = await this.admin.listen().catch((err: unknown) => {
+        throw listenError(err, 'admin_port', c.admin_port, c.admin_host);
+      });
       log.info({ event: 'admin_listening', url }, `🛠️  Admin API on ${url}`);
     }
 
@@ -800,4 +805,44 @@ async function readAutoAcceptMarker(
     // Falls through: not ours to repair; counted as used.
   }
   return 'unreadable';
+}
+
+/**
+ * A port the daemon cannot listen on, said so that an installer can act: which key, which port,
+ * what holds it. Other errors pass through unchanged.
+ */
+function listenError(
+  error: unknown,
+  key: 'port' | 'admin_port',
+  port: number,
+  host?: string,
+): unknown {
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  const where = host === undefined ? `port ${port}` : `${host}:${port}`;
+  if (code === 'EADDRINUSE') {
+    return new ConfigError(
+      'SHIPHUB_ERR_CONFIG',
+      `"${key}": ${where} is already in use by another program (or another ship-hub)`,
+      {
+        cause: error,
+        hint: `find it with "ss -ltnp 'sport = :${port}'" and stop it, or set another "${key}" in the config`,
+      },
+    );
+  }
+  if (code === 'EACCES') {
+    return new ConfigError(
+      'SHIPHUB_ERR_CONFIG',
+      `"${key}": no permission to listen on ${where} (ports below 1024 need privileges)`,
+      { cause: error, hint: `use a port of 1024 or above for "${key}"` },
+    );
+  }
+  if (code === 'EADDRNOTAVAIL') {
+    return new ConfigError(
+      'SHIPHUB_ERR_CONFIG',
+      `"admin_host": ${host ?? '?'} is not an address of this machine`,
+      { cause: error, hint: 'use 127.0.0.1, or an address this machine has (ip -br addr)' },
+    );
+  }
+  return error;
 }

@@ -30,6 +30,18 @@ describe('ship-hub command line', () => {
     assert.doesNotMatch(result.stderr, /config file/);
   });
 
+  it('numeric options are checked before anything is done: exit code 2', () => {
+    for (const value of ['abc', '0', '-5', '']) {
+      const probe = run('probe', '127.0.0.1:9', '--timeout', value);
+      assert.equal(probe.status, 2, `probe --timeout "${value}"`);
+      assert.match(probe.stderr, /--timeout: expected a number of seconds above 0/);
+      assert.doesNotMatch(probe.stdout + probe.stderr, /NaN/);
+    }
+    const discover = run('discover', '--timeout', 'soon');
+    assert.equal(discover.status, 2);
+    assert.match(discover.stderr, /--timeout: expected a number of seconds/);
+  });
+
   it('a mistyped command is a usage error with a suggestion, exit code 2', () => {
     const result = run('pairnig');
     assert.equal(result.status, 2);

@@ -1,0 +1,55 @@
+/**
+ * Start-up failures an installer meets in the field, as the daemon reports them: a SHIP or admin
+ * port already taken names the key, the port and what to do, instead of a raw EADDRINUSE stack.
+ * In process; the blocking servers listen on 127.0.0.1 only.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { Daemon } from '../../src/ops/daemon.js';
+import { createLogger } from '../../src/ops/logger.js';
+import { ConfigError } from '../../src/ship/errors.js';
+import { tempDaemonConfig } from '../helpers/daemon-config.js';
+import { freePort } from '../helpers/ports.js';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function blocker(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+describe('daemon start-up failures', () => {
+  for (const key of ['port', 'admin_port'] as const) {
+    it(`"${key}" in use: the key, the port and what to do`, { timeout: 60_000 }, async () => {
+      const taken = await freePort();
+      const config = await tempDaemonConfig('ship-hub-startup-', dirs, {
+        log_level: 'silent',
+        ...(key === 'port' ? { port: taken } : { admin_port: taken }),
+      });
+      const server = await blocker(taken);
+      const daemon = new Daemon({
+        config,
+        logger: createLogger({ level: 'silent', format: 'json' }),
+      });
+      try {
+        await assert.rejects(daemon.start(), (error: unknown) => {
+          assert.ok(error instanceof ConfigError, String(error));
+          assert.match(error.message, new RegExp(`^"${key}": .*${taken} is already in use`));
+          assert.match(error.hint ?? '', new RegExp(`ss -ltnp 'sport = :${taken}'`));
+          return true;
+        });
+      } finally {
+        await daemon.stop();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+  }
+});
