@@ -463,7 +463,13 @@ export class Daemon {
       oplog.deviceDisconnected(log, ski, duration, {
         ...(info.failure ? { reason: info.failure.message } : {}),
       });
-      if (duration < SHORT_LIVED_MS) oplog.shortLivedConnection(log, ski, duration);
+      // Only unplanned ends are worth a warning: not our shutdown, un-pairing or duplicate drop.
+      if (
+        this.stopping === undefined &&
+        oplog.isUnplannedShortLived(info, duration, SHORT_LIVED_MS)
+      ) {
+        oplog.shortLivedConnection(log, ski, duration);
+      }
       this.updateConnectionGauges();
     });
     hub.on('keyPinned', (ski, keySha256) => {

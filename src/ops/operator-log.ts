@@ -373,6 +373,22 @@ export function connectionLimitApproaching(
 }
 
 /** "⚠️  Short-lived connection detected for a1b2c3d4e5f6..." */
+/**
+ * Whether a closed connection deserves the seed's "Short-lived connection" warning: it was
+ * short, and it ended unplanned (the peer closed it, or it failed). Closes this node made on
+ * purpose (shutdown, un-pairing, a duplicate dropped by the double-connection rule) are not
+ * warnings.
+ */
+export function isUnplannedShortLived(
+  info: { byPeer: boolean; failure: { code: string } | undefined },
+  connectedForMs: number,
+  shortLivedMs: number,
+): boolean {
+  if (connectedForMs >= shortLivedMs) return false;
+  if (info.failure?.code === 'SHIPHUB_ERR_DOUBLE_CONNECTION') return false;
+  return info.byPeer || info.failure !== undefined;
+}
+
 export function shortLivedConnection(
   log: OperatorLogger,
   ski: string,

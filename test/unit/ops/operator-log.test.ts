@@ -18,6 +18,7 @@ import {
   pairingExpired,
   parsePairingAnswer,
   shortLivedConnection,
+  isUnplannedShortLived,
   trustDecisionRequested,
   trustedDeviceAdded,
   trustedDeviceRemoved,
@@ -148,6 +149,27 @@ describe('operator log lines are the seed README lines', () => {
     assert.ok(records.every((r) => r.level === 40));
     assert.equal(records[0]?.active, 18);
     assert.equal(records[0]?.max, 20);
+  });
+
+  it('"Short-lived connection" only for unplanned ends', () => {
+    const failed = { code: 'SHIPHUB_ERR_CONNECTION_LOST' };
+    // Short and unplanned: the peer closed, or it failed.
+    assert.equal(isUnplannedShortLived({ byPeer: true, failure: undefined }, 1_000, 30_000), true);
+    assert.equal(isUnplannedShortLived({ byPeer: false, failure: failed }, 1_000, 30_000), true);
+    // Our own graceful close (shutdown, un-pairing), a duplicate dropped by design, or long-lived.
+    assert.equal(
+      isUnplannedShortLived({ byPeer: false, failure: undefined }, 1_000, 30_000),
+      false,
+    );
+    assert.equal(
+      isUnplannedShortLived(
+        { byPeer: false, failure: { code: 'SHIPHUB_ERR_DOUBLE_CONNECTION' } },
+        1_000,
+        30_000,
+      ),
+      false,
+    );
+    assert.equal(isUnplannedShortLived({ byPeer: true, failure: failed }, 60_000, 30_000), false);
   });
 
   it('health check (goroutines= kept for grep compatibility)', () => {
