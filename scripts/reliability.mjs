@@ -359,7 +359,7 @@ data exchange → 4001 "too many invalid messages"; unmasked frame or reserved o
 after a refusal (no subprotocol, text frame, over maxPayload, wrong CMI, untrusted and aborted) 1-3 malformed frames
 (reserved opcode, continuation first, unmasked, RSV1, 2^63-1 length, random bytes) → still the refusal's code (untrusted: 4452, or
 1002/1009 when the frames arrive before the delayed close), and no uncaught error in the process;
-untrusted SKI → \`pending\`, \`aborted\`, 4452; random bytes instead of TLS → dropped; idle TCP → dropped at the
+untrusted SKI → \`pending\`, \`aborted\`, 4452 (or 4001 when more unknown devices than max_pending_pairings are connected and the hub evicts the oldest); random bytes instead of TLS → dropped; idle TCP → dropped at the
 handshake deadline; garbage HTTP after TLS → 400, a plain GET → 426.
 
 ## Test durations (this run)
