@@ -331,11 +331,11 @@ budget, no uncaught error. The times are figures of this run, not thresholds.
 
 | Attack | Paired device round trip p50 / max | Second device joins in | Result |
 |---|---|---|---|
-\${attackRows}
+${attackRows}
 
 | Operator mistake or attack | What held | Test | Result |
 |---|---|---|---|
-\${mistakes}
+${mistakes}
 
 ## Fuzzing (test/fuzz)
 
