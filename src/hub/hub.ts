@@ -21,6 +21,11 @@ import {
   type DoubleConnectionRule,
 } from './policy.js';
 import type { HubTransport, IdentifiedPeer, PeerDecision } from './transport.js';
+import {
+  MemoryTrustStore,
+  type HubTrustStore,
+  type TrustedDeviceDescription,
+} from './trust-port.js';
 
 /** Pairing states, after ship-go's ConnectionState (reference §10.3). */
 export type PairingState =
@@ -55,6 +60,22 @@ export interface PendingPairing {
 }
 
 export type TrustDecisionKind = 'approved' | 'denied' | 'expired' | 'auto_accepted';
+
+/**
+ * Why trust changed: a person approved a request, the auto-accept window let a device in, an SKI
+ * was trusted or un-paired through the API, the trust store was re-read (SIGHUP), or a trust
+ * that could not be saved was undone.
+ */
+export type TrustChangeCause =
+  'approved' | 'auto_accepted' | 'registered' | 'unregistered' | 'reloaded' | 'rolled_back';
+
+/** What is known of a device when it becomes trusted (recorded in the trust store). */
+export interface DeviceDescription {
+  readonly shipId?: string;
+  readonly brand?: string;
+  readonly model?: string;
+  readonly deviceType?: string;
+}
 
 /** A device a person denied: it is refused without a new question until `until`. */
 export interface DeniedPairing {
@@ -98,7 +119,12 @@ export interface HubEvents {
   pairingState: [ski: Ski, update: PairingStateUpdate];
   pairingRequest: [pending: PendingPairing];
   trustDecision: [ski: Ski, decision: TrustDecisionKind];
-  trustChanged: [ski: Ski, trusted: boolean];
+  trustChanged: [ski: Ski, trusted: boolean, cause: TrustChangeCause];
+  /**
+   * A change of the trust store failed (disk full, read-only file system...). For a device the
+   * auto-accept window let in, the trust is undone (`trustChanged` with `rolled_back`).
+   */
+  trustStoreError: [error: unknown, ski: Ski];
   /** A device reached data exchange. */
   connected: [device: RemoteDevice];
   shipId: [ski: Ski, shipId: string];
@@ -125,8 +151,8 @@ export interface HubEvents {
   prolongation: [ski: Ski, kind: 'requested' | 'granted', count: number];
   autoAccept: [open: boolean, untilMs: number | undefined];
   /**
-   * A trusted device's public key was recorded (its first connection after pairing): from now
-   * on only this key is accepted for the SKI. Persist it with the trust entry.
+   * A trusted device's public key was recorded in the trust store (its first connection after
+   * pairing): from now on only this key is accepted for the SKI.
    */
   keyPinned: [ski: Ski, keySha256: string];
 }
@@ -141,8 +167,13 @@ export interface HubOptions {
   readonly announce?: Omit<ShipTxtInfo, 'shipId' | 'ski' | 'register'> & { instanceName?: string };
   readonly logger?: Logger;
   /**
-   * Trusted SKIs at start (with their SHIP IDs when known, and the SHA-256 of the public key
-   * pinned at pairing or first connection).
+   * Who is trusted: the one owner of trust (the daemon passes its `trusted_devices.json` store).
+   * Without it the hub keeps trust in memory, seeded from `trusted`.
+   */
+  readonly trustStore?: HubTrustStore;
+  /**
+   * Trusted SKIs at start for the in-memory store (with their SHIP IDs when known, and the
+   * SHA-256 of the public key pinned at pairing or first connection). Not with `trustStore`.
    */
   readonly trusted?: Iterable<{ ski: string; shipId?: string; keySha256?: string }>;
   readonly doubleConnectionRule?: DoubleConnectionRule;
@@ -190,9 +221,6 @@ interface Tracked {
 
 interface PeerEntry {
   readonly ski: Ski;
-  trusted: boolean;
-  /** SHA-256 of the public key the device was paired with (hex); undefined until it connects. */
-  keySha256: string | undefined;
   /** Approved by a person before it was seen: dialled at once when visible. */
   queued: boolean;
   shipId: string | undefined;
@@ -221,6 +249,12 @@ export const DEFAULT_MAX_IDLE_UNKNOWN_PEERS = 1_024;
 const MAX_DENIALS = 1_024;
 const RATE_WINDOW_MS = 60_000;
 
+/**
+ * The hub's lifecycle (house style: an explicit state, not booleans). A failed `start()` goes
+ * back to `idle` with everything it opened closed again, so it can be retried.
+ */
+export type HubLifecycle = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
 export class Hub extends EventEmitter<HubEvents> {
   readonly localSki: Ski;
   readonly localShipId: string;
@@ -241,9 +275,11 @@ export class Hub extends EventEmitter<HubEvents> {
   private readonly rule: DoubleConnectionRule;
   private readonly maxConnections: number;
   private readonly maxPendingPairings: number;
+  private readonly trust: HubTrustStore;
   private port: number | undefined;
-  private running = false;
-  private stopping = false;
+  private lifecycle: HubLifecycle = 'idle';
+  private starting: Promise<number> | undefined;
+  private stopped: Promise<void> | undefined;
   private autoAcceptUntil: number | undefined;
   private autoAcceptTimer: TimerHandle | undefined;
   private unsubscribeDiscovery: (() => void) | undefined;
@@ -263,22 +299,59 @@ export class Hub extends EventEmitter<HubEvents> {
       options.maxPendingPairings ?? DEFAULT_MAX_PENDING_PAIRINGS,
       this.maxConnections,
     );
-    for (const t of options.trusted ?? []) {
-      const entry = this.entry(toSki(t.ski));
-      entry.trusted = true;
-      entry.shipId = t.shipId;
-      entry.keySha256 = t.keySha256;
+    if (options.trustStore !== undefined && options.trusted !== undefined) {
+      throw new TypeError('HubOptions: give either trustStore or trusted, not both');
     }
+    const seeds = [...(options.trusted ?? [])];
+    this.trust = options.trustStore ?? new MemoryTrustStore(seeds);
+    for (const t of seeds) {
+      if (t.shipId !== undefined) this.entry(toSki(t.ski)).shipId = t.shipId;
+    }
+  }
+
+  /** Where the hub is in its lifecycle. */
+  get state(): HubLifecycle {
+    return this.lifecycle;
+  }
+
+  /** Accepting and dialling (also while `start()` brings discovery up). */
+  private get active(): boolean {
+    return this.lifecycle === 'starting' || this.lifecycle === 'running';
+  }
+
+  private get stopping(): boolean {
+    return this.lifecycle === 'stopping';
   }
 
   // ------------------------------------------------------------------------------------------
   // Lifecycle
 
-  /** Starts accepting, announcing and browsing. Resolves with the bound port. */
-  async start(): Promise<number> {
-    if (this.running) return this.port ?? 0;
-    this.running = true;
-    this.stopping = false;
+  /**
+   * Starts accepting, announcing and browsing. Resolves with the bound port. Idempotent while
+   * starting or running; when it fails, what it opened is closed again and the hub is `idle`.
+   */
+  start(): Promise<number> {
+    if (this.lifecycle === 'running') return Promise.resolve(this.port ?? 0);
+    if (this.lifecycle === 'starting' && this.starting !== undefined) return this.starting;
+    if (this.lifecycle === 'stopping') {
+      return Promise.reject(new Error('the hub is stopping; start it again after stop() resolved'));
+    }
+    this.lifecycle = 'starting';
+    this.starting = this.doStart().then(
+      (port) => {
+        this.lifecycle = 'running';
+        return port;
+      },
+      async (error: unknown) => {
+        await this.rollBackStart();
+        this.lifecycle = 'idle';
+        throw error;
+      },
+    );
+    return this.starting;
+  }
+
+  private async doStart(): Promise<number> {
     this.port = await this.options.transport.listen({
       admit: (address) => this.admit(address),
       released: () => undefined,
@@ -302,13 +375,34 @@ export class Hub extends EventEmitter<HubEvents> {
     return this.port;
   }
 
+  /** Undoes a failed start: nothing stays listening, subscribed or announced. */
+  private async rollBackStart(): Promise<void> {
+    this.unsubscribeDiscovery?.();
+    this.unsubscribeDiscovery = undefined;
+    for (const entry of this.peers.values()) {
+      entry.reconnectTimer?.cancel();
+      entry.reconnectTimer = undefined;
+      entry.dial?.abort();
+    }
+    await this.options.transport.close().catch(() => undefined);
+    await this.options.discovery?.close().catch(() => undefined);
+    this.port = undefined;
+  }
+
   /**
    * Graceful stop: stop accepting, mDNS goodbye, SHIP close announce to every peer and wait for
    * the confirms (up to maxTime), then drop what is left.
    */
   async stop(timeoutMs = 5_000): Promise<void> {
-    if (!this.running) return;
-    this.stopping = true;
+    if (this.lifecycle === 'starting') await this.starting?.catch(() => undefined);
+    if (this.lifecycle === 'stopping') return this.stopped;
+    if (this.lifecycle !== 'running') return;
+    this.lifecycle = 'stopping';
+    this.stopped = this.doStop(timeoutMs);
+    return this.stopped;
+  }
+
+  private async doStop(timeoutMs: number): Promise<void> {
     this.autoAcceptTimer?.cancel();
     for (const entry of this.peers.values()) {
       entry.reconnectTimer?.cancel();
@@ -341,30 +435,40 @@ export class Hub extends EventEmitter<HubEvents> {
         resolve();
       });
     });
-    this.running = false;
+    this.lifecycle = 'stopped';
   }
 
   get listeningPort(): number | undefined {
     return this.port;
   }
 
+  /** The mDNS provider's name ('avahi', 'builtin'...), undefined without discovery. */
+  get discoveryName(): string | undefined {
+    return this.options.discovery?.name;
+  }
+
   // ------------------------------------------------------------------------------------------
   // Trust and pairing
 
-  /** Trusts a SKI (pairing by SKI, or approving before the device is seen). */
-  registerRemoteSki(skiText: string, info: { shipId?: string } = {}): void {
+  /**
+   * Trusts a SKI (pairing by SKI, approving a request, or approving before the device is seen).
+   * The trust store holds it durably before anything else happens: when it cannot be saved this
+   * rejects (SHIPHUB_ERR_STORAGE from the file store), a request stays pending and nothing is
+   * trusted that a restart would forget.
+   */
+  async registerRemoteSki(skiText: string, info: DeviceDescription = {}): Promise<void> {
     const ski = toSki(skiText);
     const entry = this.entry(ski);
-    this.denials.delete(ski);
     if (info.shipId !== undefined) entry.shipId = info.shipId;
+    const newlyTrusted = !this.trust.has(ski);
+    await this.trust.add({ ski, ...this.describe(ski, info) });
+    this.denials.delete(ski);
     if (entry.pending) {
       // The decision is reported first, then the trust change (the seed's log order).
-      this.resolvePending(entry, 'approved');
+      this.resolvePending(entry, 'approved', newlyTrusted);
       return;
     }
-    const changed = !entry.trusted;
-    entry.trusted = true;
-    if (changed) this.emit('trustChanged', ski, true);
+    if (newlyTrusted) this.emit('trustChanged', ski, true, 'registered');
     if (entry.connections.size === 0 && entry.dial === undefined) {
       entry.queued = true;
       this.setPairingState(entry, { state: 'queued' });
@@ -374,20 +478,47 @@ export class Hub extends EventEmitter<HubEvents> {
     }
   }
 
-  /** Removes trust: closes the connection (SHIP close) and forgets pending state. */
-  async unregisterRemoteSki(skiText: string): Promise<void> {
+  /**
+   * Removes trust: the trust store first (when that fails this rejects and nothing changed),
+   * then the connections are closed (SHIP close) and pending state forgotten. Resolves to false
+   * if the SKI was not trusted.
+   */
+  async unregisterRemoteSki(skiText: string): Promise<boolean> {
     const ski = toSki(skiText);
+    const wasTrusted = await this.trust.remove(ski);
+    await this.untrusted(ski, wasTrusted ? 'unregistered' : undefined);
+    return wasTrusted;
+  }
+
+  /**
+   * The trust store was re-read (the daemon's SIGHUP after a person edited the file): devices
+   * that came in are dialled when visible, those that went are disconnected.
+   */
+  async trustReloaded(changes: {
+    readonly added: readonly string[];
+    readonly removed: readonly string[];
+  }): Promise<void> {
+    for (const text of changes.added) {
+      const ski = toSki(text);
+      const entry = this.entry(ski);
+      this.denials.delete(ski);
+      this.emit('trustChanged', ski, true, 'reloaded');
+      if (entry.pending) this.resolvePending(entry, 'approved', false);
+      else this.maybeDial(entry, { immediate: true });
+    }
+    for (const text of changes.removed) await this.untrusted(toSki(text), 'reloaded');
+  }
+
+  /** What follows when a SKI is no longer trusted (the store holds it no more). */
+  private async untrusted(ski: Ski, cause: TrustChangeCause | undefined): Promise<void> {
+    if (cause !== undefined) this.emit('trustChanged', ski, false, cause);
     const entry = this.peers.get(ski);
     if (entry === undefined) return;
-    const changed = entry.trusted;
-    entry.trusted = false;
-    entry.keySha256 = undefined;
     entry.queued = false;
     entry.attempt = 0;
     entry.reconnectTimer?.cancel();
     entry.reconnectTimer = undefined;
     entry.dial?.abort();
-    if (changed) this.emit('trustChanged', ski, false);
     if (entry.pending) this.resolvePending(entry, 'denied');
     const closing = [...entry.connections].map((t) =>
       t.connection.close('removedConnection', 'un-paired'),
@@ -397,16 +528,33 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   isTrusted(skiText: string): boolean {
-    return this.peers.get(toSki(skiText))?.trusted ?? false;
+    return this.trust.has(skiText);
   }
 
   trustedSkis(): Ski[] {
-    return [...this.peers.values()].filter((e) => e.trusted).map((e) => e.ski);
+    return this.trust.list().map((e) => e.ski);
   }
 
-  /** Approves a pending pairing request (or pre-approves an SKI not seen yet). */
-  approve(skiText: string): void {
-    this.registerRemoteSki(skiText);
+  /** Approves a pending pairing request (or pre-approves an SKI not seen yet); see registerRemoteSki. */
+  approve(skiText: string, info: DeviceDescription = {}): Promise<void> {
+    return this.registerRemoteSki(skiText, info);
+  }
+
+  /**
+   * What the trust store records of a device: given by a person, else from its pairing request
+   * or its mDNS record; undefined fields leave what the store has.
+   */
+  private describe(ski: Ski, info: DeviceDescription): Omit<TrustedDeviceDescription, 'ski'> {
+    const pending = this.peers.get(ski)?.pending;
+    const record = this.visible.get(ski)?.record;
+    const brand = info.brand ?? pending?.brand ?? record?.brand;
+    const model = info.model ?? pending?.model ?? record?.model;
+    const deviceType = info.deviceType ?? pending?.deviceType ?? record?.type;
+    return {
+      ...(brand !== undefined ? { brand } : {}),
+      ...(model !== undefined ? { model } : {}),
+      ...(deviceType !== undefined ? { device_type: deviceType } : {}),
+    };
   }
 
   /** Denies a pending pairing request; false if nothing was pending for that SKI. */
@@ -572,12 +720,12 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** Why a connection presenting `keySha256` is not the paired device, if it is not. */
   private keyMismatch(entry: PeerEntry, keySha256: string | undefined): string | undefined {
-    if (!entry.trusted || entry.keySha256 === undefined || keySha256 === undefined)
-      return undefined;
-    if (keySha256 === entry.keySha256) return undefined;
+    const pinned = this.trust.get(entry.ski)?.public_key_sha256;
+    if (pinned === undefined || keySha256 === undefined) return undefined;
+    if (keySha256 === pinned) return undefined;
     return (
       `the peer holds SKI ${entry.ski} but not the key that was paired with it ` +
-      `(key SHA-256 ${keySha256.slice(0, 16)}…, paired ${entry.keySha256.slice(0, 16)}…)`
+      `(key SHA-256 ${keySha256.slice(0, 16)}…, paired ${pinned.slice(0, 16)}…)`
     );
   }
 
@@ -593,7 +741,7 @@ export class Hub extends EventEmitter<HubEvents> {
   private untrustedConnectionCount(): number {
     let count = 0;
     for (const entry of this.peers.values()) {
-      if (entry.trusted) continue;
+      if (this.trust.has(entry.ski)) continue;
       for (const t of entry.connections) if (!t.ending) count++;
     }
     return count;
@@ -603,7 +751,7 @@ export class Hub extends EventEmitter<HubEvents> {
   private oldestUntrusted(except?: PeerEntry): Tracked | undefined {
     let oldest: Tracked | undefined;
     for (const entry of this.peers.values()) {
-      if (entry.trusted || entry === except) continue;
+      if (entry === except || this.trust.has(entry.ski)) continue;
       for (const t of entry.connections) {
         if (t.ending) continue;
         if (oldest === undefined || t.connection.openedAt < oldest.connection.openedAt) oldest = t;
@@ -631,13 +779,14 @@ export class Hub extends EventEmitter<HubEvents> {
     const keyRefusal = this.keyMismatch(entry, peer.keySha256);
     // Checked before the double-connection rule: an impostor must not displace the device.
     if (keyRefusal !== undefined) return { accept: false, reason: keyRefusal };
-    if (peer.legacySki && entry.trusted && entry.keySha256 === undefined) {
+    const trustEntry = this.trust.get(peer.ski);
+    if (peer.legacySki && trustEntry !== undefined && trustEntry.public_key_sha256 === undefined) {
       this.logger?.warn(
         { peerSki: peer.ski },
         'a legacy certificate connects for a paired SKI without a pinned key: its key is pinned now',
       );
     }
-    const trusted = entry.trusted || this.autoAcceptOpen;
+    const trusted = trustEntry !== undefined || this.autoAcceptOpen;
     if (!trusted && entry.connections.size > 0) {
       // One session per unknown SKI: the newest replaces the others (a device whose old
       // connection died silently gets in at once; copies cannot hide outside `pairing list`).
@@ -764,17 +913,19 @@ export class Hub extends EventEmitter<HubEvents> {
     });
     connection.on('helloOk', () => {
       this.setPairingState(entry, { state: 'trusted' });
-      if (!entry.trusted) {
-        // Auto-accepted during the window, or approved: the device is paired now.
-        entry.trusted = true;
-        this.emit('trustChanged', ski, true);
-        if (entry.pending === undefined) this.emit('trustDecision', ski, 'auto_accepted');
-      }
-      if (entry.keySha256 === undefined && connection.remoteKeySha256 !== undefined) {
+      if (!this.trust.has(ski)) this.autoAccepted(entry);
+      const keySha256 = connection.remoteKeySha256;
+      if (
+        this.trust.has(ski) &&
+        this.trust.get(ski)?.public_key_sha256 === undefined &&
+        keySha256 !== undefined
+      ) {
         // Pinned on the first trusted connection (at pairing, or after an upgrade from a
         // version without pins): later connections must present this key.
-        entry.keySha256 = connection.remoteKeySha256;
-        this.emit('keyPinned', ski, connection.remoteKeySha256);
+        this.trust.pinKey(ski, keySha256).then(
+          () => this.emit('keyPinned', ski, keySha256),
+          (error: unknown) => this.emit('trustStoreError', error, ski),
+        );
       }
       entry.queued = false;
     });
@@ -788,6 +939,22 @@ export class Hub extends EventEmitter<HubEvents> {
     });
     connection.on('closed', (info) => this.onClosed(entry, tracked, info));
     return tracked;
+  }
+
+  /**
+   * The auto-accept window let a device in (its hello was answered as trusted): it is paired
+   * now. The trust store takes it at once; if that cannot be made durable the trust is undone
+   * and the device disconnected, since a trust the store does not hold would vanish on restart.
+   */
+  private autoAccepted(entry: PeerEntry): void {
+    const ski = entry.ski;
+    const saved = this.trust.add({ ski, ...this.describe(ski, {}) });
+    this.emit('trustChanged', ski, true, 'auto_accepted');
+    if (entry.pending === undefined) this.emit('trustDecision', ski, 'auto_accepted');
+    saved.catch((error: unknown) => {
+      this.emit('trustStoreError', error, ski);
+      if (!this.trust.has(ski)) void this.untrusted(ski, 'rolled_back');
+    });
   }
 
   private onTrustRequired(entry: PeerEntry, tracked: Tracked): void {
@@ -843,7 +1010,12 @@ export class Hub extends EventEmitter<HubEvents> {
     this.emit('pairingRequest', pending);
   }
 
-  private resolvePending(entry: PeerEntry, decision: 'approved' | 'denied' | 'expired'): void {
+  /** Ends a pending request; for `approved` the trust store holds the SKI already. */
+  private resolvePending(
+    entry: PeerEntry,
+    decision: 'approved' | 'denied' | 'expired',
+    newlyTrusted = false,
+  ): void {
     const pending = entry.pending;
     if (pending === undefined) return;
     pending.timer.cancel();
@@ -852,10 +1024,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (decision === 'denied') this.rememberDenial(entry.ski);
     this.emit('trustDecision', entry.ski, decision);
     if (decision === 'approved') {
-      if (!entry.trusted) {
-        entry.trusted = true;
-        this.emit('trustChanged', entry.ski, true);
-      }
+      if (newlyTrusted) this.emit('trustChanged', entry.ski, true, 'approved');
       pending.tracked.connection.approve();
     } else {
       pending.tracked.endedByDecision = true;
@@ -916,6 +1085,11 @@ export class Hub extends EventEmitter<HubEvents> {
       previous.handler = undefined;
     }
     this.setPairingState(entry, { state: 'completed' });
+    if (this.trust.has(entry.ski)) {
+      this.trust
+        .recordConnection(entry.ski)
+        .catch((error: unknown) => this.emit('trustStoreError', error, entry.ski));
+    }
     try {
       tracked.handler = this.options.setupRemoteDevice?.(device) ?? undefined;
     } catch (err) {
@@ -965,7 +1139,7 @@ export class Hub extends EventEmitter<HubEvents> {
     } else {
       this.setPairingState(entry, { state: 'none' });
     }
-    if (!info.reachedDataExchange && !entry.trusted && !tracked.endedByDecision) {
+    if (!info.reachedDataExchange && !this.trust.has(entry.ski) && !tracked.endedByDecision) {
       this.emit('connectionFailed', entry.ski, info.failure?.message ?? 'closed during handshake');
     }
     // Reset the backoff after a good session (reference §9.2).
@@ -981,7 +1155,7 @@ export class Hub extends EventEmitter<HubEvents> {
   private forgetIfIdle(entry: PeerEntry | undefined): void {
     if (entry === undefined) return;
     const idle =
-      !entry.trusted &&
+      !this.trust.has(entry.ski) &&
       !entry.queued &&
       entry.connections.size === 0 &&
       entry.dial === undefined &&
@@ -996,7 +1170,12 @@ export class Hub extends EventEmitter<HubEvents> {
       this.idleUnknown.delete(ski);
       const stale = this.peers.get(ski);
       // Re-checked: it may have become active since it was marked idle.
-      if (stale !== undefined && !stale.trusted && stale.connections.size === 0 && !stale.queued) {
+      if (
+        stale !== undefined &&
+        !this.trust.has(ski) &&
+        stale.connections.size === 0 &&
+        !stale.queued
+      ) {
         if (stale.dial === undefined && stale.pending === undefined) this.peers.delete(ski);
       }
     }
@@ -1038,15 +1217,17 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     this.emit('servicesChanged', this.services(), event);
     if (event.type !== 'down' && !service.own && service.ski !== this.localSki) {
-      const entry = this.peers.get(service.ski);
+      const entry =
+        this.peers.get(service.ski) ??
+        (this.trust.has(service.ski) ? this.entry(service.ski) : undefined);
       if (entry !== undefined) this.maybeDial(entry, { immediate: entry.queued });
     }
   }
 
   /** Dials a trusted, visible, unconnected SKI after its backoff delay. */
   private maybeDial(entry: PeerEntry, opts: { immediate?: boolean }): void {
-    if (!this.running || this.stopping) return;
-    if (!entry.trusted && !entry.queued) return;
+    if (!this.active) return;
+    if (!entry.queued && !this.trust.has(entry.ski)) return;
     if (entry.connections.size > 0 || entry.dial !== undefined || entry.reconnectTimer) return;
     const service = this.visible.get(entry.ski);
     if (service === undefined || service.own || entry.ski === this.localSki) return;
@@ -1060,7 +1241,7 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   private async dial(entry: PeerEntry): Promise<void> {
-    if (!this.running || this.stopping) return;
+    if (!this.active) return;
     if (entry.connections.size > 0 || entry.dial !== undefined) return;
     const service = this.visible.get(entry.ski);
     if (service === undefined) return;
@@ -1134,8 +1315,6 @@ export class Hub extends EventEmitter<HubEvents> {
     if (entry === undefined) {
       entry = {
         ski,
-        trusted: false,
-        keySha256: undefined,
         queued: false,
         shipId: undefined,
         connections: new Set(),

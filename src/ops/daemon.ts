@@ -6,13 +6,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Hub, type DeviceDataHandler, type PendingPairing, type RemoteDevice } from '../hub/hub.js';
-import { TlsTransport } from '../hub/transport.js';
-import { createMdnsProvider } from '../mdns/index.js';
+import { createHub } from '../hub/create-hub.js';
+import type { Hub, DeviceDataHandler, PendingPairing, RemoteDevice } from '../hub/hub.js';
 import type { DiscoveredService, MdnsProvider } from '../mdns/types.js';
 import { ConfigError } from '../ship/errors.js';
 import { shortSki, toSki, type Ski } from '../ship/ski.js';
-import { createShipTlsContext } from '../transport/tls.js';
 import { StateStore } from '../trust/state-store.js';
 import { TrustStore, formatTimestamp } from '../trust/trust-store.js';
 import { expiryWarning, loadOrCreateIdentity, type NodeIdentity } from '../trust/identity.js';
@@ -74,8 +72,6 @@ export class Daemon {
   private ready = false;
   private stopping: Promise<void> | undefined;
   private lock: DataLock | undefined;
-  /** SKIs whose trust was written before the hub was told (approvals): no second write. */
-  private readonly persistedAhead = new Set<Ski>();
   /** Reloads run one after the other (two SIGHUPs in a row). */
   private reloading: Promise<void> = Promise.resolve();
 
@@ -154,44 +150,23 @@ export class Daemon {
       this.deviceInfo.set(d.ski, { brand: d.brand, model: d.model, device_type: d.device_type });
     }
 
-    const discovery =
-      this.options.discovery ??
-      (c.mdns_enabled
-        ? await createMdnsProvider({
-            provider: c.mdns_provider,
-            clock: this.clock,
-            ownSki: identity.ski,
-            logger: log.child({ component: 'mdns' }),
-            ...(c.network_interfaces.length > 0 ? { interfaces: c.network_interfaces } : {}),
-          })
-        : undefined);
-
-    const hub = new Hub({
-      localSki: identity.ski,
-      localShipId: c.ship_id,
+    const hub = await createHub({
+      identity,
+      shipId: c.ship_id,
+      port: c.port,
       clock: this.clock,
       logger: log,
-      transport: new TlsTransport({
-        tls: createShipTlsContext(identity),
-        localSki: identity.ski,
-        localShipId: c.ship_id,
-        port: c.port,
-        clock: this.clock,
-        logger: log.child({ component: 'transport' }),
-        acceptLegacySki: c.accept_legacy_ski,
-        maxHandshakesInFlight: c.max_handshakes_in_flight,
-      }),
-      ...(discovery !== undefined ? { discovery } : {}),
+      mdns: this.options.discovery ?? (c.mdns_enabled ? c.mdns_provider : false),
+      interfaces: c.network_interfaces,
+      acceptLegacySki: c.accept_legacy_ski,
+      maxHandshakesInFlight: c.max_handshakes_in_flight,
       announce: {
         brand: c.device_brand,
         model: c.device_model,
         type: c.device_type,
         serial: c.device_serial,
       },
-      trusted: this.trustStore.list().map((d) => ({
-        ski: d.ski,
-        ...(d.public_key_sha256 !== undefined ? { keySha256: d.public_key_sha256 } : {}),
-      })),
+      trustStore: this.trustStore,
       doubleConnectionRule: c.double_connection_rule,
       maxConnections: c.max_connections,
       pendingPairingTimeoutMs: c.pending_pairing_timeout_seconds * 1000,
@@ -208,9 +183,10 @@ export class Daemon {
     const port = await hub.start().catch((err: unknown) => {
       throw listenError(err, 'port', c.port);
     });
+    const mdnsName = hub.discoveryName;
     log.info(
-      { event: 'listening', port, ski: identity.ski, ship_id: c.ship_id, mdns: discovery?.name },
-      `🚀 SHIP hub listening on port ${port} (SHIP ID ${c.ship_id}, mDNS ${discovery?.name ?? 'off'})`,
+      { event: 'listening', port, ski: identity.ski, ship_id: c.ship_id, mdns: mdnsName },
+      `🚀 SHIP hub listening on port ${port} (SHIP ID ${c.ship_id}, mDNS ${mdnsName ?? 'off'})`,
     );
 
     if (c.admin_port !== 0) {
@@ -342,9 +318,8 @@ export class Daemon {
       if (d !== undefined) {
         this.deviceInfo.set(ski, { brand: d.brand, model: d.model, device_type: d.device_type });
       }
-      hub.registerRemoteSki(ski);
     }
-    for (const ski of result.removed) await hub.unregisterRemoteSki(ski);
+    await hub.trustReloaded(result);
     this.metrics?.setTrustedDevices(trust.size);
     log.info(
       {
@@ -359,20 +334,17 @@ export class Daemon {
   }
 
   /**
-   * Approves a pending pairing with the trust written first: if the file cannot be written the
-   * request stays pending and this throws SHIPHUB_ERR_STORAGE, so no device is trusted that a
-   * restart would forget.
+   * Approves a pending pairing. The hub has the trust store write it first: if the file cannot
+   * be written the request stays pending and this throws SHIPHUB_ERR_STORAGE, so no device is
+   * trusted that a restart would forget.
    */
   private async approvePairing(pending: PendingPairing): Promise<void> {
-    const hub = this.hub!;
-    const trust = this.trustStore!;
     const info = this.describe(pending.ski, pending);
-    if (!trust.has(pending.ski)) {
-      await trust.add({ ski: pending.ski, ...info });
-      this.persistedAhead.add(pending.ski);
-    }
-    hub.approve(pending.ski);
-    this.persistedAhead.delete(pending.ski);
+    await this.hub!.approve(pending.ski, {
+      brand: info.brand,
+      model: info.model,
+      deviceType: info.device_type,
+    });
   }
 
   // ------------------------------------------------------------------------------------------
@@ -414,32 +386,22 @@ export class Daemon {
           `⚠️  Auto-accepted device: ${safeTerminalText(shortSki(ski))}`,
         );
     });
-    hub.on('trustChanged', (ski, trusted) => {
-      if (trusted) {
-        const info = this.describe(ski);
-        if (this.persistedAhead.delete(ski)) {
-          // An approval: already on disk (approvePairing); logged here for the seed's order.
-          oplog.trustedDeviceAdded(log, { ski, ...info });
-        } else if (!trust.has(ski)) {
-          // The hub trusted a device by itself (auto-accept window). If that cannot be made
-          // durable it is undone: a trust the file does not hold would vanish on restart.
-          trust.add({ ski, ...info }).catch((err: unknown) => {
-            this.storeError(err);
-            if (!trust.has(ski) && hub.isTrusted(ski)) {
-              log.warn(
-                { event: 'trust_rolled_back', ski },
-                `⚠️  trust of ${safeTerminalText(shortSki(ski))} undone: it could not be saved`,
-              );
-              void hub.unregisterRemoteSki(ski);
-            }
-            metrics.setTrustedDevices(trust.size);
-          });
-          oplog.trustedDeviceAdded(log, { ski, ...info });
-        }
-      } else if (trust.has(ski)) {
-        void trust.remove(ski).catch((err: unknown) => this.storeError(err));
-        oplog.trustedDeviceRemoved(log, ski);
+    // The hub keeps trust in the trust store (trusted_devices.json) itself; the daemon only
+    // reports what changed. A reload is reported as one "reloaded" line instead.
+    hub.on('trustChanged', (ski, trusted, cause) => {
+      if (cause === 'rolled_back') {
+        log.warn(
+          { event: 'trust_rolled_back', ski },
+          `⚠️  trust of ${safeTerminalText(shortSki(ski))} undone: it could not be saved`,
+        );
+      } else if (cause !== 'reloaded') {
+        if (trusted) oplog.trustedDeviceAdded(log, { ski, ...this.describe(ski) });
+        else oplog.trustedDeviceRemoved(log, ski);
       }
+      metrics.setTrustedDevices(trust.size);
+    });
+    hub.on('trustStoreError', (err) => {
+      this.storeError(err);
       metrics.setTrustedDevices(trust.size);
     });
     hub.on('connected', (device) => {
@@ -451,9 +413,6 @@ export class Daemon {
       metrics.connectionOpened(device.direction === 'incoming' ? 'inbound' : 'outbound');
       state.recordConnection();
       state.recordHandshake();
-      if (trust.has(device.ski)) {
-        void trust.recordConnection(device.ski).catch((err: unknown) => this.storeError(err));
-      }
       this.updateConnectionGauges();
     });
     hub.on('disconnected', (ski, info) => {
@@ -473,7 +432,10 @@ export class Daemon {
       this.updateConnectionGauges();
     });
     hub.on('keyPinned', (ski, keySha256) => {
-      void trust.pinKey(ski, keySha256).catch((err: unknown) => this.storeError(err));
+      log.debug(
+        { event: 'key_pinned', ski, key_sha256: keySha256 },
+        `key of ${shortSki(ski)} pinned`,
+      );
     });
     hub.on('pairingWithdrawn', (ski) => {
       this.prompt?.withdraw(ski, `${shortSki(ski)} left or reconnected`);
@@ -718,21 +680,17 @@ export class Daemon {
           device_type: info?.device_type ?? current.device_type,
         };
         this.deviceInfo.set(ski, merged);
-        const device = await trust().add({ ski, ...merged });
-        oplog.trustedDeviceAdded(this.logger, { ski, ...merged });
-        hub().registerRemoteSki(ski);
-        this.metrics?.setTrustedDevices(trust().size);
-        return device;
+        // The hub writes the file first; if that fails nothing changed and this throws.
+        await hub().registerRemoteSki(ski, {
+          brand: merged.brand,
+          model: merged.model,
+          deviceType: merged.device_type,
+        });
+        return trust().get(ski)!;
       },
-      removeTrusted: async (ski) => {
-        const existed = trust().has(ski) || hub().isTrusted(ski);
-        // The file first: if the removal cannot be saved, the device stays trusted everywhere
-        // (an error, not a removal a restart would undo).
-        if (await trust().remove(ski)) oplog.trustedDeviceRemoved(this.logger, ski);
-        await hub().unregisterRemoteSki(ski);
-        this.metrics?.setTrustedDevices(trust().size);
-        return existed;
-      },
+      // The file first (inside the hub): if the removal cannot be saved, the device stays
+      // trusted everywhere (an error, not a removal a restart would undo).
+      removeTrusted: (ski) => hub().unregisterRemoteSki(ski),
       listConnections: () =>
         hub()
           .connections()

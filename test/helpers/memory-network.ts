@@ -89,6 +89,11 @@ interface Listener {
 }
 
 /** One simulated LAN. */
+/** Each simulated node holds one key: its "SHA-256" is derived from its SKI (never mismatches). */
+export function simulatedKeySha256(ski: string): string {
+  return `${ski}${'0'.repeat(24)}`;
+}
+
 export class MemoryNetwork {
   readonly listeners = new Map<string, Listener>();
   readonly open = new Set<MemorySocket>();
@@ -174,7 +179,13 @@ export class MemoryNetwork {
           fail(refusal);
           return;
         }
-        const peer = { ski: fromSki, remoteAddress: fromHost, remotePort: 1, legacySki: false };
+        const peer = {
+          ski: fromSki,
+          remoteAddress: fromHost,
+          remotePort: 1,
+          legacySki: false,
+          keySha256: simulatedKeySha256(fromSki),
+        };
         const decision = listener.handlers.decide(peer);
         const serverSocket = new MemorySocket(this, key);
         const clientSocket = new MemorySocket(this, key);
@@ -188,6 +199,7 @@ export class MemoryNetwork {
             sme: smeConfig({ localShipId: listener.shipId, ...decision.sme, role: 'server' }),
             remoteSki: fromSki,
             remoteAddress: fromHost,
+            remoteKeySha256: simulatedKeySha256(fromSki),
             clock: this.clock,
           });
           listener.handlers.onConnection(server, peer);
@@ -214,6 +226,7 @@ export class MemoryNetwork {
             }),
             remoteSki: target.expectedSki,
             remoteAddress: target.host,
+            remoteKeySha256: simulatedKeySha256(target.expectedSki),
             clock: this.clock,
           });
           target.onConnection(client);

@@ -215,7 +215,7 @@ describe('hub admission: denials are remembered', () => {
     assert.equal(requests.length, 2, 'asked again once the cool-down was over');
     center.deny(deviceSki);
     assert.equal(center.deniedPairings().length, 1);
-    center.approve(deviceSki);
+    await center.approve(deviceSki);
     assert.deepEqual(center.deniedPairings(), [], 'an approval ends the denial');
     await clock.advanceAsync(60_000);
     assert.equal(completeConnectionsTo(center, deviceSki), 1);

@@ -264,7 +264,7 @@ describe('hub simulation: pairing', () => {
     assert.equal(a.hub.pairingState(SMALL), 'receivedPairingRequest');
     const trustChanges: string[] = [];
     a.hub.on('trustChanged', (ski, trusted) => trustChanges.push(`${ski}:${trusted}`));
-    a.hub.approve(SMALL);
+    await a.hub.approve(SMALL);
     await clock.advanceAsync(5_000);
     assertOneConnection(a, b, 'after approval');
     assert.deepEqual(trustChanges, [`${SMALL}:true`]);
@@ -279,7 +279,7 @@ describe('hub simulation: pairing', () => {
     const b = node(net, 'b', SMALL, { trusted: [{ ski: BIG }] });
     a.hub.on('prolongation', (ski, kind, count) => {
       // Our request has just been sent and not yet answered.
-      if (kind === 'requested' && count === 2) a.hub.approve(ski);
+      if (kind === 'requested' && count === 2) void a.hub.approve(ski);
     });
     await a.hub.start();
     await b.hub.start();
@@ -310,7 +310,7 @@ describe('hub simulation: pairing', () => {
     const net = new MemoryNetwork(clock);
     const a = node(net, 'a', BIG);
     await a.hub.start();
-    a.hub.registerRemoteSki(SMALL);
+    await a.hub.registerRemoteSki(SMALL);
     assert.equal(a.hub.pairingState(SMALL), 'queued');
     const delays: number[] = [];
     a.hub.on('reconnectScheduled', (_ski, _n, delay) => delays.push(delay));
