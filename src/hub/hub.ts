@@ -6,254 +6,48 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { CloseCode, CloseReasonText } from '../ship/close-codes.js';
-import type { SmeConfig, SmeFailure } from '../ship/handshake/index.js';
 import type { CloseReason } from '../ship/messages.js';
 import { toSki, type Ski } from '../ship/ski.js';
-import type { MdnsProvider, DiscoveredService, ServiceEvent } from '../mdns/types.js';
-import type { ShipTxtInfo } from '../mdns/txt.js';
+import type { DiscoveredService, ServiceEvent } from '../mdns/types.js';
 import type { ConnectionClosedInfo, ShipConnection } from '../transport/ship-connection.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
+import { AddressRateLimiter } from './admission.js';
+import { AutoAcceptWindow, DenialList } from './pairing.js';
+import { PeerRegistry, type PeerEntry, type Tracked } from './peer-registry.js';
 import {
-  MAX_AUTO_ACCEPT_WINDOW_MS,
   decideDoubleConnection,
   reconnectDelayMs,
   type Direction,
   type DoubleConnectionRule,
 } from './policy.js';
-import type { HubTransport, IdentifiedPeer, PeerDecision } from './transport.js';
+import type { IdentifiedPeer, PeerDecision } from './transport.js';
 import {
   MemoryTrustStore,
   type HubTrustStore,
   type TrustedDeviceDescription,
 } from './trust-port.js';
+import type {
+  ConnectionSummary,
+  DeniedPairing,
+  DeviceDescription,
+  HubEvents,
+  HubLifecycle,
+  HubOptions,
+  PairingState,
+  PairingStateUpdate,
+  PendingPairing,
+  RemoteDevice,
+  TrustChangeCause,
+} from './types.js';
 
-/** Pairing states, after ship-go's ConnectionState (reference §10.3). */
-export type PairingState =
-  | 'none'
-  | 'queued'
-  | 'initiated'
-  | 'receivedPairingRequest'
-  | 'inProgress'
-  | 'trusted'
-  | 'pin'
-  | 'completed'
-  | 'remoteDeniedTrust'
-  | 'error';
-
-export interface PairingStateUpdate {
-  readonly state: PairingState;
-  /** Plain words: why (for remoteDeniedTrust and error always set). */
-  readonly reason?: string;
-  readonly failure?: SmeFailure;
-}
-
-/** An unknown device waiting for a person's decision. */
-export interface PendingPairing {
-  readonly ski: Ski;
-  readonly remoteAddress: string;
-  readonly since: Date;
-  readonly expiresAt: Date;
-  readonly brand?: string;
-  readonly model?: string;
-  readonly deviceType?: string;
-  readonly shipId?: string;
-}
-
-export type TrustDecisionKind = 'approved' | 'denied' | 'expired' | 'auto_accepted';
-
-/**
- * Why trust changed: a person approved a request, the auto-accept window let a device in, an SKI
- * was trusted or un-paired through the API, the trust store was re-read (SIGHUP), or a trust
- * that could not be saved was undone.
- */
-export type TrustChangeCause =
-  'approved' | 'auto_accepted' | 'registered' | 'unregistered' | 'reloaded' | 'rolled_back';
-
-/** What is known of a device when it becomes trusted (recorded in the trust store). */
-export interface DeviceDescription {
-  readonly shipId?: string;
-  readonly brand?: string;
-  readonly model?: string;
-  readonly deviceType?: string;
-}
-
-/** A device a person denied: it is refused without a new question until `until`. */
-export interface DeniedPairing {
-  readonly ski: Ski;
-  readonly deniedAt: Date;
-  readonly until: Date;
-  /** Requests refused since the denial (without asking anybody). */
-  readonly refusedSince: number;
-}
-
-/** What the application gets for each device in data exchange (ship-go's data writer). */
-export interface RemoteDevice {
-  readonly ski: Ski;
-  readonly direction: Direction;
-  readonly remoteAddress: string;
-  /** The device's SHIP ID, once access methods were exchanged. */
-  readonly shipId: string | undefined;
-  /** Sends one SPINE payload (`{"datagram":[...]}`). */
-  send(payload: unknown): void;
-  /** Closes with a SHIP close; the hub reconnects trusted devices later. */
-  close(reason?: CloseReason): Promise<void>;
-}
-
-/** The application's side of one device connection (ship-go's data reader). */
-export interface DeviceDataHandler {
-  onData(payload: unknown): void;
-  onClose?(info: ConnectionClosedInfo): void;
-}
-
-export interface ConnectionSummary {
-  readonly ski: Ski;
-  readonly direction: Direction;
-  readonly remoteAddress: string;
-  readonly state: string;
-  readonly shipId: string | undefined;
-  readonly connectedForMs: number;
-}
-
-export interface HubEvents {
-  servicesChanged: [services: DiscoveredService[], event: ServiceEvent];
-  pairingState: [ski: Ski, update: PairingStateUpdate];
-  pairingRequest: [pending: PendingPairing];
-  trustDecision: [ski: Ski, decision: TrustDecisionKind];
-  trustChanged: [ski: Ski, trusted: boolean, cause: TrustChangeCause];
-  /**
-   * A change of the trust store failed (disk full, read-only file system...). For a device the
-   * auto-accept window let in, the trust is undone (`trustChanged` with `rolled_back`).
-   */
-  trustStoreError: [error: unknown, ski: Ski];
-  /** A device reached data exchange. */
-  connected: [device: RemoteDevice];
-  shipId: [ski: Ski, shipId: string];
-  disconnected: [ski: Ski, info: ConnectionClosedInfo];
-  /**
-   * A dial failed or an incoming peer was refused. `refusedFrom` is set when the hub's own
-   * admission refused an incoming connection (limits, double connection, identity): the remote
-   * address, so such refusals can be aggregated per source rather than logged one by one.
-   */
-  connectionFailed: [ski: Ski | undefined, reason: string, refusedFrom?: string];
-  /**
-   * A pending pairing request ended without a decision: the device left, or a newer connection of
-   * the same device replaced it (it asks again on that one). A question on screen is withdrawn.
-   */
-  pairingWithdrawn: [ski: Ski];
-  /** A device denied earlier asked again within the cool-down and was refused without a question. */
-  pairingRefusedDenied: [ski: Ski, until: Date];
-  /** Open connections reached 90 % of max_connections. */
-  connectionLimit: [active: number, max: number];
-  /** How long a handshake phase took (cmi, hello, protocol, pin, access_methods, total). */
-  handshakePhase: [ski: Ski, phase: string, durationMs: number];
-  reconnectScheduled: [ski: Ski, attempt: number, delayMs: number];
-  /** Hello prolongation: we asked the device for more time, or granted it more. */
-  prolongation: [ski: Ski, kind: 'requested' | 'granted', count: number];
-  autoAccept: [open: boolean, untilMs: number | undefined];
-  /**
-   * A trusted device's public key was recorded in the trust store (its first connection after
-   * pairing): from now on only this key is accepted for the SKI.
-   */
-  keyPinned: [ski: Ski, keySha256: string];
-}
-
-export interface HubOptions {
-  readonly localSki: Ski;
-  readonly localShipId: string;
-  readonly transport: HubTransport;
-  readonly clock: Clock;
-  readonly discovery?: MdnsProvider;
-  /** What we announce besides SHIP ID, SKI and register. */
-  readonly announce?: Omit<ShipTxtInfo, 'shipId' | 'ski' | 'register'> & { instanceName?: string };
-  readonly logger?: Logger;
-  /**
-   * Who is trusted: the one owner of trust (the daemon passes its `trusted_devices.json` store).
-   * Without it the hub keeps trust in memory, seeded from `trusted`.
-   */
-  readonly trustStore?: HubTrustStore;
-  /**
-   * Trusted SKIs at start for the in-memory store (with their SHIP IDs when known, and the
-   * SHA-256 of the public key pinned at pairing or first connection). Not with `trustStore`.
-   */
-  readonly trusted?: Iterable<{ ski: string; shipId?: string; keySha256?: string }>;
-  readonly doubleConnectionRule?: DoubleConnectionRule;
-  /** Open SHIP connections at most (seed: max_connections, default 20). */
-  readonly maxConnections?: number;
-  /** New TCP connections per remote address per minute. */
-  readonly connectionsPerAddressPerMinute?: number;
-  /** How long an unknown device waits for a decision. */
-  readonly pendingPairingTimeoutMs?: number;
-  /**
-   * Connections of untrusted devices at most (default 5), within maxConnections: pairing requests
-   * and handshakes of unknown SKIs. The oldest is evicted for a newer one, and for a trusted
-   * device when maxConnections is reached, so unknown devices can never lock paired ones out.
-   */
-  readonly maxPendingPairings?: number;
-  /** After a person denies a device, its requests are refused without a question this long. */
-  readonly deniedPairingCooldownMs?: number;
-  /** Remote addresses remembered for connectionsPerAddressPerMinute (least recent evicted). */
-  readonly maxRateLimitedAddresses?: number;
-  /** Unknown SKIs remembered after their connections closed (least recent evicted). */
-  readonly maxIdleUnknownPeers?: number;
-  /** Is a person able to decide about this SKI now? If not, unknown devices are aborted at once. */
-  readonly canWaitForTrust?: (ski: Ski) => boolean;
-  /** Set-up of the application's data handler for each device in data exchange. */
-  readonly setupRemoteDevice?: (device: RemoteDevice) => DeviceDataHandler | undefined;
-  /** SME settings for every connection (timings, PINs). */
-  readonly sme?: Omit<Partial<SmeConfig>, 'role' | 'localShipId' | 'initialTrust'>;
-  /** Source of randomness for reconnect delays, in [0, 1). */
-  readonly random?: () => number;
-}
-
-interface Tracked {
-  readonly connection: ShipConnection;
-  readonly direction: Direction;
-  /** Being closed by this hub (evicted or replaced): no longer counts against any budget. */
-  ending: boolean;
-  /**
-   * Ended by a pairing decision (denied, expired, or refused during a denial cool-down): its
-   * close was reported as that decision, not as a device failure.
-   */
-  endedByDecision: boolean;
-  handler: DeviceDataHandler | undefined;
-  device: RemoteDevice | undefined;
-}
-
-interface PeerEntry {
-  readonly ski: Ski;
-  /** Approved by a person before it was seen: dialled at once when visible. */
-  queued: boolean;
-  shipId: string | undefined;
-  readonly connections: Set<Tracked>;
-  active: Tracked | undefined;
-  dial: AbortController | undefined;
-  reconnectTimer: TimerHandle | undefined;
-  attempt: number;
-  pairingState: PairingState;
-  pending: (PendingPairing & { timer: TimerHandle; tracked: Tracked }) | undefined;
-  /**
-   * When the device first asked and when its request expires: kept while any of its connections
-   * is open, so reconnecting does not restart the pairing timeout.
-   */
-  pairingWindow: { since: Date; expiresAtMs: number } | undefined;
-}
+export type * from './types.js';
+export { DEFAULT_MAX_RATE_LIMITED_ADDRESSES } from './admission.js';
+export { DEFAULT_DENIED_PAIRING_COOLDOWN_MS } from './pairing.js';
 
 const DEFAULT_MAX_CONNECTIONS = 20;
 const DEFAULT_PENDING_TIMEOUT_MS = 600_000;
-const DEFAULT_PER_ADDRESS_PER_MINUTE = 120;
 export const DEFAULT_MAX_PENDING_PAIRINGS = 5;
-export const DEFAULT_DENIED_PAIRING_COOLDOWN_MS = 600_000;
-export const DEFAULT_MAX_RATE_LIMITED_ADDRESSES = 4_096;
 export const DEFAULT_MAX_IDLE_UNKNOWN_PEERS = 1_024;
-/** Denials remembered at most (least recent forgotten first). */
-const MAX_DENIALS = 1_024;
-const RATE_WINDOW_MS = 60_000;
-
-/**
- * The hub's lifecycle (house style: an explicit state, not booleans). A failed `start()` goes
- * back to `idle` with everything it opened closed again, so it can be retried.
- */
-export type HubLifecycle = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 export class Hub extends EventEmitter<HubEvents> {
   readonly localSki: Ski;
@@ -261,16 +55,11 @@ export class Hub extends EventEmitter<HubEvents> {
   private readonly options: HubOptions;
   private readonly clock: Clock;
   private readonly logger: Logger | undefined;
-  private readonly peers = new Map<Ski, PeerEntry>();
+  private readonly peers: PeerRegistry;
   private readonly visible = new Map<Ski, DiscoveredService>();
-  /** Connection times per remote address in the last minute; Map order = least recently seen first. */
-  private readonly recentByAddress = new Map<string, number[]>();
-  /** Unknown SKIs with nothing open; Map order = least recently active first. */
-  private readonly idleUnknown = new Set<Ski>();
-  private readonly denials = new Map<
-    Ski,
-    { deniedAt: Date; untilMs: number; refusedSince: number }
-  >();
+  private readonly rateLimiter: AddressRateLimiter;
+  private readonly denials: DenialList;
+  private readonly autoAccept: AutoAcceptWindow;
   private readonly random: () => number;
   private readonly rule: DoubleConnectionRule;
   private readonly maxConnections: number;
@@ -280,8 +69,6 @@ export class Hub extends EventEmitter<HubEvents> {
   private lifecycle: HubLifecycle = 'idle';
   private starting: Promise<number> | undefined;
   private stopped: Promise<void> | undefined;
-  private autoAcceptUntil: number | undefined;
-  private autoAcceptTimer: TimerHandle | undefined;
   private unsubscribeDiscovery: (() => void) | undefined;
   private limitWarned = false;
 
@@ -304,8 +91,18 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     const seeds = [...(options.trusted ?? [])];
     this.trust = options.trustStore ?? new MemoryTrustStore(seeds);
+    this.peers = new PeerRegistry(
+      (ski) => this.trust.has(ski),
+      options.maxIdleUnknownPeers ?? DEFAULT_MAX_IDLE_UNKNOWN_PEERS,
+    );
+    this.rateLimiter = new AddressRateLimiter(
+      options.connectionsPerAddressPerMinute,
+      options.maxRateLimitedAddresses,
+    );
+    this.denials = new DenialList(this.clock, options.deniedPairingCooldownMs);
+    this.autoAccept = new AutoAcceptWindow(this.clock, () => void this.closeAutoAcceptWindow());
     for (const t of seeds) {
-      if (t.shipId !== undefined) this.entry(toSki(t.ski)).shipId = t.shipId;
+      if (t.shipId !== undefined) this.peers.entry(toSki(t.ski)).shipId = t.shipId;
     }
   }
 
@@ -359,7 +156,7 @@ export class Hub extends EventEmitter<HubEvents> {
       onConnection: (connection) => this.track(connection, 'incoming'),
       onRefused: (info) => {
         this.logger?.debug(info, 'incoming connection refused');
-        if (info.ski !== undefined) this.forgetIfIdle(this.peers.get(info.ski));
+        if (info.ski !== undefined) this.peers.forgetIfIdle(this.peers.get(info.ski));
         this.emit('connectionFailed', info.ski, info.reason, info.remoteAddress);
       },
     });
@@ -403,7 +200,7 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   private async doStop(timeoutMs: number): Promise<void> {
-    this.autoAcceptTimer?.cancel();
+    this.autoAccept.close();
     for (const entry of this.peers.values()) {
       entry.reconnectTimer?.cancel();
       entry.reconnectTimer = undefined;
@@ -458,11 +255,11 @@ export class Hub extends EventEmitter<HubEvents> {
    */
   async registerRemoteSki(skiText: string, info: DeviceDescription = {}): Promise<void> {
     const ski = toSki(skiText);
-    const entry = this.entry(ski);
+    const entry = this.peers.entry(ski);
     if (info.shipId !== undefined) entry.shipId = info.shipId;
     const newlyTrusted = !this.trust.has(ski);
     await this.trust.add({ ski, ...this.describe(ski, info) });
-    this.denials.delete(ski);
+    this.denials.forget(ski);
     if (entry.pending) {
       // The decision is reported first, then the trust change (the seed's log order).
       this.resolvePending(entry, 'approved', newlyTrusted);
@@ -500,8 +297,8 @@ export class Hub extends EventEmitter<HubEvents> {
   }): Promise<void> {
     for (const text of changes.added) {
       const ski = toSki(text);
-      const entry = this.entry(ski);
-      this.denials.delete(ski);
+      const entry = this.peers.entry(ski);
+      this.denials.forget(ski);
       this.emit('trustChanged', ski, true, 'reloaded');
       if (entry.pending) this.resolvePending(entry, 'approved', false);
       else this.maybeDial(entry, { immediate: true });
@@ -567,24 +364,12 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** Devices denied by a person whose cool-down has not ended (`pairing list`). */
   deniedPairings(): DeniedPairing[] {
-    const now = this.clock.now();
-    const wallNow = this.clock.wallNow().getTime();
-    const result: DeniedPairing[] = [];
-    for (const [ski, denial] of this.denials) {
-      if (denial.untilMs <= now) continue;
-      result.push({
-        ski,
-        deniedAt: denial.deniedAt,
-        until: new Date(wallNow + (denial.untilMs - now)),
-        refusedSince: denial.refusedSince,
-      });
-    }
-    return result;
+    return this.denials.list();
   }
 
   /** Ends a denial cool-down (`pairing forget SKI`): the device may ask again. */
   forgetDenial(skiText: string): boolean {
-    return this.denials.delete(toSki(skiText));
+    return this.denials.forget(toSki(skiText));
   }
 
   pendingPairings(): PendingPairing[] {
@@ -612,26 +397,19 @@ export class Hub extends EventEmitter<HubEvents> {
    * accepted and `register=true` is announced. Never a permanent switch.
    */
   async openAutoAcceptWindow(durationMs: number): Promise<void> {
-    const ms = Math.min(Math.max(0, durationMs), MAX_AUTO_ACCEPT_WINDOW_MS);
-    this.autoAcceptTimer?.cancel();
-    this.autoAcceptUntil = this.clock.now() + ms;
-    this.autoAcceptTimer = this.clock.setTimer('autoAcceptWindow', ms, () => {
-      void this.closeAutoAcceptWindow();
-    });
-    this.emit('autoAccept', true, this.autoAcceptUntil);
+    const untilMs = this.autoAccept.open(durationMs);
+    this.emit('autoAccept', true, untilMs);
     await this.announce();
   }
 
   async closeAutoAcceptWindow(): Promise<void> {
-    if (this.autoAcceptUntil === undefined) return;
-    this.autoAcceptTimer?.cancel();
-    this.autoAcceptUntil = undefined;
+    if (!this.autoAccept.close()) return;
     this.emit('autoAccept', false, undefined);
     await this.announce();
   }
 
   get autoAcceptOpen(): boolean {
-    return this.autoAcceptUntil !== undefined && this.clock.now() < this.autoAcceptUntil;
+    return this.autoAccept.isOpen;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -661,9 +439,7 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** Connections that are open (any phase). */
   get openConnectionCount(): number {
-    let count = 0;
-    for (const entry of this.peers.values()) count += entry.connections.size;
-    return count;
+    return this.peers.openConnectionCount();
   }
 
   pairingState(skiText: string): PairingState {
@@ -684,38 +460,13 @@ export class Hub extends EventEmitter<HubEvents> {
     if (this.stopping) return 'the hub is stopping';
     // max_connections holds before any TLS work is spent, unless an untrusted connection could
     // make room: who is connecting is known only after TLS (decideIncoming evicts then).
-    if (this.liveConnectionCount() >= this.maxConnections && this.oldestUntrusted() === undefined) {
+    if (
+      this.peers.liveConnectionCount() >= this.maxConnections &&
+      this.peers.oldestUntrusted() === undefined
+    ) {
       return `connection limit reached (${this.maxConnections})`;
     }
-    const limit = this.options.connectionsPerAddressPerMinute ?? DEFAULT_PER_ADDRESS_PER_MINUTE;
-    const now = this.clock.now();
-    const recent = (this.recentByAddress.get(remoteAddress) ?? []).filter(
-      (t) => now - t < RATE_WINDOW_MS,
-    );
-    // Delete and set again: Map order stays least recently seen first.
-    this.recentByAddress.delete(remoteAddress);
-    if (recent.length >= limit) {
-      this.recentByAddress.set(remoteAddress, recent);
-      return `more than ${limit} connections per minute from ${remoteAddress}`;
-    }
-    recent.push(now);
-    this.recentByAddress.set(remoteAddress, recent);
-    this.boundRateTable();
-    return undefined;
-  }
-
-  /**
-   * Keeps the per-address table bounded without resetting anybody's limit: the table is in order
-   * of last connection, so the addresses forgotten first are those silent the longest (after a
-   * minute they carry no information anyway). Only an attacker with more fresh addresses than the
-   * bound can push out a fresh record, and then only the least recent one.
-   */
-  private boundRateTable(): void {
-    const max = this.options.maxRateLimitedAddresses ?? DEFAULT_MAX_RATE_LIMITED_ADDRESSES;
-    for (const address of this.recentByAddress.keys()) {
-      if (this.recentByAddress.size <= max) return;
-      this.recentByAddress.delete(address);
-    }
+    return this.rateLimiter.admit(remoteAddress, this.clock.now());
   }
 
   /** Why a connection presenting `keySha256` is not the paired device, if it is not. */
@@ -727,37 +478,6 @@ export class Hub extends EventEmitter<HubEvents> {
       `the peer holds SKI ${entry.ski} but not the key that was paired with it ` +
       `(key SHA-256 ${keySha256.slice(0, 16)}…, paired ${pinned.slice(0, 16)}…)`
     );
-  }
-
-  /** Open connections not being closed by this hub. */
-  private liveConnectionCount(): number {
-    let count = 0;
-    for (const entry of this.peers.values()) {
-      for (const t of entry.connections) if (!t.ending) count++;
-    }
-    return count;
-  }
-
-  private untrustedConnectionCount(): number {
-    let count = 0;
-    for (const entry of this.peers.values()) {
-      if (this.trust.has(entry.ski)) continue;
-      for (const t of entry.connections) if (!t.ending) count++;
-    }
-    return count;
-  }
-
-  /** The untrusted connection open longest (evicted first), optionally not of `except`. */
-  private oldestUntrusted(except?: PeerEntry): Tracked | undefined {
-    let oldest: Tracked | undefined;
-    for (const entry of this.peers.values()) {
-      if (entry === except || this.trust.has(entry.ski)) continue;
-      for (const t of entry.connections) {
-        if (t.ending) continue;
-        if (oldest === undefined || t.connection.openedAt < oldest.connection.openedAt) oldest = t;
-      }
-    }
-    return oldest;
   }
 
   private evict(tracked: Tracked, why: string): void {
@@ -775,7 +495,7 @@ export class Hub extends EventEmitter<HubEvents> {
 
   private decideIncoming(peer: IdentifiedPeer): PeerDecision {
     if (this.stopping) return { accept: false, reason: 'the hub is stopping' };
-    const entry = this.entry(peer.ski);
+    const entry = this.peers.entry(peer.ski);
     const keyRefusal = this.keyMismatch(entry, peer.keySha256);
     // Checked before the double-connection rule: an impostor must not displace the device.
     if (keyRefusal !== undefined) return { accept: false, reason: keyRefusal };
@@ -805,15 +525,15 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     // Budgets: trusted devices always get in while untrusted connections can make room; unknown
     // devices share maxPendingPairings, the oldest giving way to the newest.
-    if (this.liveConnectionCount() >= this.maxConnections) {
-      const victim = this.oldestUntrusted(entry);
+    if (this.peers.liveConnectionCount() >= this.maxConnections) {
+      const victim = this.peers.oldestUntrusted(entry);
       if (victim === undefined) {
         return { accept: false, reason: `connection limit reached (${this.maxConnections})` };
       }
       this.evict(victim, `connection limit (${this.maxConnections}) reached`);
     }
-    if (!trusted && this.untrustedConnectionCount() >= this.maxPendingPairings) {
-      const victim = this.oldestUntrusted(entry);
+    if (!trusted && this.peers.untrustedConnectionCount() >= this.maxPendingPairings) {
+      const victim = this.peers.oldestUntrusted(entry);
       if (victim !== undefined) {
         this.evict(victim, `more than ${this.maxPendingPairings} unknown devices connected`);
       } else {
@@ -851,7 +571,7 @@ export class Hub extends EventEmitter<HubEvents> {
   // Connection tracking
 
   private track(connection: ShipConnection, direction: Direction): Tracked {
-    const entry = this.entry(connection.remoteSki);
+    const entry = this.peers.entry(connection.remoteSki);
     const tracked: Tracked = {
       connection,
       direction,
@@ -861,7 +581,7 @@ export class Hub extends EventEmitter<HubEvents> {
       device: undefined,
     };
     entry.connections.add(tracked);
-    this.idleUnknown.delete(entry.ski);
+    this.peers.touched(entry.ski);
     const keyRefusal = this.keyMismatch(entry, connection.remoteKeySha256);
     if (keyRefusal !== undefined) {
       // An outgoing connection reached a node holding the SKI but not the paired key.
@@ -958,18 +678,15 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   private onTrustRequired(entry: PeerEntry, tracked: Tracked): void {
-    const denial = this.denials.get(entry.ski);
-    if (denial !== undefined && denial.untilMs > this.clock.now()) {
+    const deniedUntil = this.denials.refuse(entry.ski);
+    if (deniedUntil !== undefined) {
       // Denied by a person a short while ago: refused without asking again (the device would
       // otherwise ask every 10-20 s, forever).
-      denial.refusedSince++;
       tracked.endedByDecision = true;
       tracked.connection.deny();
-      const until = new Date(this.clock.wallNow().getTime() + denial.untilMs - this.clock.now());
-      this.emit('pairingRefusedDenied', entry.ski, until);
+      this.emit('pairingRefusedDenied', entry.ski, deniedUntil);
       return;
     }
-    if (denial !== undefined) this.denials.delete(entry.ski);
     const canWait = this.options.canWaitForTrust?.(entry.ski) ?? true;
     if (!canWait) {
       // Like ship-go's AllowWaitingForTrust=false: abort at once.
@@ -1021,7 +738,7 @@ export class Hub extends EventEmitter<HubEvents> {
     pending.timer.cancel();
     entry.pending = undefined;
     entry.pairingWindow = undefined;
-    if (decision === 'denied') this.rememberDenial(entry.ski);
+    if (decision === 'denied') this.denials.remember(entry.ski);
     this.emit('trustDecision', entry.ski, decision);
     if (decision === 'approved') {
       if (newlyTrusted) this.emit('trustChanged', entry.ski, true, 'approved');
@@ -1043,22 +760,6 @@ export class Hub extends EventEmitter<HubEvents> {
         state: 'none',
         reason: decision === 'expired' ? 'nobody decided in time' : 'denied',
       });
-    }
-  }
-
-  private rememberDenial(ski: Ski): void {
-    const cooldownMs = this.options.deniedPairingCooldownMs ?? DEFAULT_DENIED_PAIRING_COOLDOWN_MS;
-    if (cooldownMs <= 0) return;
-    this.denials.delete(ski);
-    this.denials.set(ski, {
-      deniedAt: this.clock.wallNow(),
-      untilMs: this.clock.now() + cooldownMs,
-      refusedSince: 0,
-    });
-    // Bounded: the least recently denied is forgotten first (it may ask again).
-    for (const oldest of this.denials.keys()) {
-      if (this.denials.size <= MAX_DENIALS) break;
-      this.denials.delete(oldest);
     }
   }
 
@@ -1145,40 +846,7 @@ export class Hub extends EventEmitter<HubEvents> {
     // Reset the backoff after a good session (reference §9.2).
     if (info.reachedDataExchange) entry.attempt = 0;
     if (!this.stopping) this.maybeDial(entry, {});
-    this.forgetIfIdle(entry);
-  }
-
-  /**
-   * The peer table stays bounded: an unknown SKI with nothing open, pending or planned is kept
-   * (for its pairing state) among the most recent maxIdleUnknownPeers and forgotten after.
-   */
-  private forgetIfIdle(entry: PeerEntry | undefined): void {
-    if (entry === undefined) return;
-    const idle =
-      !this.trust.has(entry.ski) &&
-      !entry.queued &&
-      entry.connections.size === 0 &&
-      entry.dial === undefined &&
-      entry.reconnectTimer === undefined &&
-      entry.pending === undefined;
-    if (!idle) return;
-    this.idleUnknown.delete(entry.ski);
-    this.idleUnknown.add(entry.ski);
-    const max = this.options.maxIdleUnknownPeers ?? DEFAULT_MAX_IDLE_UNKNOWN_PEERS;
-    for (const ski of this.idleUnknown) {
-      if (this.idleUnknown.size <= max) break;
-      this.idleUnknown.delete(ski);
-      const stale = this.peers.get(ski);
-      // Re-checked: it may have become active since it was marked idle.
-      if (
-        stale !== undefined &&
-        !this.trust.has(ski) &&
-        stale.connections.size === 0 &&
-        !stale.queued
-      ) {
-        if (stale.dial === undefined && stale.pending === undefined) this.peers.delete(ski);
-      }
-    }
+    this.peers.forgetIfIdle(entry);
   }
 
   /** How many SKIs the hub holds state for (bounded; for tests and diagnostics). */
@@ -1188,7 +856,7 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** How many remote addresses the per-address rate limit remembers (bounded). */
   get rateLimitTableSize(): number {
-    return this.recentByAddress.size;
+    return this.rateLimiter.size;
   }
 
   private checkConnectionLimit(): void {
@@ -1219,7 +887,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (event.type !== 'down' && !service.own && service.ski !== this.localSki) {
       const entry =
         this.peers.get(service.ski) ??
-        (this.trust.has(service.ski) ? this.entry(service.ski) : undefined);
+        (this.trust.has(service.ski) ? this.peers.entry(service.ski) : undefined);
       if (entry !== undefined) this.maybeDial(entry, { immediate: entry.queued });
     }
   }
@@ -1309,27 +977,6 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   // ------------------------------------------------------------------------------------------
-
-  private entry(ski: Ski): PeerEntry {
-    let entry = this.peers.get(ski);
-    if (entry === undefined) {
-      entry = {
-        ski,
-        queued: false,
-        shipId: undefined,
-        connections: new Set(),
-        active: undefined,
-        dial: undefined,
-        reconnectTimer: undefined,
-        attempt: 0,
-        pairingState: 'none',
-        pending: undefined,
-        pairingWindow: undefined,
-      };
-      this.peers.set(ski, entry);
-    }
-    return entry;
-  }
 
   private setPairingState(entry: PeerEntry, update: PairingStateUpdate): void {
     if (entry.pairingState === update.state && update.reason === undefined) return;
