@@ -12,14 +12,10 @@ import type { DiscoveredService, ServiceEvent } from '../mdns/types.js';
 import type { ConnectionClosedInfo, ShipConnection } from '../transport/ship-connection.js';
 import type { Clock } from '../util/clock.js';
 import { AddressRateLimiter } from './admission.js';
+import { Dialer } from './dialer.js';
 import { AutoAcceptWindow, DenialList } from './pairing.js';
 import { PeerRegistry, type PeerEntry, type Tracked } from './peer-registry.js';
-import {
-  decideDoubleConnection,
-  reconnectDelayMs,
-  type Direction,
-  type DoubleConnectionRule,
-} from './policy.js';
+import { decideDoubleConnection, type Direction, type DoubleConnectionRule } from './policy.js';
 import type { IdentifiedPeer, PeerDecision } from './transport.js';
 import {
   MemoryTrustStore,
@@ -60,6 +56,7 @@ export class Hub extends EventEmitter<HubEvents> {
   private readonly rateLimiter: AddressRateLimiter;
   private readonly denials: DenialList;
   private readonly autoAccept: AutoAcceptWindow;
+  private readonly dialer: Dialer;
   private readonly random: () => number;
   private readonly rule: DoubleConnectionRule;
   private readonly maxConnections: number;
@@ -101,6 +98,25 @@ export class Hub extends EventEmitter<HubEvents> {
     );
     this.denials = new DenialList(this.clock, options.deniedPairingCooldownMs);
     this.autoAccept = new AutoAcceptWindow(this.clock, () => void this.closeAutoAcceptWindow());
+    this.dialer = new Dialer({
+      peers: this.peers,
+      localSki: this.localSki,
+      transport: options.transport,
+      clock: this.clock,
+      random: this.random,
+      rule: this.rule,
+      sme: options.sme,
+      logger: this.logger,
+      isActive: () => this.active,
+      isTrusted: (ski) => this.trust.has(ski),
+      visible: (ski) => this.visible.get(ski),
+      reconnectScheduled: (ski, attempt, delayMs) =>
+        this.emit('reconnectScheduled', ski, attempt, delayMs),
+      dialFailed: (ski, reason) => this.emit('connectionFailed', ski, reason),
+      setPairingState: (entry, update) => this.setPairingState(entry, update),
+      track: (connection, direction) => this.track(connection, direction),
+      dropOthers: (entry, keep) => this.dropOthers(entry, keep),
+    });
     for (const t of seeds) {
       if (t.shipId !== undefined) this.peers.entry(toSki(t.ski)).shipId = t.shipId;
     }
@@ -176,11 +192,7 @@ export class Hub extends EventEmitter<HubEvents> {
   private async rollBackStart(): Promise<void> {
     this.unsubscribeDiscovery?.();
     this.unsubscribeDiscovery = undefined;
-    for (const entry of this.peers.values()) {
-      entry.reconnectTimer?.cancel();
-      entry.reconnectTimer = undefined;
-      entry.dial?.abort();
-    }
+    this.dialer.cancelAll();
     await this.options.transport.close().catch(() => undefined);
     await this.options.discovery?.close().catch(() => undefined);
     this.port = undefined;
@@ -201,12 +213,8 @@ export class Hub extends EventEmitter<HubEvents> {
 
   private async doStop(timeoutMs: number): Promise<void> {
     this.autoAccept.close();
-    for (const entry of this.peers.values()) {
-      entry.reconnectTimer?.cancel();
-      entry.reconnectTimer = undefined;
-      entry.dial?.abort();
-      if (entry.pending) entry.pending.timer.cancel();
-    }
+    this.dialer.cancelAll();
+    for (const entry of this.peers.values()) entry.pending?.timer.cancel();
     this.unsubscribeDiscovery?.();
     await this.options.transport.close();
     if (this.options.discovery !== undefined) {
@@ -271,7 +279,7 @@ export class Hub extends EventEmitter<HubEvents> {
       this.setPairingState(entry, { state: 'queued' });
       entry.reconnectTimer?.cancel();
       entry.reconnectTimer = undefined;
-      this.maybeDial(entry, { immediate: true });
+      this.dialer.schedule(entry, { immediate: true });
     }
   }
 
@@ -301,7 +309,7 @@ export class Hub extends EventEmitter<HubEvents> {
       this.denials.forget(ski);
       this.emit('trustChanged', ski, true, 'reloaded');
       if (entry.pending) this.resolvePending(entry, 'approved', false);
-      else this.maybeDial(entry, { immediate: true });
+      else this.dialer.schedule(entry, { immediate: true });
     }
     for (const text of changes.removed) await this.untrusted(toSki(text), 'reloaded');
   }
@@ -313,9 +321,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (entry === undefined) return;
     entry.queued = false;
     entry.attempt = 0;
-    entry.reconnectTimer?.cancel();
-    entry.reconnectTimer = undefined;
-    entry.dial?.abort();
+    this.dialer.cancel(entry);
     if (entry.pending) this.resolvePending(entry, 'denied');
     const closing = [...entry.connections].map((t) =>
       t.connection.close('removedConnection', 'un-paired'),
@@ -822,7 +828,7 @@ export class Hub extends EventEmitter<HubEvents> {
       this.emit('disconnected', entry.ski, info);
     }
     if (entry.connections.size > 0 || doubleConnection) {
-      if (entry.connections.size === 0 && !this.stopping) this.maybeDial(entry, {});
+      if (entry.connections.size === 0 && !this.stopping) this.dialer.schedule(entry, {});
       return;
     }
     if (info.remoteDeniedTrust) {
@@ -845,7 +851,7 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     // Reset the backoff after a good session (reference §9.2).
     if (info.reachedDataExchange) entry.attempt = 0;
-    if (!this.stopping) this.maybeDial(entry, {});
+    if (!this.stopping) this.dialer.schedule(entry, {});
     this.peers.forgetIfIdle(entry);
   }
 
@@ -888,92 +894,8 @@ export class Hub extends EventEmitter<HubEvents> {
       const entry =
         this.peers.get(service.ski) ??
         (this.trust.has(service.ski) ? this.peers.entry(service.ski) : undefined);
-      if (entry !== undefined) this.maybeDial(entry, { immediate: entry.queued });
+      if (entry !== undefined) this.dialer.schedule(entry, { immediate: entry.queued });
     }
-  }
-
-  /** Dials a trusted, visible, unconnected SKI after its backoff delay. */
-  private maybeDial(entry: PeerEntry, opts: { immediate?: boolean }): void {
-    if (!this.active) return;
-    if (!entry.queued && !this.trust.has(entry.ski)) return;
-    if (entry.connections.size > 0 || entry.dial !== undefined || entry.reconnectTimer) return;
-    const service = this.visible.get(entry.ski);
-    if (service === undefined || service.own || entry.ski === this.localSki) return;
-    entry.attempt += 1;
-    const delayMs = opts.immediate === true ? 0 : reconnectDelayMs(entry.attempt, this.random);
-    this.emit('reconnectScheduled', entry.ski, entry.attempt, delayMs);
-    entry.reconnectTimer = this.clock.setTimer('reconnect', delayMs, () => {
-      entry.reconnectTimer = undefined;
-      void this.dial(entry);
-    });
-  }
-
-  private async dial(entry: PeerEntry): Promise<void> {
-    if (!this.active) return;
-    if (entry.connections.size > 0 || entry.dial !== undefined) return;
-    const service = this.visible.get(entry.ski);
-    if (service === undefined) return;
-    const controller = new AbortController();
-    entry.dial = controller;
-    this.setPairingState(entry, { state: 'initiated' });
-    let lastError = 'no usable address';
-    for (const address of service.addresses) {
-      if (controller.signal.aborted) break;
-      try {
-        await this.options.transport.dial(
-          {
-            host: address.address,
-            port: service.port,
-            path: service.record.path,
-            ...(service.hostName !== undefined ? { servername: service.hostName } : {}),
-            expectedSki: entry.ski,
-            sme: {
-              ...this.options.sme,
-              ...(entry.shipId !== undefined ? { expectedShipId: entry.shipId } : {}),
-            },
-            onConnection: (connection) => this.onOutgoing(entry, connection, controller),
-          },
-          controller.signal,
-        );
-        if (entry.dial === controller) entry.dial = undefined;
-        return;
-      } catch (err) {
-        lastError = err instanceof Error ? err.message : String(err);
-      }
-    }
-    if (entry.dial === controller) entry.dial = undefined;
-    if (controller.signal.aborted) return;
-    this.logger?.debug({ peerSki: entry.ski, err: lastError }, 'dial failed');
-    this.emit('connectionFailed', entry.ski, lastError);
-    this.setPairingState(entry, { state: 'error', reason: lastError });
-    this.maybeDial(entry, {});
-  }
-
-  private onOutgoing(entry: PeerEntry, connection: ShipConnection, controller: AbortController) {
-    if (controller.signal.aborted || this.stopping) {
-      void connection.terminate(
-        CloseCode.doubleConnection,
-        CloseReasonText.doubleConnection,
-        'SHIPHUB_ERR_DOUBLE_CONNECTION',
-      );
-      return;
-    }
-    if (entry.connections.size > 0) {
-      const decision = decideDoubleConnection(this.rule, this.localSki, entry.ski, 'outgoing');
-      if (decision === 'rejectNew') {
-        // Before CMI, with 1000 "double connection", as ship-go.
-        void connection.terminate(
-          CloseCode.doubleConnection,
-          CloseReasonText.doubleConnection,
-          'SHIPHUB_ERR_DOUBLE_CONNECTION',
-        );
-        return;
-      }
-      const tracked = this.track(connection, 'outgoing');
-      if (decision === 'keepNew') this.dropOthers(entry, tracked);
-      return;
-    }
-    this.track(connection, 'outgoing');
   }
 
   // ------------------------------------------------------------------------------------------
