@@ -11,12 +11,11 @@ import { toSki, type Ski } from '../ship/ski.js';
 import type { DiscoveredService, ServiceEvent } from '../mdns/types.js';
 import type { ConnectionClosedInfo, ShipConnection } from '../transport/ship-connection.js';
 import type { Clock } from '../util/clock.js';
-import { AddressRateLimiter } from './admission.js';
+import { AddressRateLimiter, Admission } from './admission.js';
 import { Dialer } from './dialer.js';
 import { AutoAcceptWindow, DenialList } from './pairing.js';
 import { PeerRegistry, type PeerEntry, type Tracked } from './peer-registry.js';
-import { decideDoubleConnection, type Direction, type DoubleConnectionRule } from './policy.js';
-import type { IdentifiedPeer, PeerDecision } from './transport.js';
+import type { Direction, DoubleConnectionRule } from './policy.js';
 import {
   MemoryTrustStore,
   type HubTrustStore,
@@ -57,6 +56,7 @@ export class Hub extends EventEmitter<HubEvents> {
   private readonly denials: DenialList;
   private readonly autoAccept: AutoAcceptWindow;
   private readonly dialer: Dialer;
+  private readonly admission: Admission;
   private readonly random: () => number;
   private readonly rule: DoubleConnectionRule;
   private readonly maxConnections: number;
@@ -98,6 +98,20 @@ export class Hub extends EventEmitter<HubEvents> {
     );
     this.denials = new DenialList(this.clock, options.deniedPairingCooldownMs);
     this.autoAccept = new AutoAcceptWindow(this.clock, () => void this.closeAutoAcceptWindow());
+    this.admission = new Admission({
+      peers: this.peers,
+      trust: this.trust,
+      rateLimiter: this.rateLimiter,
+      clock: this.clock,
+      logger: this.logger,
+      rule: this.rule,
+      localSki: this.localSki,
+      maxConnections: this.maxConnections,
+      maxPendingPairings: this.maxPendingPairings,
+      sme: options.sme,
+      isStopping: () => this.stopping,
+      autoAcceptOpen: () => this.autoAcceptOpen,
+    });
     this.dialer = new Dialer({
       peers: this.peers,
       localSki: this.localSki,
@@ -115,7 +129,7 @@ export class Hub extends EventEmitter<HubEvents> {
       dialFailed: (ski, reason) => this.emit('connectionFailed', ski, reason),
       setPairingState: (entry, update) => this.setPairingState(entry, update),
       track: (connection, direction) => this.track(connection, direction),
-      dropOthers: (entry, keep) => this.dropOthers(entry, keep),
+      dropOthers: (entry, keep) => this.admission.dropOthers(entry, keep),
     });
     for (const t of seeds) {
       if (t.shipId !== undefined) this.peers.entry(toSki(t.ski)).shipId = t.shipId;
@@ -166,9 +180,9 @@ export class Hub extends EventEmitter<HubEvents> {
 
   private async doStart(): Promise<number> {
     this.port = await this.options.transport.listen({
-      admit: (address) => this.admit(address),
+      admit: (address) => this.admission.admit(address),
       released: () => undefined,
-      decide: (peer) => this.decideIncoming(peer),
+      decide: (peer) => this.admission.decide(peer),
       onConnection: (connection) => this.track(connection, 'incoming'),
       onRefused: (info) => {
         this.logger?.debug(info, 'incoming connection refused');
@@ -462,117 +476,6 @@ export class Hub extends EventEmitter<HubEvents> {
   // ------------------------------------------------------------------------------------------
   // Incoming
 
-  private admit(remoteAddress: string): string | undefined {
-    if (this.stopping) return 'the hub is stopping';
-    // max_connections holds before any TLS work is spent, unless an untrusted connection could
-    // make room: who is connecting is known only after TLS (decideIncoming evicts then).
-    if (
-      this.peers.liveConnectionCount() >= this.maxConnections &&
-      this.peers.oldestUntrusted() === undefined
-    ) {
-      return `connection limit reached (${this.maxConnections})`;
-    }
-    return this.rateLimiter.admit(remoteAddress, this.clock.now());
-  }
-
-  /** Why a connection presenting `keySha256` is not the paired device, if it is not. */
-  private keyMismatch(entry: PeerEntry, keySha256: string | undefined): string | undefined {
-    const pinned = this.trust.get(entry.ski)?.public_key_sha256;
-    if (pinned === undefined || keySha256 === undefined) return undefined;
-    if (keySha256 === pinned) return undefined;
-    return (
-      `the peer holds SKI ${entry.ski} but not the key that was paired with it ` +
-      `(key SHA-256 ${keySha256.slice(0, 16)}…, paired ${pinned.slice(0, 16)}…)`
-    );
-  }
-
-  private evict(tracked: Tracked, why: string): void {
-    tracked.ending = true;
-    this.logger?.debug(
-      { peerSki: tracked.connection.remoteSki, why },
-      'untrusted connection evicted',
-    );
-    void tracked.connection.terminate(
-      CloseCode.shipClose,
-      `${CloseReasonText.shipClose}: ${why}`,
-      'SHIPHUB_ERR_CONNECTION_LIMIT',
-    );
-  }
-
-  private decideIncoming(peer: IdentifiedPeer): PeerDecision {
-    if (this.stopping) return { accept: false, reason: 'the hub is stopping' };
-    const entry = this.peers.entry(peer.ski);
-    const keyRefusal = this.keyMismatch(entry, peer.keySha256);
-    // Checked before the double-connection rule: an impostor must not displace the device.
-    if (keyRefusal !== undefined) return { accept: false, reason: keyRefusal };
-    const trustEntry = this.trust.get(peer.ski);
-    if (peer.legacySki && trustEntry !== undefined && trustEntry.public_key_sha256 === undefined) {
-      this.logger?.warn(
-        { peerSki: peer.ski },
-        'a legacy certificate connects for a paired SKI without a pinned key: its key is pinned now',
-      );
-    }
-    const trusted = trustEntry !== undefined || this.autoAcceptOpen;
-    if (!trusted && entry.connections.size > 0) {
-      // One session per unknown SKI: the newest replaces the others (a device whose old
-      // connection died silently gets in at once; copies cannot hide outside `pairing list`).
-      // Double-connection rules are for paired devices (SHIP §12.2.2).
-      this.dropOthers(entry, undefined, 'replaced by a newer connection of the same device');
-    } else if (entry.connections.size > 0 || entry.dial !== undefined) {
-      const decision = decideDoubleConnection(this.rule, this.localSki, peer.ski, 'incoming');
-      if (decision === 'rejectNew') {
-        return {
-          accept: false,
-          closeCode: CloseCode.doubleConnection,
-          reason: CloseReasonText.doubleConnection,
-        };
-      }
-      if (decision === 'keepNew') this.dropOthers(entry, undefined);
-    }
-    // Budgets: trusted devices always get in while untrusted connections can make room; unknown
-    // devices share maxPendingPairings, the oldest giving way to the newest.
-    if (this.peers.liveConnectionCount() >= this.maxConnections) {
-      const victim = this.peers.oldestUntrusted(entry);
-      if (victim === undefined) {
-        return { accept: false, reason: `connection limit reached (${this.maxConnections})` };
-      }
-      this.evict(victim, `connection limit (${this.maxConnections}) reached`);
-    }
-    if (!trusted && this.peers.untrustedConnectionCount() >= this.maxPendingPairings) {
-      const victim = this.peers.oldestUntrusted(entry);
-      if (victim !== undefined) {
-        this.evict(victim, `more than ${this.maxPendingPairings} unknown devices connected`);
-      } else {
-        return { accept: false, reason: `pending pairing limit (${this.maxPendingPairings})` };
-      }
-    }
-    return {
-      accept: true,
-      sme: {
-        ...this.options.sme,
-        initialTrust: trusted ? 'trusted' : 'pending',
-        ...(entry.shipId !== undefined ? { expectedShipId: entry.shipId } : {}),
-      },
-    };
-  }
-
-  /** Closes every connection of `entry` except `keep`, and aborts an in-flight dial. */
-  private dropOthers(
-    entry: PeerEntry,
-    keep: Tracked | undefined,
-    why: string = CloseReasonText.doubleConnection,
-  ): void {
-    if (keep === undefined || keep.direction === 'incoming') {
-      entry.dial?.abort();
-      entry.dial = undefined;
-    }
-    for (const t of entry.connections) {
-      if (t === keep) continue;
-      t.ending = true;
-      void t.connection.terminate(CloseCode.doubleConnection, why, 'SHIPHUB_ERR_DOUBLE_CONNECTION');
-    }
-  }
-
   // ------------------------------------------------------------------------------------------
   // Connection tracking
 
@@ -588,7 +491,7 @@ export class Hub extends EventEmitter<HubEvents> {
     };
     entry.connections.add(tracked);
     this.peers.touched(entry.ski);
-    const keyRefusal = this.keyMismatch(entry, connection.remoteKeySha256);
+    const keyRefusal = this.admission.keyMismatch(entry, connection.remoteKeySha256);
     if (keyRefusal !== undefined) {
       // An outgoing connection reached a node holding the SKI but not the paired key.
       tracked.ending = true;
