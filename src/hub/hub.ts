@@ -9,13 +9,18 @@ import { CloseCode, CloseReasonText } from '../ship/close-codes.js';
 import type { CloseReason } from '../ship/messages.js';
 import { toSki, type Ski } from '../ship/ski.js';
 import type { DiscoveredService, ServiceEvent } from '../mdns/types.js';
-import type { ConnectionClosedInfo, ShipConnection } from '../transport/ship-connection.js';
 import type { Clock } from '../util/clock.js';
 import { AddressRateLimiter, Admission } from './admission.js';
 import { Dialer } from './dialer.js';
-import { AutoAcceptWindow, DenialList } from './pairing.js';
-import { PeerRegistry, type PeerEntry, type Tracked } from './peer-registry.js';
-import type { Direction, DoubleConnectionRule } from './policy.js';
+import { ConnectionTracker } from './connection-tracker.js';
+import {
+  AutoAcceptWindow,
+  DEFAULT_PENDING_TIMEOUT_MS,
+  DenialList,
+  PairingRequests,
+} from './pairing.js';
+import { PeerRegistry, type PeerEntry } from './peer-registry.js';
+import type { DoubleConnectionRule } from './policy.js';
 import {
   MemoryTrustStore,
   type HubTrustStore,
@@ -25,13 +30,13 @@ import type {
   ConnectionSummary,
   DeniedPairing,
   DeviceDescription,
+  HubEmit,
   HubEvents,
   HubLifecycle,
   HubOptions,
   PairingState,
   PairingStateUpdate,
   PendingPairing,
-  RemoteDevice,
   TrustChangeCause,
 } from './types.js';
 
@@ -40,7 +45,6 @@ export { DEFAULT_MAX_RATE_LIMITED_ADDRESSES } from './admission.js';
 export { DEFAULT_DENIED_PAIRING_COOLDOWN_MS } from './pairing.js';
 
 const DEFAULT_MAX_CONNECTIONS = 20;
-const DEFAULT_PENDING_TIMEOUT_MS = 600_000;
 export const DEFAULT_MAX_PENDING_PAIRINGS = 5;
 export const DEFAULT_MAX_IDLE_UNKNOWN_PEERS = 1_024;
 
@@ -57,6 +61,8 @@ export class Hub extends EventEmitter<HubEvents> {
   private readonly autoAccept: AutoAcceptWindow;
   private readonly dialer: Dialer;
   private readonly admission: Admission;
+  private readonly pairing: PairingRequests;
+  private readonly tracker: ConnectionTracker;
   private readonly random: () => number;
   private readonly rule: DoubleConnectionRule;
   private readonly maxConnections: number;
@@ -67,7 +73,6 @@ export class Hub extends EventEmitter<HubEvents> {
   private starting: Promise<number> | undefined;
   private stopped: Promise<void> | undefined;
   private unsubscribeDiscovery: (() => void) | undefined;
-  private limitWarned = false;
 
   constructor(options: HubOptions) {
     super();
@@ -112,6 +117,18 @@ export class Hub extends EventEmitter<HubEvents> {
       isStopping: () => this.stopping,
       autoAcceptOpen: () => this.autoAcceptOpen,
     });
+    // EventEmitter's own emit typing does not accept a generic key; the events are HubEvents.
+    const emit = this.emit.bind(this) as HubEmit;
+    this.pairing = new PairingRequests({
+      peers: this.peers,
+      clock: this.clock,
+      denials: this.denials,
+      pendingTimeoutMs: options.pendingPairingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS,
+      emit,
+      canWaitForTrust: options.canWaitForTrust,
+      visible: (ski) => this.visible.get(ski),
+      setPairingState: (entry, update) => this.setPairingState(entry, update),
+    });
     this.dialer = new Dialer({
       peers: this.peers,
       localSki: this.localSki,
@@ -128,8 +145,23 @@ export class Hub extends EventEmitter<HubEvents> {
         this.emit('reconnectScheduled', ski, attempt, delayMs),
       dialFailed: (ski, reason) => this.emit('connectionFailed', ski, reason),
       setPairingState: (entry, update) => this.setPairingState(entry, update),
-      track: (connection, direction) => this.track(connection, direction),
+      track: (connection, direction) => this.tracker.track(connection, direction),
       dropOthers: (entry, keep) => this.admission.dropOthers(entry, keep),
+    });
+    this.tracker = new ConnectionTracker({
+      peers: this.peers,
+      trust: this.trust,
+      clock: this.clock,
+      logger: this.logger,
+      emit,
+      pairing: this.pairing,
+      dialer: this.dialer,
+      maxConnections: this.maxConnections,
+      setupRemoteDevice: options.setupRemoteDevice,
+      isStopping: () => this.stopping,
+      keyMismatch: (entry, keySha256) => this.admission.keyMismatch(entry, keySha256),
+      setPairingState: (entry, update) => this.setPairingState(entry, update),
+      autoAccepted: (entry) => this.autoAccepted(entry),
     });
     for (const t of seeds) {
       if (t.shipId !== undefined) this.peers.entry(toSki(t.ski)).shipId = t.shipId;
@@ -183,7 +215,7 @@ export class Hub extends EventEmitter<HubEvents> {
       admit: (address) => this.admission.admit(address),
       released: () => undefined,
       decide: (peer) => this.admission.decide(peer),
-      onConnection: (connection) => this.track(connection, 'incoming'),
+      onConnection: (connection) => this.tracker.track(connection, 'incoming'),
       onRefused: (info) => {
         this.logger?.debug(info, 'incoming connection refused');
         if (info.ski !== undefined) this.peers.forgetIfIdle(this.peers.get(info.ski));
@@ -284,7 +316,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.denials.forget(ski);
     if (entry.pending) {
       // The decision is reported first, then the trust change (the seed's log order).
-      this.resolvePending(entry, 'approved', newlyTrusted);
+      this.pairing.resolve(entry, 'approved', newlyTrusted);
       return;
     }
     if (newlyTrusted) this.emit('trustChanged', ski, true, 'registered');
@@ -322,7 +354,7 @@ export class Hub extends EventEmitter<HubEvents> {
       const entry = this.peers.entry(ski);
       this.denials.forget(ski);
       this.emit('trustChanged', ski, true, 'reloaded');
-      if (entry.pending) this.resolvePending(entry, 'approved', false);
+      if (entry.pending) this.pairing.resolve(entry, 'approved', false);
       else this.dialer.schedule(entry, { immediate: true });
     }
     for (const text of changes.removed) await this.untrusted(toSki(text), 'reloaded');
@@ -336,7 +368,7 @@ export class Hub extends EventEmitter<HubEvents> {
     entry.queued = false;
     entry.attempt = 0;
     this.dialer.cancel(entry);
-    if (entry.pending) this.resolvePending(entry, 'denied');
+    if (entry.pending) this.pairing.resolve(entry, 'denied');
     const closing = [...entry.connections].map((t) =>
       t.connection.close('removedConnection', 'un-paired'),
     );
@@ -378,7 +410,7 @@ export class Hub extends EventEmitter<HubEvents> {
   deny(skiText: string): boolean {
     const entry = this.peers.get(toSki(skiText));
     if (entry?.pending === undefined) return false;
-    this.resolvePending(entry, 'denied');
+    this.pairing.resolve(entry, 'denied');
     return true;
   }
 
@@ -393,23 +425,7 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   pendingPairings(): PendingPairing[] {
-    const result: PendingPairing[] = [];
-    for (const entry of this.peers.values()) {
-      const p = entry.pending;
-      if (p) {
-        result.push({
-          ski: p.ski,
-          remoteAddress: p.remoteAddress,
-          since: p.since,
-          expiresAt: p.expiresAt,
-          ...(p.brand !== undefined ? { brand: p.brand } : {}),
-          ...(p.model !== undefined ? { model: p.model } : {}),
-          ...(p.deviceType !== undefined ? { deviceType: p.deviceType } : {}),
-          ...(p.shipId !== undefined ? { shipId: p.shipId } : {}),
-        });
-      }
-    }
-    return result;
+    return this.pairing.list();
   }
 
   /**
@@ -479,97 +495,6 @@ export class Hub extends EventEmitter<HubEvents> {
   // ------------------------------------------------------------------------------------------
   // Connection tracking
 
-  private track(connection: ShipConnection, direction: Direction): Tracked {
-    const entry = this.peers.entry(connection.remoteSki);
-    const tracked: Tracked = {
-      connection,
-      direction,
-      ending: false,
-      endedByDecision: false,
-      handler: undefined,
-      device: undefined,
-    };
-    entry.connections.add(tracked);
-    this.peers.touched(entry.ski);
-    const keyRefusal = this.admission.keyMismatch(entry, connection.remoteKeySha256);
-    if (keyRefusal !== undefined) {
-      // An outgoing connection reached a node holding the SKI but not the paired key.
-      tracked.ending = true;
-      void connection.terminate(CloseCode.shipClose, keyRefusal, 'SHIPHUB_ERR_SKI_MISMATCH');
-    }
-    const ski = entry.ski;
-    this.setPairingState(entry, { state: direction === 'outgoing' ? 'initiated' : 'inProgress' });
-    this.checkConnectionLimit();
-
-    // Phase durations for metrics: from entering a phase until the next phase starts.
-    let currentPhase = 'init';
-    let phaseStartedAt = connection.openedAt;
-    let dataOpenedAt = 0;
-    connection.on('dataChannelOpen', () => {
-      dataOpenedAt = this.clock.now();
-      this.emit('handshakePhase', ski, 'total', dataOpenedAt - connection.openedAt);
-    });
-    connection.on('complete', () => {
-      this.emit('handshakePhase', ski, 'access_methods', this.clock.now() - dataOpenedAt);
-    });
-    connection.on('state', (_from, to, phase) => {
-      if (phase !== currentPhase) {
-        const now = this.clock.now();
-        if (currentPhase !== 'init' && currentPhase !== 'data' && currentPhase !== 'closing') {
-          this.emit('handshakePhase', ski, currentPhase, now - phaseStartedAt);
-        }
-        currentPhase = phase;
-        phaseStartedAt = now;
-      }
-      if (phase === 'hello' && to === 'SME_HELLO_STATE_READY_LISTEN') {
-        this.setPairingState(entry, { state: 'inProgress' });
-      } else if (phase === 'pin') {
-        this.setPairingState(entry, { state: 'pin' });
-      }
-    });
-    connection.on('trustRequired', () => this.onTrustRequired(entry, tracked));
-    connection.on('prolongationRequested', (count) =>
-      this.emit('prolongation', ski, 'requested', count),
-    );
-    connection.on('prolongationGranted', (count) =>
-      this.emit('prolongation', ski, 'granted', count),
-    );
-    connection.on('peerPending', () => {
-      this.setPairingState(entry, {
-        state: 'inProgress',
-        reason: "waiting for the device's user to trust this node",
-      });
-    });
-    connection.on('helloOk', () => {
-      this.setPairingState(entry, { state: 'trusted' });
-      if (!this.trust.has(ski)) this.autoAccepted(entry);
-      const keySha256 = connection.remoteKeySha256;
-      if (
-        this.trust.has(ski) &&
-        this.trust.get(ski)?.public_key_sha256 === undefined &&
-        keySha256 !== undefined
-      ) {
-        // Pinned on the first trusted connection (at pairing, or after an upgrade from a
-        // version without pins): later connections must present this key.
-        this.trust.pinKey(ski, keySha256).then(
-          () => this.emit('keyPinned', ski, keySha256),
-          (error: unknown) => this.emit('trustStoreError', error, ski),
-        );
-      }
-      entry.queued = false;
-    });
-    connection.on('dataChannelOpen', () => this.onDataChannelOpen(entry, tracked));
-    connection.on('data', (payload) => {
-      if (entry.active === tracked) tracked.handler?.onData(payload);
-    });
-    connection.on('shipId', (shipId) => {
-      entry.shipId = shipId;
-      this.emit('shipId', ski, shipId);
-    });
-    connection.on('closed', (info) => this.onClosed(entry, tracked, info));
-    return tracked;
-  }
-
   /**
    * The auto-accept window let a device in (its hello was answered as trusted): it is paired
    * now. The trust store takes it at once; if that cannot be made durable the trust is undone
@@ -586,178 +511,6 @@ export class Hub extends EventEmitter<HubEvents> {
     });
   }
 
-  private onTrustRequired(entry: PeerEntry, tracked: Tracked): void {
-    const deniedUntil = this.denials.refuse(entry.ski);
-    if (deniedUntil !== undefined) {
-      // Denied by a person a short while ago: refused without asking again (the device would
-      // otherwise ask every 10-20 s, forever).
-      tracked.endedByDecision = true;
-      tracked.connection.deny();
-      this.emit('pairingRefusedDenied', entry.ski, deniedUntil);
-      return;
-    }
-    const canWait = this.options.canWaitForTrust?.(entry.ski) ?? true;
-    if (!canWait) {
-      // Like ship-go's AllowWaitingForTrust=false: abort at once.
-      tracked.connection.deny();
-      this.emit('trustDecision', entry.ski, 'denied');
-      return;
-    }
-    const service = this.visible.get(entry.ski);
-    const monotonicNow = this.clock.now();
-    const wallNow = this.clock.wallNow();
-    const defaultTimeoutMs = this.options.pendingPairingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS;
-    // A request that is still running (the device reconnected) keeps its start and expiry.
-    const window =
-      entry.pairingWindow !== undefined && entry.pairingWindow.expiresAtMs > monotonicNow
-        ? entry.pairingWindow
-        : { since: wallNow, expiresAtMs: monotonicNow + defaultTimeoutMs };
-    entry.pairingWindow = window;
-    const timeoutMs = window.expiresAtMs - monotonicNow;
-    const pending: PendingPairing = {
-      ski: entry.ski,
-      remoteAddress: tracked.connection.remoteAddress,
-      since: window.since,
-      expiresAt: new Date(wallNow.getTime() + timeoutMs),
-      ...(service?.record.brand !== undefined ? { brand: service.record.brand } : {}),
-      ...(service?.record.model !== undefined ? { model: service.record.model } : {}),
-      ...(service?.record.type !== undefined ? { deviceType: service.record.type } : {}),
-      ...(service?.record.shipId !== undefined ? { shipId: service.record.shipId } : {}),
-    };
-    entry.pending?.timer.cancel();
-    entry.pending = {
-      ...pending,
-      tracked,
-      timer: this.clock.setTimer('pendingPairing', timeoutMs, () => {
-        this.resolvePending(entry, 'expired');
-      }),
-    };
-    this.setPairingState(entry, { state: 'receivedPairingRequest' });
-    this.emit('pairingRequest', pending);
-  }
-
-  /** Ends a pending request; for `approved` the trust store holds the SKI already. */
-  private resolvePending(
-    entry: PeerEntry,
-    decision: 'approved' | 'denied' | 'expired',
-    newlyTrusted = false,
-  ): void {
-    const pending = entry.pending;
-    if (pending === undefined) return;
-    pending.timer.cancel();
-    entry.pending = undefined;
-    entry.pairingWindow = undefined;
-    if (decision === 'denied') this.denials.remember(entry.ski);
-    this.emit('trustDecision', entry.ski, decision);
-    if (decision === 'approved') {
-      if (newlyTrusted) this.emit('trustChanged', entry.ski, true, 'approved');
-      pending.tracked.connection.approve();
-    } else {
-      pending.tracked.endedByDecision = true;
-      pending.tracked.connection.deny();
-      // Every other session of the SKI ends with the request (there should be none: one per SKI).
-      for (const t of entry.connections) {
-        if (t === pending.tracked || t.ending) continue;
-        t.ending = true;
-        void t.connection.terminate(
-          CloseCode.shipClose,
-          'pairing denied',
-          'SHIPHUB_ERR_TRUST_DENIED',
-        );
-      }
-      this.setPairingState(entry, {
-        state: 'none',
-        reason: decision === 'expired' ? 'nobody decided in time' : 'denied',
-      });
-    }
-  }
-
-  private onDataChannelOpen(entry: PeerEntry, tracked: Tracked): void {
-    const previous = entry.active;
-    entry.active = tracked;
-    entry.queued = false;
-    const connection = tracked.connection;
-    const device: RemoteDevice = {
-      ski: entry.ski,
-      direction: tracked.direction,
-      remoteAddress: connection.remoteAddress,
-      get shipId() {
-        return connection.remoteShipId;
-      },
-      send: (payload) => connection.send(payload),
-      close: async (reason) => {
-        await connection.close(reason);
-      },
-    };
-    tracked.device = device;
-    if (previous !== undefined && previous !== tracked) {
-      // A newer connection took over (the bigger SKI will close the older one).
-      previous.handler = undefined;
-    }
-    this.setPairingState(entry, { state: 'completed' });
-    if (this.trust.has(entry.ski)) {
-      this.trust
-        .recordConnection(entry.ski)
-        .catch((error: unknown) => this.emit('trustStoreError', error, entry.ski));
-    }
-    try {
-      tracked.handler = this.options.setupRemoteDevice?.(device) ?? undefined;
-    } catch (err) {
-      this.logger?.error({ err, peerSki: entry.ski }, 'setupRemoteDevice threw');
-    }
-    this.emit('connected', device);
-  }
-
-  private onClosed(entry: PeerEntry, tracked: Tracked, info: ConnectionClosedInfo): void {
-    entry.connections.delete(tracked);
-    if (entry.pending?.tracked === tracked) {
-      entry.pending.timer.cancel();
-      entry.pending = undefined;
-      this.emit('pairingWithdrawn', entry.ski);
-    }
-    if (entry.connections.size === 0) entry.pairingWindow = undefined;
-    if (entry.active === tracked) {
-      entry.active = undefined;
-      try {
-        tracked.handler?.onClose?.(info);
-      } catch (err) {
-        this.logger?.error({ err, peerSki: entry.ski }, 'data handler onClose threw');
-      }
-    }
-    // Below 90 % again: the next time the limit is approached is worth a warning again.
-    if (this.openConnectionCount < Math.ceil(this.maxConnections * 0.9)) this.limitWarned = false;
-    const doubleConnection = info.failure?.code === 'SHIPHUB_ERR_DOUBLE_CONNECTION';
-    if (info.reachedDataExchange || tracked.device !== undefined) {
-      this.emit('disconnected', entry.ski, info);
-    }
-    if (entry.connections.size > 0 || doubleConnection) {
-      if (entry.connections.size === 0 && !this.stopping) this.dialer.schedule(entry, {});
-      return;
-    }
-    if (info.remoteDeniedTrust) {
-      this.setPairingState(entry, {
-        state: 'remoteDeniedTrust',
-        reason: info.failure?.message ?? 'the device does not trust this node',
-        ...(info.failure ? { failure: info.failure } : {}),
-      });
-    } else if (info.failure !== undefined && !info.reachedDataExchange) {
-      this.setPairingState(entry, {
-        state: 'error',
-        reason: info.failure.message,
-        failure: info.failure,
-      });
-    } else {
-      this.setPairingState(entry, { state: 'none' });
-    }
-    if (!info.reachedDataExchange && !this.trust.has(entry.ski) && !tracked.endedByDecision) {
-      this.emit('connectionFailed', entry.ski, info.failure?.message ?? 'closed during handshake');
-    }
-    // Reset the backoff after a good session (reference §9.2).
-    if (info.reachedDataExchange) entry.attempt = 0;
-    if (!this.stopping) this.dialer.schedule(entry, {});
-    this.peers.forgetIfIdle(entry);
-  }
-
   /** How many SKIs the hub holds state for (bounded; for tests and diagnostics). */
   get peerTableSize(): number {
     return this.peers.size;
@@ -766,16 +519,6 @@ export class Hub extends EventEmitter<HubEvents> {
   /** How many remote addresses the per-address rate limit remembers (bounded). */
   get rateLimitTableSize(): number {
     return this.rateLimiter.size;
-  }
-
-  private checkConnectionLimit(): void {
-    const active = this.openConnectionCount;
-    if (active >= Math.ceil(this.maxConnections * 0.9)) {
-      if (!this.limitWarned) {
-        this.limitWarned = true;
-        this.emit('connectionLimit', active, this.maxConnections);
-      }
-    }
   }
 
   // ------------------------------------------------------------------------------------------

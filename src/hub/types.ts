@@ -197,3 +197,6 @@ export interface HubOptions {
  * back to `idle` with everything it opened closed again, so it can be retried.
  */
 export type HubLifecycle = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** The hub's typed `emit`, handed to its parts. */
+export type HubEmit = <K extends keyof HubEvents>(event: K, ...args: HubEvents[K]) => void;
