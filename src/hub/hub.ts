@@ -20,12 +20,9 @@ import {
   PairingRequests,
 } from './pairing.js';
 import { PeerRegistry, type PeerEntry } from './peer-registry.js';
+import { TrustKeeper } from './trust-keeper.js';
 import type { DoubleConnectionRule } from './policy.js';
-import {
-  MemoryTrustStore,
-  type HubTrustStore,
-  type TrustedDeviceDescription,
-} from './trust-port.js';
+import { MemoryTrustStore, type HubTrustStore } from './trust-port.js';
 import type {
   ConnectionSummary,
   DeniedPairing,
@@ -37,7 +34,6 @@ import type {
   PairingState,
   PairingStateUpdate,
   PendingPairing,
-  TrustChangeCause,
 } from './types.js';
 
 export type * from './types.js';
@@ -63,6 +59,7 @@ export class Hub extends EventEmitter<HubEvents> {
   private readonly admission: Admission;
   private readonly pairing: PairingRequests;
   private readonly tracker: ConnectionTracker;
+  private readonly trustKeeper: TrustKeeper;
   private readonly random: () => number;
   private readonly rule: DoubleConnectionRule;
   private readonly maxConnections: number;
@@ -148,6 +145,16 @@ export class Hub extends EventEmitter<HubEvents> {
       track: (connection, direction) => this.tracker.track(connection, direction),
       dropOthers: (entry, keep) => this.admission.dropOthers(entry, keep),
     });
+    this.trustKeeper = new TrustKeeper({
+      trust: this.trust,
+      peers: this.peers,
+      denials: this.denials,
+      pairing: this.pairing,
+      dialer: this.dialer,
+      emit,
+      visible: (ski) => this.visible.get(ski),
+      setPairingState: (entry, update) => this.setPairingState(entry, update),
+    });
     this.tracker = new ConnectionTracker({
       peers: this.peers,
       trust: this.trust,
@@ -161,7 +168,7 @@ export class Hub extends EventEmitter<HubEvents> {
       isStopping: () => this.stopping,
       keyMismatch: (entry, keySha256) => this.admission.keyMismatch(entry, keySha256),
       setPairingState: (entry, update) => this.setPairingState(entry, update),
-      autoAccepted: (entry) => this.autoAccepted(entry),
+      autoAccepted: (entry) => this.trustKeeper.autoAccepted(entry),
     });
     for (const t of seeds) {
       if (t.shipId !== undefined) this.peers.entry(toSki(t.ski)).shipId = t.shipId;
@@ -307,26 +314,8 @@ export class Hub extends EventEmitter<HubEvents> {
    * rejects (SHIPHUB_ERR_STORAGE from the file store), a request stays pending and nothing is
    * trusted that a restart would forget.
    */
-  async registerRemoteSki(skiText: string, info: DeviceDescription = {}): Promise<void> {
-    const ski = toSki(skiText);
-    const entry = this.peers.entry(ski);
-    if (info.shipId !== undefined) entry.shipId = info.shipId;
-    const newlyTrusted = !this.trust.has(ski);
-    await this.trust.add({ ski, ...this.describe(ski, info) });
-    this.denials.forget(ski);
-    if (entry.pending) {
-      // The decision is reported first, then the trust change (the seed's log order).
-      this.pairing.resolve(entry, 'approved', newlyTrusted);
-      return;
-    }
-    if (newlyTrusted) this.emit('trustChanged', ski, true, 'registered');
-    if (entry.connections.size === 0 && entry.dial === undefined) {
-      entry.queued = true;
-      this.setPairingState(entry, { state: 'queued' });
-      entry.reconnectTimer?.cancel();
-      entry.reconnectTimer = undefined;
-      this.dialer.schedule(entry, { immediate: true });
-    }
+  registerRemoteSki(skiText: string, info: DeviceDescription = {}): Promise<void> {
+    return this.trustKeeper.register(skiText, info);
   }
 
   /**
@@ -334,46 +323,19 @@ export class Hub extends EventEmitter<HubEvents> {
    * then the connections are closed (SHIP close) and pending state forgotten. Resolves to false
    * if the SKI was not trusted.
    */
-  async unregisterRemoteSki(skiText: string): Promise<boolean> {
-    const ski = toSki(skiText);
-    const wasTrusted = await this.trust.remove(ski);
-    await this.untrusted(ski, wasTrusted ? 'unregistered' : undefined);
-    return wasTrusted;
+  unregisterRemoteSki(skiText: string): Promise<boolean> {
+    return this.trustKeeper.unregister(skiText);
   }
 
   /**
    * The trust store was re-read (the daemon's SIGHUP after a person edited the file): devices
    * that came in are dialled when visible, those that went are disconnected.
    */
-  async trustReloaded(changes: {
+  trustReloaded(changes: {
     readonly added: readonly string[];
     readonly removed: readonly string[];
   }): Promise<void> {
-    for (const text of changes.added) {
-      const ski = toSki(text);
-      const entry = this.peers.entry(ski);
-      this.denials.forget(ski);
-      this.emit('trustChanged', ski, true, 'reloaded');
-      if (entry.pending) this.pairing.resolve(entry, 'approved', false);
-      else this.dialer.schedule(entry, { immediate: true });
-    }
-    for (const text of changes.removed) await this.untrusted(toSki(text), 'reloaded');
-  }
-
-  /** What follows when a SKI is no longer trusted (the store holds it no more). */
-  private async untrusted(ski: Ski, cause: TrustChangeCause | undefined): Promise<void> {
-    if (cause !== undefined) this.emit('trustChanged', ski, false, cause);
-    const entry = this.peers.get(ski);
-    if (entry === undefined) return;
-    entry.queued = false;
-    entry.attempt = 0;
-    this.dialer.cancel(entry);
-    if (entry.pending) this.pairing.resolve(entry, 'denied');
-    const closing = [...entry.connections].map((t) =>
-      t.connection.close('removedConnection', 'un-paired'),
-    );
-    this.setPairingState(entry, { state: 'none' });
-    await Promise.all(closing);
+    return this.trustKeeper.reloaded(changes);
   }
 
   isTrusted(skiText: string): boolean {
@@ -387,23 +349,6 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Approves a pending pairing request (or pre-approves an SKI not seen yet); see registerRemoteSki. */
   approve(skiText: string, info: DeviceDescription = {}): Promise<void> {
     return this.registerRemoteSki(skiText, info);
-  }
-
-  /**
-   * What the trust store records of a device: given by a person, else from its pairing request
-   * or its mDNS record; undefined fields leave what the store has.
-   */
-  private describe(ski: Ski, info: DeviceDescription): Omit<TrustedDeviceDescription, 'ski'> {
-    const pending = this.peers.get(ski)?.pending;
-    const record = this.visible.get(ski)?.record;
-    const brand = info.brand ?? pending?.brand ?? record?.brand;
-    const model = info.model ?? pending?.model ?? record?.model;
-    const deviceType = info.deviceType ?? pending?.deviceType ?? record?.type;
-    return {
-      ...(brand !== undefined ? { brand } : {}),
-      ...(model !== undefined ? { model } : {}),
-      ...(deviceType !== undefined ? { device_type: deviceType } : {}),
-    };
   }
 
   /** Denies a pending pairing request; false if nothing was pending for that SKI. */
@@ -456,21 +401,7 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   connections(): ConnectionSummary[] {
-    const now = this.clock.now();
-    const result: ConnectionSummary[] = [];
-    for (const entry of this.peers.values()) {
-      for (const t of entry.connections) {
-        result.push({
-          ski: entry.ski,
-          direction: t.direction,
-          remoteAddress: t.connection.remoteAddress,
-          state: t.connection.subState,
-          shipId: t.connection.remoteShipId ?? entry.shipId,
-          connectedForMs: now - t.connection.openedAt,
-        });
-      }
-    }
-    return result;
+    return this.peers.summaries(this.clock.now());
   }
 
   /** Connections that are open (any phase). */
@@ -494,22 +425,6 @@ export class Hub extends EventEmitter<HubEvents> {
 
   // ------------------------------------------------------------------------------------------
   // Connection tracking
-
-  /**
-   * The auto-accept window let a device in (its hello was answered as trusted): it is paired
-   * now. The trust store takes it at once; if that cannot be made durable the trust is undone
-   * and the device disconnected, since a trust the store does not hold would vanish on restart.
-   */
-  private autoAccepted(entry: PeerEntry): void {
-    const ski = entry.ski;
-    const saved = this.trust.add({ ski, ...this.describe(ski, {}) });
-    this.emit('trustChanged', ski, true, 'auto_accepted');
-    if (entry.pending === undefined) this.emit('trustDecision', ski, 'auto_accepted');
-    saved.catch((error: unknown) => {
-      this.emit('trustStoreError', error, ski);
-      if (!this.trust.has(ski)) void this.untrusted(ski, 'rolled_back');
-    });
-  }
 
   /** How many SKIs the hub holds state for (bounded; for tests and diagnostics). */
   get peerTableSize(): number {

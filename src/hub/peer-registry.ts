@@ -7,7 +7,13 @@ import type { Ski } from '../ship/ski.js';
 import type { ShipConnection } from '../transport/ship-connection.js';
 import type { TimerHandle } from '../util/clock.js';
 import type { Direction } from './policy.js';
-import type { DeviceDataHandler, PairingState, PendingPairing, RemoteDevice } from './types.js';
+import type {
+  ConnectionSummary,
+  DeviceDataHandler,
+  PairingState,
+  PendingPairing,
+  RemoteDevice,
+} from './types.js';
 
 export interface Tracked {
   readonly connection: ShipConnection;
@@ -94,6 +100,24 @@ export class PeerRegistry {
   /** A connection of `ski` was tracked: it is not idle any more. */
   touched(ski: Ski): void {
     this.#idleUnknown.delete(ski);
+  }
+
+  /** Every open connection, for views (`connections` of the admin API). */
+  summaries(nowMs: number): ConnectionSummary[] {
+    const result: ConnectionSummary[] = [];
+    for (const entry of this.#peers.values()) {
+      for (const t of entry.connections) {
+        result.push({
+          ski: entry.ski,
+          direction: t.direction,
+          remoteAddress: t.connection.remoteAddress,
+          state: t.connection.subState,
+          shipId: t.connection.remoteShipId ?? entry.shipId,
+          connectedForMs: nowMs - t.connection.openedAt,
+        });
+      }
+    }
+    return result;
   }
 
   /** Connections that are open (any phase). */
