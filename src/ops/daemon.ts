@@ -20,7 +20,8 @@ import { safeTerminalText } from '../util/terminal-text.js';
 import { loadOrCreateAdminToken } from './admin-token.js';
 import { PairingPrompt } from './pairing-prompt.js';
 import { RefusalLog } from './refusal-log.js';
-import { createAdminServer, type AdminBackend, type AdminServer } from './admin-api.js';
+import { createAdminServer, type AdminHealth, type AdminServer } from './admin-api.js';
+import { createAdminBackend } from './admin-backend.js';
 import { configWarnings, type HubConfig } from './config.js';
 import { acquireDataLock, dataLockPath, type DataLock } from './data-lock.js';
 import type { Logger } from './logger.js';
@@ -98,6 +99,13 @@ export class Daemon {
   /** False while trusted_devices.json or hub_state.json cannot be written (/healthz: degraded). */
   storageHealthy(): boolean {
     return this.lastWriteError === undefined;
+  }
+
+  /** The daemon's state as /healthz reports it. */
+  status(): AdminHealth['status'] {
+    if (this.stopping !== undefined) return 'stopping';
+    if (!this.ready) return 'starting';
+    return this.storageHealthy() ? 'ok' : 'degraded';
   }
 
   /** Starts everything; throws (ConfigError …) with a message naming the file and the problem. */
@@ -191,7 +199,21 @@ export class Daemon {
 
     if (c.admin_port !== 0) {
       this.admin = createAdminServer({
-        backend: this.backend(),
+        backend: createAdminBackend({
+          hub,
+          trust: this.trustStore,
+          clock: this.clock,
+          logger: this.logger,
+          shipId: c.ship_id,
+          ski: identity.ski,
+          startedAt: this.startedAt,
+          isReady: () => this.ready,
+          status: () => this.status(),
+          storageError: () => this.lastWriteError?.message,
+          describe: (ski, pending) => this.describe(ski, pending),
+          remember: (ski, info) => this.deviceInfo.set(ski, info),
+          approvePending: (pending) => this.approvePairing(pending),
+        }),
         registry: c.metrics_enabled ? this.metrics.registry : undefined,
         logger: log.child({ component: 'admin' }),
         // The token file always exists (the CLI and scrapers can rely on it); admin_token, when
@@ -598,126 +620,6 @@ export class Daemon {
         deny: (ski) => this.hub?.deny(ski) ?? false,
       },
     });
-  }
-
-  // Admin API backend ---------------------------------------------------------------------------
-
-  private backend(): AdminBackend {
-    const hub = () => this.hub!;
-    const trust = () => this.trustStore!;
-    return {
-      health: () => ({
-        status:
-          this.stopping !== undefined
-            ? 'stopping'
-            : !this.ready
-              ? 'starting'
-              : this.storageHealthy()
-                ? 'ok'
-                : 'degraded',
-        ...(this.lastWriteError !== undefined
-          ? { storage_error: this.lastWriteError.message }
-          : {}),
-        uptime_s: Math.round((this.clock.now() - this.startedAt) / 1000),
-        connections: hub().openConnectionCount,
-        ski: this.identity?.ski,
-        ship_id: this.config.ship_id,
-        port: this.port,
-        pending_pairings: hub().pendingPairings().length,
-        trusted_devices: trust().size,
-      }),
-      ready: () => this.ready,
-      listPending: () =>
-        hub()
-          .pendingPairings()
-          .map((p) => ({
-            ski: p.ski,
-            ...this.describe(p.ski, p),
-            address: p.remoteAddress,
-            requested_at: p.since.toISOString(),
-            expires_at: p.expiresAt.toISOString(),
-          })),
-      approve: async (ski) => {
-        const pending = hub()
-          .pendingPairings()
-          .find((p) => p.ski === ski);
-        if (pending === undefined) return false;
-        // Written before the hub is told: an approval that cannot be saved is an error and the
-        // request stays pending; an acknowledged one survives a crash.
-        await this.approvePairing(pending);
-        return true;
-      },
-      deny: (ski) => hub().deny(ski),
-      listDenied: () =>
-        hub()
-          .deniedPairings()
-          .map((d) => ({
-            ski: d.ski,
-            denied_at: d.deniedAt.toISOString(),
-            until: d.until.toISOString(),
-            refused_since: d.refusedSince,
-          })),
-      forgetDenial: (ski) => hub().forgetDenial(ski),
-      pairingWindow: async (seconds) => {
-        if (seconds === 0) {
-          await hub().closeAutoAcceptWindow();
-          return { until: undefined };
-        }
-        await hub().openAutoAcceptWindow(seconds * 1000);
-        const until = new Date(this.clock.wallNow().getTime() + seconds * 1000).toISOString();
-        this.logger.warn(
-          { event: 'auto_accept_open', seconds, by: 'operator' },
-          `⚠️  AUTO-ACCEPT opened by the operator for ${seconds} s: any device may pair now`,
-        );
-        return { until };
-      },
-      listTrusted: () => trust().list(),
-      addTrusted: async (ski, info) => {
-        const current = this.describe(ski);
-        const merged = {
-          brand: info?.brand ?? current.brand,
-          model: info?.model ?? current.model,
-          device_type: info?.device_type ?? current.device_type,
-        };
-        this.deviceInfo.set(ski, merged);
-        // The hub writes the file first; if that fails nothing changed and this throws.
-        await hub().registerRemoteSki(ski, {
-          brand: merged.brand,
-          model: merged.model,
-          deviceType: merged.device_type,
-        });
-        return trust().get(ski)!;
-      },
-      // The file first (inside the hub): if the removal cannot be saved, the device stays
-      // trusted everywhere (an error, not a removal a restart would undo).
-      removeTrusted: (ski) => hub().unregisterRemoteSki(ski),
-      listConnections: () =>
-        hub()
-          .connections()
-          .map((c) => ({
-            ski: c.ski,
-            direction: c.direction === 'incoming' ? 'inbound' : 'outbound',
-            state: c.state,
-            address: c.remoteAddress,
-            ship_id: c.shipId,
-            connected_for_s: Math.round(c.connectedForMs / 1000),
-          })),
-      listDiscovered: () =>
-        hub()
-          .services()
-          .filter((s) => !s.own)
-          .map((s) => ({
-            ski: s.ski,
-            ...(s.record.brand !== undefined ? { brand: s.record.brand } : {}),
-            ...(s.record.model !== undefined ? { model: s.record.model } : {}),
-            ...(s.record.type !== undefined ? { device_type: s.record.type } : {}),
-            ship_id: s.record.shipId,
-            ...(s.addresses[0] !== undefined ? { address: s.addresses[0].address } : {}),
-            port: s.port,
-            register: s.record.register,
-            trusted: trust().has(s.ski),
-          })),
-    };
   }
 }
 

@@ -1,0 +1,137 @@
+/**
+ * The daemon's side of the admin API (src/ops/admin-api.ts): what each endpoint reads from and
+ * does to the hub and the trust store, in the API's vocabulary (snake_case, ISO timestamps).
+ */
+import type { Logger } from 'pino';
+import type { Hub, PendingPairing } from '../hub/hub.js';
+import type { Ski } from '../ship/ski.js';
+import type { TrustStore } from '../trust/trust-store.js';
+import type { Clock } from '../util/clock.js';
+import type { AdminBackend, AdminHealth } from './admin-api.js';
+
+/** Brand, model and type of a device, as the daemon knows them. */
+export interface DeviceLabel {
+  brand: string;
+  model: string;
+  device_type: string;
+}
+
+export interface AdminBackendDeps {
+  readonly hub: Hub;
+  readonly trust: TrustStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly shipId: string;
+  readonly ski: Ski;
+  /** Monotonic start time of the daemon (uptime). */
+  readonly startedAt: number;
+  isReady(): boolean;
+  status(): AdminHealth['status'];
+  /** The latest failed state-file write, until a write succeeds again. */
+  storageError(): string | undefined;
+  describe(ski: Ski, pending?: PendingPairing): DeviceLabel;
+  /** A person gave brand, model or type of a device. */
+  remember(ski: Ski, label: DeviceLabel): void;
+  /** Approves a pending request, trust written first (throws SHIPHUB_ERR_STORAGE if it cannot). */
+  approvePending(pending: PendingPairing): Promise<void>;
+}
+
+export function createAdminBackend(deps: AdminBackendDeps): AdminBackend {
+  const { hub, trust, clock, logger } = deps;
+  return {
+    health: () => ({
+      status: deps.status(),
+      ...(deps.storageError() !== undefined ? { storage_error: deps.storageError() } : {}),
+      uptime_s: Math.round((clock.now() - deps.startedAt) / 1000),
+      connections: hub.openConnectionCount,
+      ski: deps.ski,
+      ship_id: deps.shipId,
+      port: hub.listeningPort,
+      pending_pairings: hub.pendingPairings().length,
+      trusted_devices: trust.size,
+    }),
+    ready: () => deps.isReady(),
+    listPending: () =>
+      hub.pendingPairings().map((p) => ({
+        ski: p.ski,
+        ...deps.describe(p.ski, p),
+        address: p.remoteAddress,
+        requested_at: p.since.toISOString(),
+        expires_at: p.expiresAt.toISOString(),
+      })),
+    approve: async (ski) => {
+      const pending = hub.pendingPairings().find((p) => p.ski === ski);
+      if (pending === undefined) return false;
+      // Written before the hub is told: an approval that cannot be saved is an error and the
+      // request stays pending; an acknowledged one survives a crash.
+      await deps.approvePending(pending);
+      return true;
+    },
+    deny: (ski) => hub.deny(ski),
+    listDenied: () =>
+      hub.deniedPairings().map((d) => ({
+        ski: d.ski,
+        denied_at: d.deniedAt.toISOString(),
+        until: d.until.toISOString(),
+        refused_since: d.refusedSince,
+      })),
+    forgetDenial: (ski) => hub.forgetDenial(ski),
+    pairingWindow: async (seconds) => {
+      if (seconds === 0) {
+        await hub.closeAutoAcceptWindow();
+        return { until: undefined };
+      }
+      await hub.openAutoAcceptWindow(seconds * 1000);
+      const until = new Date(clock.wallNow().getTime() + seconds * 1000).toISOString();
+      logger.warn(
+        { event: 'auto_accept_open', seconds, by: 'operator' },
+        `⚠️  AUTO-ACCEPT opened by the operator for ${seconds} s: any device may pair now`,
+      );
+      return { until };
+    },
+    listTrusted: () => trust.list(),
+    addTrusted: async (ski, info) => {
+      const current = deps.describe(ski);
+      const merged = {
+        brand: info?.brand ?? current.brand,
+        model: info?.model ?? current.model,
+        device_type: info?.device_type ?? current.device_type,
+      };
+      deps.remember(ski, merged);
+      // The hub writes the file first; if that fails nothing changed and this throws.
+      await hub.registerRemoteSki(ski, {
+        brand: merged.brand,
+        model: merged.model,
+        deviceType: merged.device_type,
+      });
+      return trust.get(ski)!;
+    },
+    // The file first (inside the hub): if the removal cannot be saved, the device stays
+    // trusted everywhere (an error, not a removal a restart would undo).
+    removeTrusted: (ski) => hub.unregisterRemoteSki(ski),
+    listConnections: () =>
+      hub.connections().map((c) => ({
+        ski: c.ski,
+        direction: c.direction === 'incoming' ? 'inbound' : 'outbound',
+        state: c.state,
+        address: c.remoteAddress,
+        ship_id: c.shipId,
+        connected_for_s: Math.round(c.connectedForMs / 1000),
+      })),
+    listDiscovered: () =>
+      hub
+        .services()
+        .filter((s) => !s.own)
+        .map((s) => ({
+          ski: s.ski,
+          ...(s.record.brand !== undefined ? { brand: s.record.brand } : {}),
+          ...(s.record.model !== undefined ? { model: s.record.model } : {}),
+          ...(s.record.type !== undefined ? { device_type: s.record.type } : {}),
+          ship_id: s.record.shipId,
+          ...(s.addresses[0] !== undefined ? { address: s.addresses[0].address } : {}),
+          port: s.port,
+          register: s.record.register,
+          trusted: trust.has(s.ski),
+        })),
+  };
+}
