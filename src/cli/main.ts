@@ -13,6 +13,7 @@ import { shipQrText } from '../mdns/txt.js';
 import { AdminClient } from '../ops/admin-client.js';
 import { DEFAULT_CONFIG_JSON, loadConfig, type HubConfig } from '../ops/config.js';
 import { Daemon, SHUTDOWN_BOUND_MS } from '../ops/daemon.js';
+import { terminalPairingPrompt } from './pairing-prompt.js';
 import { acquireDataLock, dataLockPath, inspectLock, LockHeldError } from '../ops/data-lock.js';
 import { createLogger } from '../ops/logger.js';
 import { TrustStore } from '../trust/trust-store.js';
@@ -128,7 +129,7 @@ async function runDaemon(path: string | undefined): Promise<void> {
   const cfg = await config(path);
   const logger = createLogger({ level: cfg.log_level, format: cfg.log_format });
   const interactive = process.stdin.isTTY && process.stdout.isTTY && !process.env.INVOCATION_ID;
-  const daemon = new Daemon({ config: cfg, logger, interactive });
+  const daemon = new Daemon({ config: cfg, logger });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
@@ -164,6 +165,8 @@ async function runDaemon(path: string | undefined): Promise<void> {
     await daemon.stop().catch(() => undefined);
     throw err;
   }
+  // The seed's question at the terminal; not under systemd or without a terminal.
+  if (interactive) daemon.attachPairingQuestions((target) => terminalPairingPrompt(target));
 }
 
 function identityOf(cfg: HubConfig): Promise<NodeIdentity> {

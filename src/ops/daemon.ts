@@ -18,7 +18,6 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { safeTerminalText } from '../util/terminal-text.js';
 import { loadOrCreateAdminToken } from './admin-token.js';
-import { PairingPrompt } from './pairing-prompt.js';
 import { RefusalLog } from './refusal-log.js';
 import { createAdminServer, type AdminHealth, type AdminServer } from './admin-api.js';
 import { createAdminBackend } from './admin-backend.js';
@@ -35,14 +34,28 @@ const METRICS_INTERVAL_MS = 5 * 60_000;
 /** The seed's bound for a graceful shutdown. */
 export const SHUTDOWN_BOUND_MS = 30_000;
 
+/** What pairing questions act on (see Daemon.attachPairingQuestions). */
+export interface PairingTarget {
+  isPending(ski: Ski): boolean;
+  /** Approves, trust written first; rejects (the request stays pending) if it cannot be saved. */
+  approve(ski: Ski): Promise<void>;
+  deny(ski: Ski): boolean;
+  /** Brand, model and type of the requesting device, as far as known. */
+  label(request: PendingPairing): { brand: string; model: string; device_type: string };
+}
+
+/** Something that asks a person about pairing requests, one at a time. */
+export interface PairingQuestions {
+  ask(request: PendingPairing): void;
+  /** The request ended elsewhere (decided through the CLI or API, expired, device gone). */
+  withdraw(ski: Ski, why: string): void;
+  close(): void;
+}
+
 export interface DaemonOptions {
   readonly config: HubConfig;
   readonly logger: Logger;
   readonly clock?: Clock;
-  /** Ask pairing questions on this terminal (the seed's prompt); off under systemd. */
-  readonly interactive?: boolean;
-  readonly input?: NodeJS.ReadableStream;
-  readonly output?: NodeJS.WritableStream;
   /** The application's SPINE layer; by default data is logged at debug level only. */
   readonly setupRemoteDevice?: (device: RemoteDevice) => DeviceDataHandler | undefined;
   /** For tests: replaces the mDNS provider. */
@@ -67,7 +80,7 @@ export class Daemon {
     Ski,
     { brand: string; model: string; device_type: string }
   >();
-  private prompt: PairingPrompt | undefined;
+  private prompt: PairingQuestions | undefined;
   private refusals: RefusalLog | undefined;
   private lastDiscoveredKey = '';
   private ready = false;
@@ -233,7 +246,6 @@ export class Daemon {
     }
 
     if (c.auto_accept_pairing) await this.openFirstStartAutoAccept(hub, identity.ski);
-    if (this.options.interactive === true) this.openPrompt();
     this.schedule();
     this.ready = true;
   }
@@ -595,31 +607,29 @@ export class Daemon {
     this.logger.error({ err, event: 'store_error' }, 'writing a state file failed');
   }
 
-  // Terminal prompt (src/ops/pairing-prompt.ts) ------------------------------------------------
+  // Pairing questions (the terminal prompt of src/cli/pairing-prompt.ts) -----------------------
 
-  private openPrompt(): void {
-    this.prompt = new PairingPrompt({
-      input: this.options.input ?? process.stdin,
-      output: this.options.output ?? process.stdout,
-      format: (request) =>
-        oplog.formatPairingPrompt({ ski: request.ski, ...this.describe(request.ski, request) }),
-      target: {
-        isPending: (ski) => this.hub?.pendingPairings().some((p) => p.ski === ski) ?? false,
-        approve: (ski) => {
-          const pending = this.hub?.pendingPairings().find((p) => p.ski === ski);
-          if (pending === undefined) return;
-          // Written to the trust file before the hub acts; if the disk refuses, nothing changes.
-          this.approvePairing(pending).catch((err: unknown) => {
-            this.storeError(err);
-            (this.options.output ?? process.stdout).write(
-              `could not save the approval (${err instanceof Error ? err.message : String(err)}); ` +
-                'the request stays pending\n',
-            );
-          });
-        },
-        deny: (ski) => this.hub?.deny(ski) ?? false,
+  /**
+   * Lets a person answer pairing requests as they come (the seed's terminal question): the
+   * questions are asked through what `create` returns, starting with the requests open now.
+   */
+  attachPairingQuestions(create: (target: PairingTarget) => PairingQuestions): void {
+    this.prompt?.close();
+    const prompt = create({
+      isPending: (ski) => this.hub?.pendingPairings().some((p) => p.ski === ski) ?? false,
+      approve: async (ski) => {
+        const pending = this.hub?.pendingPairings().find((p) => p.ski === ski);
+        if (pending === undefined) return;
+        await this.approvePairing(pending).catch((err: unknown) => {
+          this.storeError(err);
+          throw err;
+        });
       },
+      deny: (ski) => this.hub?.deny(ski) ?? false,
+      label: (request) => this.describe(request.ski, request),
     });
+    this.prompt = prompt;
+    for (const pending of this.hub?.pendingPairings() ?? []) prompt.ask(pending);
   }
 }
 

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { connectShip } from '../../src/transport/ship-client.js';
 import { createShipTlsContext } from '../../src/transport/tls.js';
+import { terminalPairingPrompt } from '../../src/cli/pairing-prompt.js';
 import { Daemon } from '../../src/ops/daemon.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -45,12 +46,10 @@ describe('terminal pairing prompt', () => {
     const daemon = new Daemon({
       config,
       logger: createLogger({ level: 'silent', format: 'json' }),
-      interactive: true,
-      input,
-      output,
       discovery: discoveryWith(device.ski),
     });
     await daemon.start();
+    daemon.attachPairingQuestions((target) => terminalPairingPrompt(target, input, output));
     try {
       const connection = await connectShip({
         host: '127.0.0.1',
@@ -118,9 +117,6 @@ describe('terminal pairing prompt', () => {
     const daemon = new Daemon({
       config,
       logger: createLogger({ level: 'silent', format: 'json' }),
-      interactive: true,
-      input,
-      output,
       discovery: new StaticDiscovery([
         serviceAt(device.ski, 4712, {
           address: '192.0.2.11',
@@ -131,6 +127,7 @@ describe('terminal pairing prompt', () => {
       ]),
     });
     await daemon.start();
+    daemon.attachPairingQuestions((target) => terminalPairingPrompt(target, input, output));
     try {
       const connection = await connectShip({
         host: '127.0.0.1',

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import type { PendingPairing } from '../../../src/hub/hub.js';
-import { PairingPrompt } from '../../../src/ops/pairing-prompt.js';
+import { PairingPrompt } from '../../../src/cli/pairing-prompt.js';
 import { toSki, type Ski } from '../../../src/ship/ski.js';
 
 const A = toSki('a'.repeat(40));
@@ -24,6 +24,7 @@ function setup() {
   output.on('data', (chunk: Buffer) => (shown += chunk.toString()));
   const pending = new Set<Ski>();
   const decisions: string[] = [];
+  const failing = { approve: false };
   const prompt = new PairingPrompt({
     input,
     output,
@@ -31,8 +32,11 @@ function setup() {
     target: {
       isPending: (ski) => pending.has(ski),
       approve: (ski) => {
-        pending.delete(ski);
         decisions.push(`approve ${ski.slice(0, 4)}`);
+        // A full disk: the trust cannot be saved and the request stays pending.
+        if (failing.approve) return Promise.reject(new Error('ENOSPC: no space left'));
+        pending.delete(ski);
+        return Promise.resolve();
       },
       deny: (ski) => {
         decisions.push(`deny ${ski.slice(0, 4)}`);
@@ -49,7 +53,7 @@ function setup() {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   };
-  return { prompt, pending, decisions, type, shown: () => shown };
+  return { prompt, pending, decisions, failing, type, shown: () => shown };
 }
 
 describe('terminal pairing prompt', () => {
@@ -66,6 +70,23 @@ describe('terminal pairing prompt', () => {
     assert.equal(t.prompt.showing, A);
     await t.type('yes');
     assert.deepEqual(t.decisions, [`approve aaaa`]);
+    t.prompt.close();
+  });
+
+  it('an approval that cannot be saved says so, and the request stays pending', async () => {
+    const t = setup();
+    t.failing.approve = true;
+    t.pending.add(A);
+    t.prompt.ask(request(A));
+    await t.type('yes');
+    for (let turns = 0; turns < 20 && !t.shown().includes('could not save'); turns++) {
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.match(
+      t.shown(),
+      /could not save the approval \(ENOSPC: no space left\); the request stays pending/,
+    );
+    assert.equal(t.pending.has(A), true);
     t.prompt.close();
   });
 

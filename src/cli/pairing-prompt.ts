@@ -12,15 +12,12 @@
  */
 import { createInterface, type Interface } from 'node:readline';
 import type { PendingPairing } from '../hub/hub.js';
+import type { PairingQuestions, PairingTarget } from '../ops/daemon.js';
+import { formatPairingPrompt, parsePairingAnswer } from '../ops/operator-log.js';
 import type { Ski } from '../ship/ski.js';
-import { parsePairingAnswer } from './operator-log.js';
 
-/** What the prompt acts on: the hub's pairing requests. */
-export interface PairingPromptTarget {
-  isPending(ski: Ski): boolean;
-  approve(ski: Ski): void;
-  deny(ski: Ski): boolean;
-}
+/** What the prompt acts on: the daemon's pairing requests. */
+export type PairingPromptTarget = Pick<PairingTarget, 'isPending' | 'approve' | 'deny'>;
 
 export interface PairingPromptOptions {
   readonly input: NodeJS.ReadableStream;
@@ -30,7 +27,21 @@ export interface PairingPromptOptions {
   readonly format: (request: PendingPairing) => string;
 }
 
-export class PairingPrompt {
+/** The seed's question on a terminal, for the daemon's pairing requests. */
+export function terminalPairingPrompt(
+  target: PairingTarget,
+  input: NodeJS.ReadableStream = process.stdin,
+  output: NodeJS.WritableStream = process.stdout,
+): PairingPrompt {
+  return new PairingPrompt({
+    input,
+    output,
+    target,
+    format: (request) => formatPairingPrompt({ ski: request.ski, ...target.label(request) }),
+  });
+}
+
+export class PairingPrompt implements PairingQuestions {
   private readonly lines: Interface;
   private readonly queue: PendingPairing[] = [];
   private current: PendingPairing | undefined;
@@ -101,8 +112,17 @@ export class PairingPrompt {
     }
     this.current = undefined;
     if (this.options.target.isPending(request.ski)) {
-      if (answer) this.options.target.approve(request.ski);
-      else this.options.target.deny(request.ski);
+      if (answer) {
+        // Written to the trust file before the hub acts; if the disk refuses, nothing changes.
+        this.options.target.approve(request.ski).catch((err: unknown) => {
+          this.options.output.write(
+            `could not save the approval (${err instanceof Error ? err.message : String(err)}); ` +
+              'the request stays pending\n',
+          );
+        });
+      } else {
+        this.options.target.deny(request.ski);
+      }
     }
     this.showNext();
   }
