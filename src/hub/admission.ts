@@ -146,7 +146,7 @@ export class Admission {
         this.ctx.rule,
         this.ctx.localSki,
         peer.ski,
-        'incoming',
+        'inbound',
       );
       if (decision === 'rejectNew') {
         return {
@@ -190,7 +190,7 @@ export class Admission {
     keep: Tracked | undefined,
     why: string = CloseReasonText.doubleConnection,
   ): void {
-    if (keep === undefined || keep.direction === 'incoming') {
+    if (keep === undefined || keep.direction === 'inbound') {
       entry.dial?.abort();
       entry.dial = undefined;
     }

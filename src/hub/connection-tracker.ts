@@ -59,7 +59,7 @@ export class ConnectionTracker {
     }
     const ski = entry.ski;
     this.ctx.setPairingState(entry, {
-      state: direction === 'outgoing' ? 'initiated' : 'inProgress',
+      state: direction === 'outbound' ? 'initiated' : 'inProgress',
     });
     this.checkConnectionLimit();
 

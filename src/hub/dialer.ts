@@ -130,7 +130,7 @@ export class Dialer {
       return;
     }
     if (entry.connections.size > 0) {
-      const decision = decideDoubleConnection(ctx.rule, ctx.localSki, entry.ski, 'outgoing');
+      const decision = decideDoubleConnection(ctx.rule, ctx.localSki, entry.ski, 'outbound');
       if (decision === 'rejectNew') {
         // Before CMI, with 1000 "double connection", as ship-go.
         void connection.terminate(
@@ -140,10 +140,10 @@ export class Dialer {
         );
         return;
       }
-      const tracked = ctx.track(connection, 'outgoing');
+      const tracked = ctx.track(connection, 'outbound');
       if (decision === 'keepNew') ctx.dropOthers(entry, tracked);
       return;
     }
-    ctx.track(connection, 'outgoing');
+    ctx.track(connection, 'outbound');
   }
 }

@@ -222,7 +222,7 @@ export class Hub extends EventEmitter<HubEvents> {
       admit: (address) => this.admission.admit(address),
       released: () => undefined,
       decide: (peer) => this.admission.decide(peer),
-      onConnection: (connection) => this.tracker.track(connection, 'incoming'),
+      onConnection: (connection) => this.tracker.track(connection, 'inbound'),
       onRefused: (info) => {
         this.logger?.debug(info, 'incoming connection refused');
         if (info.ski !== undefined) this.peers.forgetIfIdle(this.peers.get(info.ski));

@@ -18,9 +18,15 @@ export function reconnectDelayMs(attempt: number, random: () => number): number 
  * `spec`: SHIP §12.2.2, the node with the bigger SKI keeps only the most recent connection.
  * `legacy`: ship-go before PR #106, the connection initiated by the node with the bigger SKI wins.
  */
-export type DoubleConnectionRule = 'spec' | 'legacy';
+export const DOUBLE_CONNECTION_RULES = ['spec', 'legacy'] as const;
+export type DoubleConnectionRule = (typeof DOUBLE_CONNECTION_RULES)[number];
 
-export type Direction = 'incoming' | 'outgoing';
+/**
+ * Who opened a connection, seen from this node: the one word for it in the hub, the admin API,
+ * metric labels and log lines.
+ */
+export const DIRECTIONS = ['inbound', 'outbound'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
 
 /**
  * What to do when a new connection to a SKI appears while another exists (or is being dialled).
@@ -42,7 +48,7 @@ export function decideDoubleConnection(
     return localIsBigger ? 'keepNew' : 'keepBoth';
   }
   // legacy: keep the connection initiated by the bigger SKI.
-  const newInitiatedByBigger = newDirection === 'outgoing' ? localIsBigger : !localIsBigger;
+  const newInitiatedByBigger = newDirection === 'outbound' ? localIsBigger : !localIsBigger;
   return newInitiatedByBigger ? 'keepNew' : 'rejectNew';
 }
 

@@ -10,7 +10,9 @@ import { systemInterfaces, validateInterfaceNames, type InterfaceSource } from '
 import { componentLogger, type MdnsLogger } from './log.js';
 import type { MdnsProvider } from './types.js';
 
-export type MdnsProviderChoice = 'auto' | 'avahi' | 'builtin';
+/** Which mDNS provider to use: Avahi over D-Bus, the built-in one, or Avahi when it runs. */
+export const MDNS_PROVIDER_CHOICES = ['auto', 'avahi', 'builtin'] as const;
+export type MdnsProviderChoice = (typeof MDNS_PROVIDER_CHOICES)[number];
 
 export interface CreateMdnsProviderOptions {
   provider: MdnsProviderChoice;

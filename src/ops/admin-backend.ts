@@ -112,7 +112,7 @@ export function createAdminBackend(deps: AdminBackendDeps): AdminBackend {
     listConnections: () =>
       hub.connections().map((c) => ({
         ski: c.ski,
-        direction: c.direction === 'incoming' ? 'inbound' : 'outbound',
+        direction: c.direction,
         state: c.state,
         address: c.remoteAddress,
         ship_id: c.shipId,

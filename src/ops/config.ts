@@ -21,10 +21,8 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
-export const MDNS_PROVIDERS = ['auto', 'avahi', 'builtin'] as const;
-export type MdnsProvider = (typeof MDNS_PROVIDERS)[number];
-export const DOUBLE_CONNECTION_RULES = ['spec', 'legacy'] as const;
-export type DoubleConnectionRule = (typeof DOUBLE_CONNECTION_RULES)[number];
+import { DOUBLE_CONNECTION_RULES, type DoubleConnectionRule } from '../hub/policy.js';
+import { MDNS_PROVIDER_CHOICES, type MdnsProviderChoice } from '../mdns/index.js';
 
 /**
  * SHIP §12.3.1.1 limits the time a node accepts pairing without user interaction: the
@@ -85,7 +83,7 @@ export interface HubConfig {
    */
   readonly admin_allowed_hosts: readonly string[];
   /** mDNS backend: Avahi over D-Bus, the built-in responder, or auto (Avahi if present). */
-  readonly mdns_provider: MdnsProvider;
+  readonly mdns_provider: MdnsProviderChoice;
   /** Which connection survives when two exist to one peer (SHIP §12.2.2 or legacy ship-go). */
   readonly double_connection_rule: DoubleConnectionRule;
   /** Accept SKIs of peers written in legacy, non-canonical forms. */
@@ -203,8 +201,8 @@ const KEYS = {
     env: 'list',
   },
   mdns_provider: {
-    schema: oneOf(MDNS_PROVIDERS),
-    expected: `one of ${quoteList(MDNS_PROVIDERS)}`,
+    schema: oneOf(MDNS_PROVIDER_CHOICES),
+    expected: `one of ${quoteList(MDNS_PROVIDER_CHOICES)}`,
     env: 'string',
   },
   double_connection_rule: {

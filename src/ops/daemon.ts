@@ -441,10 +441,10 @@ export class Daemon {
     hub.on('connected', (device) => {
       this.connectedAt.set(device.ski, this.clock.now());
       oplog.deviceConnected(log, device.ski, {
-        direction: device.direction === 'incoming' ? 'inbound' : 'outbound',
+        direction: device.direction,
         address: device.remoteAddress,
       });
-      metrics.connectionOpened(device.direction === 'incoming' ? 'inbound' : 'outbound');
+      metrics.connectionOpened(device.direction);
       state.recordConnection();
       state.recordHandshake();
       this.updateConnectionGauges();

@@ -27,8 +27,7 @@ export type HandshakePhase = (typeof HANDSHAKE_PHASES)[number];
 export const TRUST_DECISIONS = ['approved', 'denied', 'expired', 'auto_accepted'] as const;
 export type TrustDecision = (typeof TRUST_DECISIONS)[number];
 
-export const DIRECTIONS = ['inbound', 'outbound'] as const;
-export type Direction = (typeof DIRECTIONS)[number];
+import { DIRECTIONS, type Direction } from '../hub/policy.js';
 
 /**
  * Histogram buckets in seconds, 1 ms to 120 s: CMI and protocol exchanges take milliseconds,

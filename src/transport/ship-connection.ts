@@ -131,7 +131,7 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
     this.logger = options.logger?.child({
       connId: this.id,
       peerSki: options.remoteSki,
-      direction: options.sme.role === 'client' ? 'outgoing' : 'incoming',
+      direction: options.sme.role === 'client' ? 'outbound' : 'inbound',
     });
     this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.pingIntervalMs = options.pingIntervalMs ?? PING_INTERVAL_MS;

@@ -93,15 +93,15 @@ describe('hub policy', () => {
 
   it('double-connection rule table', () => {
     // spec: only the bigger SKI decides, and it keeps the newest.
-    assert.equal(decideDoubleConnection('spec', BIG, SMALL, 'incoming'), 'keepNew');
-    assert.equal(decideDoubleConnection('spec', BIG, SMALL, 'outgoing'), 'keepNew');
-    assert.equal(decideDoubleConnection('spec', SMALL, BIG, 'incoming'), 'keepBoth');
-    assert.equal(decideDoubleConnection('spec', SMALL, BIG, 'outgoing'), 'keepBoth');
+    assert.equal(decideDoubleConnection('spec', BIG, SMALL, 'inbound'), 'keepNew');
+    assert.equal(decideDoubleConnection('spec', BIG, SMALL, 'outbound'), 'keepNew');
+    assert.equal(decideDoubleConnection('spec', SMALL, BIG, 'inbound'), 'keepBoth');
+    assert.equal(decideDoubleConnection('spec', SMALL, BIG, 'outbound'), 'keepBoth');
     // legacy: the connection initiated by the bigger SKI wins.
-    assert.equal(decideDoubleConnection('legacy', BIG, SMALL, 'outgoing'), 'keepNew');
-    assert.equal(decideDoubleConnection('legacy', BIG, SMALL, 'incoming'), 'rejectNew');
-    assert.equal(decideDoubleConnection('legacy', SMALL, BIG, 'incoming'), 'keepNew');
-    assert.equal(decideDoubleConnection('legacy', SMALL, BIG, 'outgoing'), 'rejectNew');
+    assert.equal(decideDoubleConnection('legacy', BIG, SMALL, 'outbound'), 'keepNew');
+    assert.equal(decideDoubleConnection('legacy', BIG, SMALL, 'inbound'), 'rejectNew');
+    assert.equal(decideDoubleConnection('legacy', SMALL, BIG, 'inbound'), 'keepNew');
+    assert.equal(decideDoubleConnection('legacy', SMALL, BIG, 'outbound'), 'rejectNew');
   });
 });
 
