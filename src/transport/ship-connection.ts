@@ -6,8 +6,13 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
-import { CloseCode } from '../ship/close-codes.js';
-import { ShipHubError, TransportError } from '../ship/errors.js';
+import {
+  ShipHubError,
+  TransportError,
+  failureClose,
+  failureError,
+  type ClosingShipErrorCode,
+} from '../ship/errors.js';
 import {
   canSendData,
   initialState,
@@ -39,6 +44,11 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 export interface ConnectionClosedInfo {
   readonly remoteSki: Ski;
   readonly failure: SmeFailure | undefined;
+  /**
+   * The failure as an error object of the class the failure table gives its code: a
+   * ProtocolError when the peer broke SHIP, a TrustError, a TimeoutError, ... (src/ship/errors.ts).
+   */
+  readonly error: ShipHubError | undefined;
   readonly closeCode: number | undefined;
   readonly byPeer: boolean;
   readonly remoteDeniedTrust: boolean;
@@ -143,8 +153,6 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
       if (!isBinary) {
         // SHIP §10.3: binary frames only; a text frame is refused with 1003 (as jeebus does).
         this.failTransport(
-          CloseCode.unsupportedData,
-          'text frames are not allowed',
           'SHIPHUB_ERR_FRAME_INVALID',
           'the device sent a WebSocket text frame; SHIP allows binary frames only',
         );
@@ -382,6 +390,7 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
         this.finish({
           remoteSki: this.remoteSki,
           failure: event.failure,
+          error: undefined,
           closeCode: event.closeCode,
           byPeer: event.byPeer,
           remoteDeniedTrust: event.remoteDeniedTrust,
@@ -412,23 +421,20 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
   private peerStoppedReading(): boolean {
     if (this.socket.bufferedAmount <= this.maxBufferedBytes) return false;
     this.failTransport(
-      CloseCode.shipClose,
-      'peer not reading',
       'SHIPHUB_ERR_TRANSPORT',
       `the device stopped reading: ${this.socket.bufferedAmount} bytes are waiting to be sent`,
     );
     return true;
   }
 
-  /** A transport-level failure the machine does not see (text frame, backpressure, pong). */
-  private failTransport(
-    code: number,
-    reason: string,
-    errCode: SmeFailure['code'],
-    message: string,
-  ) {
+  /**
+   * A transport-level failure the machine does not see (text frame, backpressure, pong): closed
+   * with the close code and reason the failure table gives the code.
+   */
+  private failTransport(errCode: ClosingShipErrorCode, message: string) {
     if (this.closedInfo !== undefined) return;
-    this.sendClose(code, reason);
+    const close = failureClose(errCode, message);
+    this.sendClose(close.code, close.reason);
     const failure: SmeFailure = { code: errCode, phase: this.state.lastOpenPhase, message };
     this.pendingFailure ??= failure;
   }
@@ -448,10 +454,18 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
 
   private finish(info: ConnectionClosedInfo): void {
     if (this.closedInfo !== undefined) return;
-    const final: ConnectionClosedInfo =
+    const merged: ConnectionClosedInfo =
       this.pendingFailure !== undefined && (info.failure === undefined || info.byPeer)
         ? { ...info, failure: this.pendingFailure, byPeer: false }
         : info;
+    // Where a peer fault becomes an error object: the class comes from the failure table.
+    const final: ConnectionClosedInfo = {
+      ...merged,
+      error:
+        merged.failure === undefined
+          ? undefined
+          : failureError({ ...merged.failure, closeCode: merged.closeCode }),
+    };
     this.closedInfo = final;
     this.stopKeepAlive();
     for (const [, timer] of this.timers) timer.cancel();
@@ -487,8 +501,6 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
       this.socket.ping();
       this.pongTimer = this.clock.setTimer('wsPong', this.pongTimeoutMs, () => {
         this.failTransport(
-          CloseCode.shipClose,
-          'pong timeout',
           'SHIPHUB_ERR_PONG_TIMEOUT',
           `the device did not answer a WebSocket ping within ${this.pongTimeoutMs / 1000} s`,
         );

@@ -6,7 +6,7 @@
  */
 import { CloseCode, CloseReasonText } from '../close-codes.js';
 import { decodeMessage, encodeMessage } from '../codec/index.js';
-import type { ShipHubErrorCode } from '../errors.js';
+import { failureClose, type ClosingShipErrorCode, type ShipErrorCode } from '../errors.js';
 import {
   CMI_HEAD,
   FORMAT_JSON_UTF8,
@@ -161,7 +161,7 @@ class Step {
     this.effects.push({ kind: 'event', event });
   }
 
-  warn(code: ShipHubErrorCode, message: string): void {
+  warn(code: ShipErrorCode, message: string): void {
     this.emit({ type: 'warning', code, message });
   }
 
@@ -215,14 +215,32 @@ export function step(state: SmeState, input: SmeInput): StepResult {
 // ---------------------------------------------------------------------------------------------
 // Closing helpers
 
-function failure(s: Step, code: ShipHubErrorCode, message: string, hint?: string): SmeFailure {
+function failure<C extends ShipErrorCode>(
+  s: Step,
+  code: C,
+  message: string,
+  hint?: string,
+): SmeFailure & { readonly code: C } {
   const phase = PHASE_OF[s.sub] === 'closing' ? s.draft.lastOpenPhase : PHASE_OF[s.sub];
   return hint === undefined ? { code, phase, message } : { code, phase, message, hint };
 }
 
+/**
+ * Ends the connection because of a failure: close code and reason come from the failure table
+ * (src/ship/errors.ts). A failure recorded earlier (hello abort) is kept as the cause.
+ */
+function failNow(
+  s: Step,
+  fail: SmeFailure & { readonly code: ClosingShipErrorCode },
+  undecodable = false,
+): void {
+  const close = failureClose(fail.code, fail.message, undecodable);
+  if (s.draft.failure === undefined) s.set('failure', fail);
+  closeNow(s, close.code, close.reason);
+}
+
 /** Closes the WebSocket now; the `closed` event follows at once. */
-function closeNow(s: Step, code: number, reason: string, fail?: SmeFailure): void {
-  if (fail !== undefined && s.draft.failure === undefined) s.set('failure', fail);
+function closeNow(s: Step, code: number, reason: string): void {
   s.set('closeCode', code);
   s.cancelTimers(activeTimers(s.sub));
   s.cancelTimer('helloAbortClose');
@@ -289,10 +307,8 @@ function onCmiMessage(s: Step, bytes: Uint8Array): void {
     s.sendBytes(CMI_BYTES, 'init');
   }
   if (!valid) {
-    closeNow(
+    failNow(
       s,
-      CloseCode.shipClose,
-      'invalid CMI',
       failure(
         s,
         'SHIPHUB_ERR_CMI_INVALID',
@@ -630,9 +646,13 @@ function enterProtocol(s: Step): void {
 }
 
 /** Sends messageProtocolHandshakeError (XSD shape) and closes, SHIP-TS-PROT-02/03. */
-function protocolError(s: Step, error: number, fail: SmeFailure): void {
+function protocolError(
+  s: Step,
+  error: number,
+  fail: SmeFailure & { readonly code: ClosingShipErrorCode },
+): void {
   s.send({ kind: 'messageProtocolHandshakeError', value: { error } });
-  closeNow(s, CloseCode.shipClose, fail.message.slice(0, 120), fail);
+  failNow(s, fail);
 }
 
 function isShip10Select(value: MessageProtocolHandshake): boolean {
@@ -647,10 +667,8 @@ function isShip10Select(value: MessageProtocolHandshake): boolean {
 
 function onProtocolMessage(s: Step, message: ShipMessage): void {
   if (message.kind === 'messageProtocolHandshakeError') {
-    closeNow(
+    failNow(
       s,
-      CloseCode.shipClose,
-      'protocol handshake error',
       failure(
         s,
         'SHIPHUB_ERR_PROTOCOL_PEER_ERROR',
@@ -806,10 +824,8 @@ function onPinMessage(s: Step, message: ShipMessage): void {
         maybeFinishPin(s);
         return;
       }
-      closeNow(
+      failNow(
         s,
-        CloseCode.shipClose,
-        'PIN required',
         failure(
           s,
           'SHIPHUB_ERR_PIN_UNSUPPORTED',
@@ -835,20 +851,16 @@ function onPinMessage(s: Step, message: ShipMessage): void {
       s.set('pinAttempts', attempts);
       s.send({ kind: 'connectionPinError', value: { error: 1 } });
       if (attempts >= s.config.maxPinAttempts) {
-        closeNow(
+        failNow(
           s,
-          CloseCode.shipClose,
-          'wrong PIN',
           failure(s, 'SHIPHUB_ERR_PIN_WRONG', `the device entered a wrong PIN ${attempts} times`),
         );
       }
       return;
     }
     case 'connectionPinError':
-      closeNow(
+      failNow(
         s,
-        CloseCode.shipClose,
-        'wrong PIN',
         failure(
           s,
           'SHIPHUB_ERR_PIN_WRONG',
@@ -866,10 +878,8 @@ function onPinMessage(s: Step, message: ShipMessage): void {
       s.warn('SHIPHUB_ERR_NOT_READY', 'data received before the PIN phase ended; dropped');
       return;
     default:
-      closeNow(
+      failNow(
         s,
-        CloseCode.shipClose,
-        'unexpected message',
         failure(
           s,
           'SHIPHUB_ERR_PIN_INVALID',
@@ -912,10 +922,8 @@ function onDataPhaseMessage(s: Step, message: ShipMessage): void {
       const id = message.value.id;
       const expected = s.draft.peerShipId ?? s.config.expectedShipId;
       if (expected !== undefined && id !== expected) {
-        closeNow(
+        failNow(
           s,
-          CloseCode.shipClose,
-          'SHIP ID mismatch',
           failure(
             s,
             'SHIPHUB_ERR_SHIP_ID_MISMATCH',
@@ -987,7 +995,7 @@ function onLocalClose(s: Step, reason: string, explanation: string | undefined):
     return;
   }
   // Before data exchange there is no close procedure: ship-go closes with 4500 "User close".
-  closeNow(s, CloseCode.userClose, CloseReasonText.userClose, {
+  failNow(s, {
     code: 'SHIPHUB_ERR_CLOSED',
     phase,
     message,
@@ -1134,12 +1142,7 @@ function onUndecodable(s: Step, code: string, detail: string): void {
       );
       return;
     case 'pin':
-      closeNow(
-        s,
-        CloseCode.shipClose,
-        'invalid message',
-        failure(s, 'SHIPHUB_ERR_PIN_INVALID', text),
-      );
+      failNow(s, failure(s, 'SHIPHUB_ERR_PIN_INVALID', text), true);
       return;
     case 'data':
     case 'closing': {
@@ -1147,10 +1150,8 @@ function onUndecodable(s: Step, code: string, detail: string): void {
       const count = s.draft.invalidMessages + 1;
       s.set('invalidMessages', count);
       if (count > s.config.maxInvalidMessages) {
-        closeNow(
+        failNow(
           s,
-          CloseCode.shipClose,
-          'too many invalid messages',
           failure(
             s,
             'SHIPHUB_ERR_MESSAGE_INVALID',
@@ -1174,10 +1175,8 @@ function onTimer(s: Step, id: TimerId): void {
   switch (id) {
     case 'cmi':
       if (t !== 'cmi') return;
-      closeNow(
+      failNow(
         s,
-        CloseCode.shipClose,
-        'CMI timeout',
         failure(
           s,
           'SHIPHUB_ERR_CMI_TIMEOUT',
@@ -1207,19 +1206,15 @@ function onTimer(s: Step, id: TimerId): void {
       return;
     case 'pinWait':
       if (t !== 'pin') return;
-      closeNow(
+      failNow(
         s,
-        CloseCode.shipClose,
-        'PIN timeout',
         failure(s, 'SHIPHUB_ERR_PIN_TIMEOUT', 'the PIN verification did not finish in time'),
       );
       return;
     case 'accessMethodsReply':
       if (s.sub !== 'SME_ACCESS_METHODS_REQUEST') return;
-      closeNow(
+      failNow(
         s,
-        CloseCode.shipClose,
-        'access methods timeout',
         failure(
           s,
           'SHIPHUB_ERR_ACCESS_METHODS_TIMEOUT',

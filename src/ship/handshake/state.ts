@@ -3,7 +3,7 @@
  * is a plain immutable object; `step()` in ./machine.ts maps (state, input) to the next state
  * and the effects the driver must carry out.
  */
-import type { ShipHubErrorCode } from '../errors.js';
+import type { ShipErrorCode } from '../errors.js';
 import type { CloseReason, ShipMessageKind } from '../messages.js';
 import type { SmeTimings, TimerId } from './timers.js';
 
@@ -95,7 +95,7 @@ export interface SmeConfig {
 
 /** A failure in plain words: which phase, what happened, what to do. */
 export interface SmeFailure {
-  readonly code: ShipHubErrorCode;
+  readonly code: ShipErrorCode;
   readonly phase: Phase;
   readonly message: string;
   readonly hint?: string;
@@ -197,7 +197,7 @@ export type SmeEvent =
   /** Access methods done: the connection is complete. */
   | { readonly type: 'complete' }
   /** Something was ignored or refused; the connection goes on. */
-  | { readonly type: 'warning'; readonly code: ShipHubErrorCode; readonly message: string }
+  | { readonly type: 'warning'; readonly code: ShipErrorCode; readonly message: string }
   /** The connection is over, with the failure if it was one. */
   | {
       readonly type: 'closed';
