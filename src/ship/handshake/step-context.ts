@@ -41,6 +41,11 @@ export function ignore(): void {
   // Nothing to do: the input means nothing in this phase.
 }
 
+/**
+ * The working copy: every field of every SmeState member, writable. Within one step a state may
+ * pass through combinations no member allows (the sub-state changes before the flags that go
+ * with it); `result()` hands out the draft as the state the step ends in.
+ */
 type Draft = { -readonly [K in keyof SmeState]: SmeState[K] };
 
 /** One step's working copy: a draft of the next state and the effects collected so far. */
@@ -114,7 +119,11 @@ export class Step {
 
   result(): StepResult {
     if (!this.changed && this.effects.length === 0) return { state: this.prev, effects: [] };
-    return { state: this.changed ? this.draft : this.prev, effects: this.effects };
+    // The phase modules end every step in a combination SmeState allows (each member states its
+    // phase's invariants; test/unit/ship/state-union.test.ts checks every state the handshake
+    // tests and fuzz scripts reach).
+    const next = this.changed ? (this.draft as SmeState) : this.prev;
+    return { state: next, effects: this.effects };
   }
 }
 
