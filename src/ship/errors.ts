@@ -318,11 +318,6 @@ export const SHIP_FAILURES = {
 /** Every code the SHIP core and its transport produce. */
 export type ShipErrorCode = keyof typeof SHIP_FAILURES;
 
-/** The table row of a SHIP code. */
-export function shipFailureInfo(code: ShipErrorCode): FailureInfo {
-  return SHIP_FAILURES[code];
-}
-
 /** Builds the error for a SHIP code with the class the table gives it (one class per code). */
 export function shipError(
   code: ShipErrorCode,

@@ -87,9 +87,15 @@ describe('failure catalogue', () => {
     assert.equal(error.phase, 'protocol');
     assert.equal(error.closeCode, 4001);
     assert.equal(error.hint, SHIP_FAILURES.SHIPHUB_ERR_PROTOCOL_MISMATCH.hint);
-    const trust = failureError({ code: 'SHIPHUB_ERR_SHIP_ID_MISMATCH', message: 'm', hint: 'own' });
+    const cause = new Error('socket');
+    const trust = failureError(
+      { code: 'SHIPHUB_ERR_SHIP_ID_MISMATCH', message: 'm', hint: 'own' },
+      cause,
+    );
     assert.ok(trust instanceof TrustError);
     assert.equal(trust.hint, 'own');
+    assert.equal(trust.cause, cause);
+    assert.equal(trust.phase, undefined);
   });
 
   it('gives the close of the table, the message where the table says so', () => {
