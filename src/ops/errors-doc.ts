@@ -44,7 +44,8 @@ code's row of these tables: class, close, metric label, HTTP status and hint.
 **Close** is what this node sends when the failure ends a SHIP connection: the WebSocket close
 code and reason. SHIP defines no close codes of its own; these follow the reference
 implementation (4001 after a handshake error, 4452 after a hello abort, 4500 "User close" before
-data exchange). "the message" means the failure's own text, cut to 120 characters.
+data exchange). "the message" means a text naming the situation: the failure's own message cut to
+120 characters, or the reason the hub gives when it ends a connection with that code.
 `;
 
 function closeText(info: FailureInfo): string {

@@ -291,7 +291,7 @@ export const SHIP_FAILURES = {
     close: { code: CloseCode.doubleConnection, reason: CloseReasonText.doubleConnection },
     metricLabel: 'double_connection',
     meaning:
-      'Two connections to the same peer; one is closed by the double-connection rule (SHIP §12.2.2, `double_connection_rule`).',
+      'Two connections to the same peer; one is closed by the double-connection rule (SHIP §12.2.2, `double_connection_rule`), or an older one gives way to a newer connection of the same device (reason "replaced by a newer connection of the same device").',
     hint: 'Normal when both sides dial at once; frequent ones may need `double_connection_rule`.',
   },
   SHIPHUB_ERR_NOT_READY: {

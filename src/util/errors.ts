@@ -67,8 +67,9 @@ export interface FailureClose {
   /** WebSocket close code (src/ship/close-codes.ts). */
   readonly code: number;
   /**
-   * Close reason text. `undefined` means the failure's own message (cut to 120 characters),
-   * as for the protocol handshake errors, whose reason tells the peer what went wrong.
+   * Close reason text. `undefined` means a text naming the situation: the failure's own message
+   * cut to 120 characters (the protocol handshake errors, whose reason tells the peer what went
+   * wrong), or the reason the hub gives when it ends a connection with this code.
    */
   readonly reason: string | undefined;
   /** A different reason when the cause was an undecodable message, if there is one. */
