@@ -80,7 +80,10 @@ export default tseslint.config(
         { name: 'performance', message: 'Time comes with every input (the injected clock).' },
         { name: 'Buffer', message: 'Node-only: use Uint8Array (the core runs without node:*).' },
         { name: 'global', message: 'No global state in the pure core.' },
-        { name: 'globalThis', message: 'No global state or timers via globalThis in the pure core.' },
+        {
+          name: 'globalThis',
+          message: 'No global state or timers via globalThis in the pure core.',
+        },
       ],
       'no-restricted-properties': [
         'error',
