@@ -32,7 +32,9 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': [
         'error',
-        { considerDefaultExhaustiveForUnions: true },
+        // A `default:` does not count as handling a union's members: a new member must be
+        // handled (or listed) where it is switched on, not swallowed by a catch-all.
+        { considerDefaultExhaustiveForUnions: false },
       ],
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': [
@@ -66,13 +68,37 @@ export default tseslint.config(
       ],
       'no-restricted-globals': [
         'error',
-        { name: 'setTimeout', message: 'Timers are effects; the driver runs them.' },
-        { name: 'setInterval', message: 'Timers are effects; the driver runs them.' },
+        ...['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask'].map((name) => ({
+          name,
+          message: 'Timers are effects; the driver runs them.',
+        })),
+        ...['clearTimeout', 'clearInterval', 'clearImmediate'].map((name) => ({
+          name,
+          message: 'Timers are effects; the driver runs them.',
+        })),
         { name: 'process', message: 'No process access in the pure core.' },
+        { name: 'performance', message: 'Time comes with every input (the injected clock).' },
+        { name: 'Buffer', message: 'Node-only: use Uint8Array (the core runs without node:*).' },
+        { name: 'global', message: 'No global state in the pure core.' },
+        {
+          name: 'globalThis',
+          message: 'No global state or timers via globalThis in the pure core.',
+        },
       ],
       'no-restricted-properties': [
         'error',
         { object: 'Date', property: 'now', message: 'Time comes from the injected clock.' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date']",
+          message: 'Time comes with every input (the injected clock); no new Date() in the core.',
+        },
+        {
+          selector: "CallExpression[callee.name='Date']",
+          message: 'Date() reads the wall clock; time comes with every input.',
+        },
       ],
     },
   },

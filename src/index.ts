@@ -61,7 +61,7 @@ export type { DiscoveredService, MdnsProvider, MdnsAnnouncement } from './mdns/t
 export { encodeMessage, decodeMessage, toEebusJson, fromEebusJson } from './ship/codec/index.js';
 export * from './ship/handshake/index.js';
 export * from './ship/messages.js';
-export * from './ship/errors.js';
+export * from './errors.js';
 export { CloseCode } from './ship/close-codes.js';
 export { compareSki, parseSki, toSki, type Ski } from './ship/ski.js';
 export { systemClock, type Clock, type TimerHandle } from './util/clock.js';

@@ -22,7 +22,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { LogController, fastify, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { ConfigError, ShipHubError, type ShipHubErrorCode } from '../ship/errors.js';
+import { failureInfo, type ErrorCode } from '../errors.js';
+import { ConfigError, ShipHubError } from '../ship/errors.js';
 import { parseSki, type Ski } from '../ship/ski.js';
 import { isLoopbackHost } from './config.js';
 import type { Logger } from './logger.js';
@@ -222,20 +223,6 @@ function hostAllowed(bound: string, name: string): boolean {
   return false;
 }
 
-/** HTTP status of a ShipHubError code; anything not listed is a 500. */
-const STATUS_BY_CODE: Partial<Record<ShipHubErrorCode, number>> = {
-  SHIPHUB_ERR_SKI_INVALID: 400,
-  SHIPHUB_ERR_BAD_REQUEST: 400,
-  SHIPHUB_ERR_CONFIG: 400,
-  SHIPHUB_ERR_UNAUTHORIZED: 401,
-  SHIPHUB_ERR_TRUST_DENIED: 403,
-  SHIPHUB_ERR_NOT_FOUND: 404,
-  SHIPHUB_ERR_SELF_CONNECTION: 409,
-  SHIPHUB_ERR_NOT_READY: 503,
-  SHIPHUB_ERR_CLOSED: 503,
-  SHIPHUB_ERR_CONNECTION_LIMIT: 503,
-};
-
 /** JSON schema of an SKI in a URL or body; the exact format is checked by parseSki. */
 const SKI_SCHEMA = { type: 'string', minLength: 1, maxLength: 128 } as const;
 const SKI_PARAMS = {
@@ -256,7 +243,7 @@ export interface AdminErrorBody {
   error: { code: string; message: string };
 }
 
-function errorBody(code: ShipHubErrorCode, message: string): AdminErrorBody {
+function errorBody(code: ErrorCode, message: string): AdminErrorBody {
   return { error: { code, message } };
 }
 
@@ -344,7 +331,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   );
 
   app.addHook('onRequest', async (request, reply) => {
-    const refuse = (status: number, code: ShipHubErrorCode, message: string) =>
+    const refuse = (status: number, code: ErrorCode, message: string) =>
       reply.code(status).send(errorBody(code, message));
     // DNS rebinding: a page on attacker.example resolved to 127.0.0.1 still sends its own name.
     // The port counts too: another local service's name is not ours.
@@ -415,7 +402,8 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
 
   app.setErrorHandler(async (error: FastifyError | ShipHubError | Error, _request, reply) => {
     if (error instanceof ShipHubError) {
-      const status = STATUS_BY_CODE[error.code] ?? 500;
+      // The HTTP status of every code is in the failure table (docs/errors.md).
+      const status = failureInfo(error).httpStatus ?? 500;
       if (status >= 500) log.error({ err: error }, 'admin request failed');
       return reply.code(status).send(errorBody(error.code, error.message));
     }

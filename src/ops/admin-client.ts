@@ -3,7 +3,8 @@
  * Uses the global fetch. When the daemon is not running the error says so plainly:
  * "the ship-hub daemon is not running at http://127.0.0.1:4713 (connection refused)".
  */
-import { ShipHubError, TransportError, type ShipHubErrorCode } from '../ship/errors.js';
+import type { ShipHubErrorCode } from '../errors.js';
+import { ShipHubError, TransportError } from '../ship/errors.js';
 import type {
   AdminHealth,
   ConnectionInfo,

@@ -6,7 +6,7 @@
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { ShipHubError, TransportError } from '../ship/errors.js';
+import { ShipHubError, TransportError, shipError } from '../ship/errors.js';
 import { smeConfig, type SmeConfig } from '../ship/handshake/index.js';
 import type { Ski } from '../ship/ski.js';
 import type { Clock } from '../util/clock.js';
@@ -84,7 +84,7 @@ export async function connectShip(
   signal?.addEventListener('abort', abortFromCaller, { once: true });
   const deadline = options.clock.setTimer('dialTimeout', timeoutMs, () =>
     abort(
-      new TransportError(
+      shipError(
         'SHIPHUB_ERR_CONNECT_TIMEOUT',
         `no SHIP connection to ${options.host}:${options.port} within ${timeoutMs / 1000} s`,
         { hint: 'check that the device is on and reachable on that address and port' },

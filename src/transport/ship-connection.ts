@@ -6,15 +6,18 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
-import { CloseCode } from '../ship/close-codes.js';
-import { ShipHubError, TransportError } from '../ship/errors.js';
+import {
+  ShipHubError,
+  TransportError,
+  failureClose,
+  failureError,
+  type ClosingShipErrorCode,
+} from '../ship/errors.js';
 import {
   canSendData,
   initialState,
   step,
-  type Phase,
   type Role,
-  type SmeConfig,
   type SmeEffect,
   type SmeFailure,
   type SmeInput,
@@ -26,6 +29,11 @@ import type { CloseReason } from '../ship/messages.js';
 import type { Ski } from '../ship/ski.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { safeTerminalText } from '../util/terminal-text.js';
+import type {
+  ConnectionClosedInfo,
+  ShipConnectionEvents,
+  ShipConnectionOptions,
+} from './ship-connection-types.js';
 
 /** WebSocket keep-alive (SHIP §4.2 as ship-go cites it): ping every 50 s, pong within 10 s. */
 export const PING_INTERVAL_MS = 50_000;
@@ -35,59 +43,11 @@ const CLOSE_HANDSHAKE_GRACE_MS = 1_000;
 /** A peer that stops reading may not make us buffer without bound. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
-/** What the `closed` event reports. */
-export interface ConnectionClosedInfo {
-  readonly remoteSki: Ski;
-  readonly failure: SmeFailure | undefined;
-  readonly closeCode: number | undefined;
-  readonly byPeer: boolean;
-  readonly remoteDeniedTrust: boolean;
-  /** The last handshake phase reached before closing. */
-  readonly lastPhase: Phase;
-  /** True if data exchange was reached. */
-  readonly reachedDataExchange: boolean;
-  readonly durationMs: number;
-}
-
-export interface ShipConnectionEvents {
-  /** Every state change of the SME (for logs and phase metrics). */
-  state: [from: SubState, to: SubState, phase: Phase, durationMs: number];
-  /** The partner is unknown: call approve() or deny() (or let it expire). */
-  trustRequired: [];
-  /** The partner is pending: its user must trust us. */
-  peerPending: [waitingMs: number | undefined];
-  prolongationGranted: [count: number];
-  prolongationRequested: [count: number];
-  helloOk: [];
-  /** Data exchange entered: send() works from now on. */
-  dataChannelOpen: [];
-  /** A SPINE payload (the JSON value of the data message's `payload`). */
-  data: [payload: unknown];
-  shipId: [shipId: string];
-  complete: [];
-  warning: [code: string, message: string];
-  closed: [info: ConnectionClosedInfo];
-}
-
-export interface ShipConnectionOptions {
-  readonly socket: WebSocket;
-  /**
-   * The TLS socket under `socket`. When given, the messages of one SME step (CMI and hello,
-   * protocol selection and PIN state, ...) are written together: one TLS record and one syscall
-   * instead of one each, less work on both ends of every handshake.
-   */
-  readonly stream?: { cork(): void; uncork(): void };
-  readonly sme: SmeConfig;
-  readonly remoteSki: Ski;
-  readonly remoteAddress: string;
-  /** SHA-256 of the peer's public key (hex), when TLS identified it: for key pinning. */
-  readonly remoteKeySha256?: string;
-  readonly clock: Clock;
-  readonly logger?: Logger;
-  readonly maxBufferedBytes?: number;
-  readonly pingIntervalMs?: number;
-  readonly pongTimeoutMs?: number;
-}
+export type {
+  ConnectionClosedInfo,
+  ShipConnectionEvents,
+  ShipConnectionOptions,
+} from './ship-connection-types.js';
 
 let connectionCounter = 0;
 
@@ -143,8 +103,6 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
       if (!isBinary) {
         // SHIP §10.3: binary frames only; a text frame is refused with 1003 (as jeebus does).
         this.failTransport(
-          CloseCode.unsupportedData,
-          'text frames are not allowed',
           'SHIPHUB_ERR_FRAME_INVALID',
           'the device sent a WebSocket text frame; SHIP allows binary frames only',
         );
@@ -382,6 +340,7 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
         this.finish({
           remoteSki: this.remoteSki,
           failure: event.failure,
+          error: undefined,
           closeCode: event.closeCode,
           byPeer: event.byPeer,
           remoteDeniedTrust: event.remoteDeniedTrust,
@@ -412,23 +371,20 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
   private peerStoppedReading(): boolean {
     if (this.socket.bufferedAmount <= this.maxBufferedBytes) return false;
     this.failTransport(
-      CloseCode.shipClose,
-      'peer not reading',
       'SHIPHUB_ERR_TRANSPORT',
       `the device stopped reading: ${this.socket.bufferedAmount} bytes are waiting to be sent`,
     );
     return true;
   }
 
-  /** A transport-level failure the machine does not see (text frame, backpressure, pong). */
-  private failTransport(
-    code: number,
-    reason: string,
-    errCode: SmeFailure['code'],
-    message: string,
-  ) {
+  /**
+   * A transport-level failure the machine does not see (text frame, backpressure, pong): closed
+   * with the close code and reason the failure table gives the code.
+   */
+  private failTransport(errCode: ClosingShipErrorCode, message: string) {
     if (this.closedInfo !== undefined) return;
-    this.sendClose(code, reason);
+    const close = failureClose(errCode, message);
+    this.sendClose(close.code, close.reason);
     const failure: SmeFailure = { code: errCode, phase: this.state.lastOpenPhase, message };
     this.pendingFailure ??= failure;
   }
@@ -448,10 +404,18 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
 
   private finish(info: ConnectionClosedInfo): void {
     if (this.closedInfo !== undefined) return;
-    const final: ConnectionClosedInfo =
+    const merged: ConnectionClosedInfo =
       this.pendingFailure !== undefined && (info.failure === undefined || info.byPeer)
         ? { ...info, failure: this.pendingFailure, byPeer: false }
         : info;
+    // Where a peer fault becomes an error object: the class comes from the failure table.
+    const final: ConnectionClosedInfo = {
+      ...merged,
+      error:
+        merged.failure === undefined
+          ? undefined
+          : failureError({ ...merged.failure, closeCode: merged.closeCode }),
+    };
     this.closedInfo = final;
     this.stopKeepAlive();
     for (const [, timer] of this.timers) timer.cancel();
@@ -487,8 +451,6 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
       this.socket.ping();
       this.pongTimer = this.clock.setTimer('wsPong', this.pongTimeoutMs, () => {
         this.failTransport(
-          CloseCode.shipClose,
-          'pong timeout',
           'SHIPHUB_ERR_PONG_TIMEOUT',
           `the device did not answer a WebSocket ping within ${this.pongTimeoutMs / 1000} s`,
         );

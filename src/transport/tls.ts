@@ -26,7 +26,7 @@
 import { constants as cryptoConstants } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { TimeoutError, TransportError, TrustError } from '../ship/errors.js';
+import { TransportError, TrustError, shipError } from '../ship/errors.js';
 import type { Ski } from '../ship/ski.js';
 import {
   verifyPeerCertificate,
@@ -320,7 +320,7 @@ export function startShipTls(options: ConnectShipTlsOptions): ShipTlsDial {
         ? undefined
         : clock.setTimer('tlsConnectTimeout', options.timeoutMs, () =>
             fail(
-              new TimeoutError(
+              shipError(
                 'SHIPHUB_ERR_CONNECT_TIMEOUT',
                 `no TLS connection to ${target} within ${options.timeoutMs} ms`,
                 { hint: 'check that the device is on and reachable on that address and port' },

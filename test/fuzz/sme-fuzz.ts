@@ -528,7 +528,9 @@ function effectSummary(effect: SmeEffect): unknown {
       return { send: effect.message, bytes: hex(effect.bytes, 24) };
     case 'event':
       return { event: effect.event.type };
-    default:
+    case 'startTimer':
+    case 'cancelTimer':
+    case 'closeTransport':
       return effect;
   }
 }

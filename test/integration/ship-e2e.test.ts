@@ -15,7 +15,7 @@ import {
   wrapServerSocket,
   type ShipTlsContext,
 } from '../../src/transport/tls.js';
-import { TransportError } from '../../src/ship/errors.js';
+import { TimeoutError, TransportError } from '../../src/ship/errors.js';
 import { toSki, type Ski } from '../../src/ship/ski.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -394,7 +394,7 @@ describe('connectShip: deadline and cancellation in every step', () => {
       await assert.rejects(
         pending,
         (error: unknown) =>
-          error instanceof TransportError &&
+          error instanceof TimeoutError &&
           error.code === 'SHIPHUB_ERR_CONNECT_TIMEOUT' &&
           error.message.includes(`127.0.0.1:${silent.port} within 3 s`),
       );
@@ -414,7 +414,7 @@ describe('connectShip: deadline and cancellation in every step', () => {
       await assert.rejects(
         pending,
         (error: unknown) =>
-          error instanceof TransportError && error.code === 'SHIPHUB_ERR_CONNECT_TIMEOUT',
+          error instanceof TimeoutError && error.code === 'SHIPHUB_ERR_CONNECT_TIMEOUT',
       );
     } finally {
       await server.stop();

@@ -3,7 +3,7 @@
  * is a plain immutable object; `step()` in ./machine.ts maps (state, input) to the next state
  * and the effects the driver must carry out.
  */
-import type { ShipHubErrorCode } from '../errors.js';
+import type { ShipErrorCode } from '../errors.js';
 import type { CloseReason, ShipMessageKind } from '../messages.js';
 import type { SmeTimings, TimerId } from './timers.js';
 
@@ -95,48 +95,176 @@ export interface SmeConfig {
 
 /** A failure in plain words: which phase, what happened, what to do. */
 export interface SmeFailure {
-  readonly code: ShipHubErrorCode;
+  readonly code: ShipErrorCode;
   readonly phase: Phase;
   readonly message: string;
   readonly hint?: string;
 }
 
-/** The state of one SME. Immutable: every step returns a new object when anything changes. */
-export interface SmeState {
+/** What every state carries, whatever the phase. */
+interface SmeStateBase {
   readonly config: SmeConfig;
-  readonly sub: SubState;
   /** When the current sub-state was entered (driver clock, ms). */
   readonly enteredAt: number;
-  /** Our basic hello state (SHIP §13.4.4.1): READY once trusted. */
-  readonly localReady: boolean;
-  /** The partner said `ready` (in PENDING_LISTEN; SHIP §13.4.4.1.3). */
-  readonly peerReady: boolean;
-  /** When our Wait-For-Ready timer expires, if it runs. */
-  readonly wfrDeadline: number | undefined;
-  /** The partner's last `waiting` value. */
+  /** The partner's last `waiting` value (SHIP §13.4.4.1.3). */
   readonly peerWaitingMs: number | undefined;
   /** Prolongation requests of the partner we granted. */
   readonly prolongationsGranted: number;
   /** Prolongation requests we sent. */
   readonly prolongationsRequested: number;
-  /** PIN verification (SHIP §13.4.4.3): our requirement satisfied / the partner's satisfied. */
-  readonly localPinDone: boolean;
-  readonly remotePinDone: boolean;
-  readonly pinInputSent: boolean;
+  /** Wrong PINs the partner entered (lockout, house style §9). */
   readonly pinAttempts: number;
-  /** The partner's SHIP ID from accessMethods. */
-  readonly peerShipId: string | undefined;
+  /** Undecodable messages during data exchange (SHIP-TS-MSG-01/02). */
   readonly invalidMessages: number;
-  /** Why we are closing or closed, if it was a failure. */
-  readonly failure: SmeFailure | undefined;
-  /** Close code and reason we sent or received. */
-  readonly closeCode: number | undefined;
-  readonly closedByPeer: boolean;
-  /** The partner refused trust (hello aborted, or closed while we waited for its READY). */
-  readonly remoteDeniedTrust: boolean;
   /** The phase reached last before closing, for diagnostics. */
   readonly lastOpenPhase: Phase;
 }
+
+/**
+ * The flags of the phases a state has passed or is in. Each member of `SmeState` narrows them
+ * to what that sub-state allows, so impossible combinations (data exchange with a PIN still
+ * missing, a hello READY that waits for our own approval, ...) cannot be written.
+ */
+interface SmeFlags {
+  /** Our basic hello state (SHIP §13.4.4.1): READY once trusted. */
+  readonly localReady: boolean;
+  /** The partner said `ready` while we were PENDING (SHIP §13.4.4.1.3). */
+  readonly peerReady: boolean;
+  /** When our Wait-For-Ready timer expires, if it runs (hello phase only). */
+  readonly wfrDeadline: number | undefined;
+  /** PIN verification (SHIP §13.4.4.3): our requirement satisfied / the partner's satisfied. */
+  readonly localPinDone: boolean;
+  readonly remotePinDone: boolean;
+  /** We sent the partner's PIN. */
+  readonly pinInputSent: boolean;
+  /** The partner's SHIP ID from accessMethods (SHIP §13.4.6). */
+  readonly peerShipId: string | undefined;
+  /** Why we are closing or closed, if it was a failure. */
+  readonly failure: SmeFailure | undefined;
+  /** Close code we sent or received. */
+  readonly closeCode: number | undefined;
+  /** The partner ended the connection (connectionClose announce or socket close). */
+  readonly closedByPeer: boolean;
+  /** The partner refused trust (hello aborted, or closed while we waited for its READY). */
+  readonly remoteDeniedTrust: boolean;
+}
+
+/**
+ * One member of SmeState: the sub-states it covers, and the flags narrowed to what they allow.
+ * Flags not narrowed keep the type SmeFlags gives them.
+ */
+type StateOf<Sub extends SubState, Narrowed extends Partial<SmeFlags>> = SmeStateBase &
+  Omit<SmeFlags, keyof Narrowed> &
+  Narrowed & { readonly sub: Sub };
+
+/** A connection nothing has ended yet, no failure recorded. */
+interface Untroubled {
+  readonly closeCode: undefined;
+  readonly closedByPeer: false;
+  readonly failure: undefined;
+  readonly remoteDeniedTrust: false;
+}
+
+/** No PIN phase yet: the partner's requirement is open, nothing was sent. */
+interface BeforePin {
+  readonly remotePinDone: false;
+  readonly pinInputSent: false;
+  readonly peerShipId: undefined;
+}
+
+/** INIT and SHIP §13.4.3 CMI: only the configuration decided anything. */
+export type SmeStateBeforeHello = StateOf<
+  'INIT' | 'CMI_STATE_CLIENT_WAIT' | 'CMI_STATE_SERVER_WAIT',
+  Untroubled & BeforePin & { readonly peerReady: false; readonly wfrDeadline: undefined }
+>;
+
+/** SHIP §13.4.4.1, SME_HELLO_STATE_READY_LISTEN: we trust the partner and wait for its READY. */
+export type SmeStateHelloReady = StateOf<
+  'SME_HELLO_STATE_READY_LISTEN',
+  Untroubled & BeforePin & { readonly localReady: true; readonly peerReady: false }
+>;
+
+/** SHIP §13.4.4.1, SME_HELLO_STATE_PENDING_LISTEN: a person must still decide about the partner. */
+export type SmeStateHelloPending = StateOf<
+  'SME_HELLO_STATE_PENDING_LISTEN',
+  Untroubled & BeforePin & { readonly localReady: false }
+>;
+
+/** SHIP §13.4.4.1 abort procedure: we sent `aborted`; the close follows 1 s later. */
+export type SmeStateHelloAborted = StateOf<
+  'SME_HELLO_STATE_ABORT_DONE',
+  BeforePin & {
+    readonly closeCode: undefined;
+    readonly closedByPeer: false;
+    readonly wfrDeadline: undefined;
+    /** Why we aborted: always known here. */
+    readonly failure: SmeFailure;
+    readonly remoteDeniedTrust: false;
+  }
+>;
+
+/** SHIP §13.4.4.1: the partner sent `aborted`, it does not trust us; the close follows. */
+export type SmeStateHelloRemoteAborted = StateOf<
+  'SME_HELLO_STATE_REMOTE_ABORT_DONE',
+  BeforePin & {
+    readonly closeCode: undefined;
+    readonly closedByPeer: false;
+    readonly wfrDeadline: undefined;
+    readonly failure: SmeFailure;
+    readonly remoteDeniedTrust: true;
+  }
+>;
+
+/** SHIP §13.4.4.2 protocol handshake: both sides trust each other. */
+export type SmeStateProtocol = StateOf<
+  | 'SME_PROT_H_STATE_CLIENT_LISTEN_CHOICE'
+  | 'SME_PROT_H_STATE_SERVER_LISTEN_PROPOSAL'
+  | 'SME_PROT_H_STATE_SERVER_LISTEN_CONFIRM',
+  Untroubled & BeforePin & { readonly localReady: true; readonly wfrDeadline: undefined }
+>;
+
+/** SHIP §13.4.4.3 PIN verification, both directions in one state. */
+export type SmeStatePin = StateOf<
+  'SME_PIN_STATE_LISTEN',
+  Untroubled & {
+    readonly localReady: true;
+    readonly wfrDeadline: undefined;
+    readonly peerShipId: undefined;
+  }
+>;
+
+/**
+ * SHIP §13.4.5/§13.4.6 data exchange (our accessMethodsRequest outstanding, or complete) and
+ * SHIP §13.4.7 close announced: only ever after PIN OK on both sides (SHIP §13.4.5).
+ */
+export type SmeStateData = StateOf<
+  'SME_ACCESS_METHODS_REQUEST' | 'SME_STATE_COMPLETE' | 'CLOSING_ANNOUNCED',
+  Untroubled & {
+    readonly localReady: true;
+    readonly wfrDeadline: undefined;
+    readonly localPinDone: true;
+    readonly remotePinDone: true;
+  }
+>;
+
+/** CLOSED: reached from any state, so every flag keeps whatever it had. */
+export type SmeStateClosed = StateOf<'CLOSED', object>;
+
+/**
+ * The state of one SME: a union keyed by the sub-state, one member per phase (PHASE_OF), each
+ * narrowing the phase-specific flags to what that phase allows. Immutable: every step returns a
+ * new object when anything changes.
+ */
+export type SmeState =
+  | SmeStateBeforeHello
+  | SmeStateHelloReady
+  | SmeStateHelloPending
+  | SmeStateHelloAborted
+  | SmeStateHelloRemoteAborted
+  | SmeStateProtocol
+  | SmeStatePin
+  | SmeStateData
+  | SmeStateClosed;
 
 export type SmeInput =
   | { readonly kind: 'start'; readonly now: number }
@@ -197,7 +325,7 @@ export type SmeEvent =
   /** Access methods done: the connection is complete. */
   | { readonly type: 'complete' }
   /** Something was ignored or refused; the connection goes on. */
-  | { readonly type: 'warning'; readonly code: ShipHubErrorCode; readonly message: string }
+  | { readonly type: 'warning'; readonly code: ShipErrorCode; readonly message: string }
   /** The connection is over, with the failure if it was one. */
   | {
       readonly type: 'closed';
