@@ -1,9 +1,10 @@
-import type { Clock, TimerHandle } from '../../src/util/clock.js';
+import type { Clock, PendingTimer, TimerHandle, TimerOptions } from '../../src/util/clock.js';
 
 interface Pending {
   readonly at: number;
   readonly seq: number;
   readonly name: string;
+  readonly unref: boolean;
   readonly callback: () => void;
   cancelled: boolean;
 }
@@ -28,11 +29,17 @@ export class FakeClock implements Clock {
     return new Date(this.wallEpochMs + this.current);
   }
 
-  setTimer(name: string, delayMs: number, callback: () => void): TimerHandle {
+  setTimer(
+    name: string,
+    delayMs: number,
+    callback: () => void,
+    options?: TimerOptions,
+  ): TimerHandle {
     const entry: Pending = {
       at: this.current + Math.max(0, delayMs),
       seq: ++this.seq,
       name,
+      unref: options?.unref ?? true,
       callback,
       cancelled: false,
     };
@@ -42,6 +49,10 @@ export class FakeClock implements Clock {
         entry.cancelled = true;
       },
     };
+  }
+
+  listTimers(): readonly PendingTimer[] {
+    return this.live().map((p) => ({ name: p.name, dueAt: p.at, unref: p.unref }));
   }
 
   /** Names of the timers still pending, soonest first. */

@@ -1,10 +1,11 @@
 /** A minimal fake Clock for the mDNS tests: timers fire only when the test advances time. */
-import type { Clock, TimerHandle } from '../../../src/util/clock.js';
+import type { Clock, PendingTimer, TimerHandle, TimerOptions } from '../../../src/util/clock.js';
 
 interface FakeTimer {
   id: number;
   name: string;
   at: number;
+  unref: boolean;
   callback: () => void;
 }
 
@@ -21,10 +22,22 @@ export class FakeClock implements Clock {
     return new Date(Date.UTC(2026, 0, 1) + this.time);
   }
 
-  setTimer(name: string, delayMs: number, callback: () => void): TimerHandle {
+  setTimer(
+    name: string,
+    delayMs: number,
+    callback: () => void,
+    options?: TimerOptions,
+  ): TimerHandle {
     const id = this.nextId++;
-    this.timers.set(id, { id, name, at: this.time + Math.max(0, delayMs), callback });
+    const at = this.time + Math.max(0, delayMs);
+    this.timers.set(id, { id, name, at, unref: options?.unref ?? true, callback });
     return { cancel: () => this.timers.delete(id) };
+  }
+
+  listTimers(): readonly PendingTimer[] {
+    return [...this.timers.values()]
+      .sort((a, b) => a.at - b.at || a.id - b.id)
+      .map((t) => ({ name: t.name, dueAt: t.at, unref: t.unref }));
   }
 
   /** Names of pending timers (diagnostics). */
