@@ -7,8 +7,12 @@
  * - poll the interface table (unref'd clock timer) and recreate sockets and the ciao responder when
  *   an interface comes back: ciao keeps failing with ENODEV on an interface re-created under the
  *   same name (see the mDNS lab report §3.4).
+ *
+ * ciao is imported only when the first announcement is published: its tslib helpers install
+ * ~32 globals (`__awaiter`, `__extends`, ...), and importing this package must have no side
+ * effects (issue 11; test/unit/package-import.test.ts checks it).
  */
-import { getResponder, type CiaoService, type Responder } from '@homebridge/ciao';
+import type { CiaoService, Responder } from '@homebridge/ciao';
 import type { Answer, Question } from 'dns-packet';
 import makeMdns from 'multicast-dns';
 import type { RemoteInfo } from 'node:dgram';
@@ -229,6 +233,7 @@ export class BuiltinMdnsProvider implements MdnsProvider {
       return;
     }
     if (this.responder === undefined) {
+      const { getResponder } = await import('@homebridge/ciao');
       this.responder = getResponder({ interface: names, advertiseIpv6: true });
       this.responderSignature = identitySignature(this.usable);
     }
