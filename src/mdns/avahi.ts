@@ -14,6 +14,7 @@
  *   re-register and re-browse. A lost bus connection is retried with backoff.
  */
 import { toSki } from '../ship/ski.js';
+import { SerialQueue } from '../util/serial-queue.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import {
   AVAHI_ENTRY_GROUP_INTERFACE,
@@ -156,7 +157,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
   private currentName: string | undefined;
   private renames = 0;
   private group: Group | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(options: AvahiProviderOptions = {}) {
     this.logger = componentLogger(options.logger, 'mdns-avahi');
@@ -253,9 +254,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
   // ---- connection ----------------------------------------------------------------------------
 
   private enqueue(task: () => Promise<void>): Promise<void> {
-    const run = this.chain.then(task);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.queue.run(task);
   }
 
   private async ensureBus(): Promise<AvahiBusPort> {

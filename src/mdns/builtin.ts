@@ -18,6 +18,7 @@ import makeMdns from 'multicast-dns';
 import type { RemoteInfo } from 'node:dgram';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { toSki } from '../ship/ski.js';
+import { SerialQueue } from '../util/serial-queue.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { DnsSdBrowser } from './dns-sd-browser.js';
 import {
@@ -107,7 +108,7 @@ export class BuiltinMdnsProvider implements MdnsProvider {
   private service: CiaoService | undefined;
   private announcement: { instanceName: string; port: number; txt: string[] } | undefined;
   /** Serialises announce/unannounce/interface changes. */
-  private chain: Promise<void> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(options: BuiltinProviderOptions = {}) {
     this.logger = componentLogger(options.logger, 'mdns-builtin');
@@ -214,9 +215,7 @@ export class BuiltinMdnsProvider implements MdnsProvider {
   // ---- announcing (ciao) -------------------------------------------------------------------
 
   private enqueue(task: () => Promise<void>): Promise<void> {
-    const run = this.chain.then(task);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.queue.run(task);
   }
 
   private async publish(): Promise<void> {

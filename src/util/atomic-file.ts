@@ -29,6 +29,7 @@ import {
   unlink,
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { errnoCode } from './errno.js';
 
 /** Options of {@link writeFileAtomic}. */
 export interface WriteFileAtomicOptions {
@@ -54,13 +55,6 @@ function tempPathFor(target: string): string {
   tempCounter = (tempCounter + 1) % Number.MAX_SAFE_INTEGER;
   const unique = `${process.pid}.${tempCounter}.${randomBytes(4).toString('hex')}`;
   return join(dirname(target), `${tempPrefix(target)}${unique}${TEMP_SUFFIX}`);
-}
-
-function errnoCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error) {
-    return typeof error.code === 'string' ? error.code : undefined;
-  }
-  return undefined;
 }
 
 /** fsync a directory so a rename in it is durable; platforms that cannot do it are tolerated. */
