@@ -13,7 +13,7 @@ interface Pending {
 export class FakeClock implements Clock {
   private current: number;
   private seq = 0;
-  private pending: Pending[] = [];
+  private queue: Pending[] = [];
   readonly wallEpochMs: number;
 
   constructor(start = 0, wallEpochMs = Date.UTC(2026, 0, 1)) {
@@ -43,7 +43,7 @@ export class FakeClock implements Clock {
       callback,
       cancelled: false,
     };
-    this.pending.push(entry);
+    this.queue.push(entry);
     return {
       cancel: () => {
         entry.cancelled = true;
@@ -71,7 +71,7 @@ export class FakeClock implements Clock {
       next.callback();
     }
     this.current = target;
-    this.pending = this.live();
+    this.queue = this.live();
   }
 
   /**
@@ -90,7 +90,7 @@ export class FakeClock implements Clock {
       await flush();
     }
     this.current = target;
-    this.pending = this.live();
+    this.queue = this.live();
     await flush();
   }
 
@@ -105,10 +105,10 @@ export class FakeClock implements Clock {
   }
 
   private live(): Pending[] {
-    this.pending = this.pending
+    this.queue = this.queue
       .filter((p) => !p.cancelled)
       .sort((a, b) => a.at - b.at || a.seq - b.seq);
-    return this.pending;
+    return this.queue;
   }
 }
 
