@@ -19,6 +19,59 @@ const IMPURE_MODULES = [
   'prom-client',
 ];
 
+/**
+ * The layers of src/, lowest first: a folder may import from the folders before it, never from
+ * the ones after it (house style, "Dependency direction"). transport, mdns and trust share a
+ * level; of them only transport uses another (trust: it verifies peer certificates during TLS).
+ * src/ship has its own, stricter block below; src/index.ts, the package entry, may import anything.
+ */
+const LAYERS = [
+  ['util', []],
+  ['transport', ['util', 'ship', 'trust']],
+  ['mdns', ['util', 'ship']],
+  ['trust', ['util', 'ship']],
+  ['hub', ['util', 'ship', 'transport', 'mdns', 'trust']],
+  ['ops', ['util', 'ship', 'transport', 'mdns', 'trust', 'hub']],
+  ['cli', ['util', 'ship', 'transport', 'mdns', 'trust', 'hub', 'ops']],
+];
+const FOLDERS = ['util', 'ship', 'transport', 'mdns', 'trust', 'hub', 'ops', 'cli'];
+
+/** Timer functions that bypass the injected clock (named, listable timers: src/util/clock.ts). */
+const RAW_TIMER_MESSAGE =
+  'Timers go through the injected Clock (clock.setTimer with a name), so tests can drive them and diagnostics can list them.';
+const RAW_TIMER_MODULES = ['timers', 'timers/promises', 'node:timers', 'node:timers/promises'];
+
+/**
+ * Files still allowed raw setTimeout/setInterval. TODO(issue 11): empty today; the hub and daemon
+ * split must not add any.
+ */
+const RAW_TIMER_ALLOWED = ['src/util/clock.ts'];
+
+/** One no-restricted-imports block per layer: the folders above it and the package entry. */
+const layerBlocks = LAYERS.map(([folder, allowed]) => {
+  const forbidden = FOLDERS.filter((f) => f !== folder && !allowed.includes(f));
+  const patterns = [
+    {
+      group: RAW_TIMER_MODULES,
+      message: RAW_TIMER_MESSAGE,
+    },
+    {
+      group: ['../index.js', '../../index.js', '../../../index.js'],
+      message: 'src/index.ts is the public entry; import the module itself.',
+    },
+  ];
+  if (forbidden.length > 0) {
+    patterns.push({
+      group: forbidden.flatMap((f) => [`**/${f}/**`, `../${f}`, `../../${f}`]),
+      message: `src/${folder} may import only from ${allowed.length > 0 ? allowed.map((f) => `src/${f}`).join(', ') : 'itself'} (layers: docs/architecture.md).`,
+    });
+  }
+  return {
+    files: [`src/${folder}/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', { patterns }] },
+  };
+});
+
 export default tseslint.config(
   { ignores: ['build/**', 'node_modules/**', 'coverage/**', 'eslint.config.js', 'scripts/**'] },
   js.configs.recommended,
@@ -42,6 +95,24 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
       ],
       'no-console': 'error',
+    },
+  },
+  ...layerBlocks,
+  {
+    // Before the src/ship block, which sets the same rules more strictly for the pure core.
+    files: ['src/**/*.ts'],
+    ignores: [...RAW_TIMER_ALLOWED, 'src/ship/**'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: RAW_TIMER_MESSAGE },
+        { name: 'setInterval', message: RAW_TIMER_MESSAGE },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'globalThis', property: 'setTimeout', message: RAW_TIMER_MESSAGE },
+        { object: 'globalThis', property: 'setInterval', message: RAW_TIMER_MESSAGE },
+      ],
     },
   },
   {

@@ -64,4 +64,10 @@ export * from './ship/messages.js';
 export * from './errors.js';
 export { CloseCode } from './ship/close-codes.js';
 export { compareSki, parseSki, toSki, type Ski } from './ship/ski.js';
-export { systemClock, type Clock, type TimerHandle } from './util/clock.js';
+export {
+  systemClock,
+  type Clock,
+  type PendingTimer,
+  type TimerHandle,
+  type TimerOptions,
+} from './util/clock.js';

@@ -14,6 +14,8 @@
  *   re-register and re-browse. A lost bus connection is retried with backoff.
  */
 import { toSki } from '../ship/ski.js';
+import { Backoff, backoffDelayMs, type BackoffPolicy } from '../util/backoff.js';
+import { SerialQueue } from '../util/serial-queue.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import {
   AVAHI_ENTRY_GROUP_INTERFACE,
@@ -57,6 +59,16 @@ export const RESOLVE_RETRY_MAX_MS = 300_000;
 /** Bus reconnection: 1 s doubling up to 60 s. */
 export const RECONNECT_INITIAL_MS = 1_000;
 export const RECONNECT_MAX_MS = 60_000;
+const RESOLVE_RETRY_BACKOFF: BackoffPolicy = {
+  kind: 'exponential',
+  initialMs: RESOLVE_RETRY_INITIAL_MS,
+  maxMs: RESOLVE_RETRY_MAX_MS,
+};
+const RECONNECT_BACKOFF: BackoffPolicy = {
+  kind: 'exponential',
+  initialMs: RECONNECT_INITIAL_MS,
+  maxMs: RECONNECT_MAX_MS,
+};
 /** Interface restriction: how often we look for interfaces re-created under their name. */
 export const AVAHI_INTERFACE_POLL_MS = 5_000;
 
@@ -141,8 +153,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
   private readonly connectBus: () => Promise<AvahiBusPort>;
   private bus: AvahiBusPort | undefined;
   private connecting: Promise<AvahiBusPort> | undefined;
-  private reconnectTimer: TimerHandle | undefined;
-  private reconnectDelayMs = RECONNECT_INITIAL_MS;
+  private readonly reconnect: Backoff;
   private pollTimer: TimerHandle | undefined;
   private interfaceIdentity = '';
   private closed = false;
@@ -156,11 +167,16 @@ export class AvahiMdnsProvider implements MdnsProvider {
   private currentName: string | undefined;
   private renames = 0;
   private group: Group | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(options: AvahiProviderOptions = {}) {
     this.logger = componentLogger(options.logger, 'mdns-avahi');
     this.clock = options.clock ?? systemClock;
+    this.reconnect = new Backoff({
+      clock: this.clock,
+      name: 'avahi-reconnect',
+      policy: RECONNECT_BACKOFF,
+    });
     this.restriction =
       options.interfaces !== undefined && options.interfaces.length > 0
         ? options.interfaces
@@ -238,7 +254,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.reconnectTimer?.cancel();
+    this.reconnect.cancel();
     this.pollTimer?.cancel();
     await this.enqueue(async () => {
       this.announcement = undefined;
@@ -253,9 +269,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
   // ---- connection ----------------------------------------------------------------------------
 
   private enqueue(task: () => Promise<void>): Promise<void> {
-    const run = this.chain.then(task);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.queue.run(task);
   }
 
   private async ensureBus(): Promise<AvahiBusPort> {
@@ -272,7 +286,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
   private adoptBus(bus: AvahiBusPort): void {
     if (this.bus === bus) return;
     this.bus = bus;
-    this.reconnectDelayMs = RECONNECT_INITIAL_MS;
+    this.reconnect.reset();
     bus.subscribe('/', (member, body) => this.onServerSignal(member, body));
     bus.onOwnerChanged((owner) => this.onAvahiOwner(owner));
     bus.onDisconnect(() => this.onBusLost(bus));
@@ -304,12 +318,8 @@ export class AvahiMdnsProvider implements MdnsProvider {
   }
 
   private scheduleReconnect(): void {
-    if (this.closed || this.reconnectTimer !== undefined) return;
-    const delay = this.reconnectDelayMs;
-    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, RECONNECT_MAX_MS);
-    this.logger.warn({ delayMs: delay }, 'avahi: reconnecting to the system bus');
-    this.reconnectTimer = this.clock.setTimer('avahi-reconnect', delay, () => {
-      this.reconnectTimer = undefined;
+    if (this.closed || this.reconnect.pending) return;
+    const delayMs = this.reconnect.schedule(() => {
       void this.enqueue(async () => {
         if (this.closed) return;
         const bus = await this.ensureBus();
@@ -320,6 +330,7 @@ export class AvahiMdnsProvider implements MdnsProvider {
         this.scheduleReconnect();
       });
     });
+    this.logger.warn({ delayMs }, 'avahi: reconnecting to the system bus');
   }
 
   /** Every Avahi object path we held is void now. */
@@ -755,8 +766,8 @@ export class AvahiMdnsProvider implements MdnsProvider {
   private retryResolve(item: Item): void {
     if (!item.alive || this.closed) return;
     item.retryTimer?.cancel();
-    const delay = Math.min(RESOLVE_RETRY_INITIAL_MS * 2 ** item.failures, RESOLVE_RETRY_MAX_MS);
     item.failures += 1;
+    const delay = backoffDelayMs(RESOLVE_RETRY_BACKOFF, item.failures);
     item.retryTimer = this.clock.setTimer('avahi-resolve-retry', delay, () => {
       item.retryTimer = undefined;
       this.resolve(item);

@@ -7,13 +7,18 @@
  * - poll the interface table (unref'd clock timer) and recreate sockets and the ciao responder when
  *   an interface comes back: ciao keeps failing with ENODEV on an interface re-created under the
  *   same name (see the mDNS lab report §3.4).
+ *
+ * ciao is imported only when the first announcement is published: its tslib helpers install
+ * ~32 globals (`__awaiter`, `__extends`, ...), and importing this package must have no side
+ * effects (issue 11; test/unit/package-import.test.ts checks it).
  */
-import { getResponder, type CiaoService, type Responder } from '@homebridge/ciao';
+import type { CiaoService, Responder } from '@homebridge/ciao';
 import type { Answer, Question } from 'dns-packet';
 import makeMdns from 'multicast-dns';
 import type { RemoteInfo } from 'node:dgram';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { toSki } from '../ship/ski.js';
+import { SerialQueue } from '../util/serial-queue.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { DnsSdBrowser } from './dns-sd-browser.js';
 import {
@@ -103,7 +108,7 @@ export class BuiltinMdnsProvider implements MdnsProvider {
   private service: CiaoService | undefined;
   private announcement: { instanceName: string; port: number; txt: string[] } | undefined;
   /** Serialises announce/unannounce/interface changes. */
-  private chain: Promise<void> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(options: BuiltinProviderOptions = {}) {
     this.logger = componentLogger(options.logger, 'mdns-builtin');
@@ -210,9 +215,7 @@ export class BuiltinMdnsProvider implements MdnsProvider {
   // ---- announcing (ciao) -------------------------------------------------------------------
 
   private enqueue(task: () => Promise<void>): Promise<void> {
-    const run = this.chain.then(task);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.queue.run(task);
   }
 
   private async publish(): Promise<void> {
@@ -229,6 +232,7 @@ export class BuiltinMdnsProvider implements MdnsProvider {
       return;
     }
     if (this.responder === undefined) {
+      const { getResponder } = await import('@homebridge/ciao');
       this.responder = getResponder({ interface: names, advertiseIpv6: true });
       this.responderSignature = identitySignature(this.usable);
     }

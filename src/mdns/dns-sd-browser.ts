@@ -17,6 +17,7 @@
  * Complete instances (PTR + SRV + TXT + at least one address) go to a {@link ServiceTable}.
  */
 import type { Answer, Question } from 'dns-packet';
+import { backoffDelayMs, type BackoffPolicy } from '../util/backoff.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { silentLogger, type MdnsLogger } from './log.js';
 import type { ServiceTable } from './service-table.js';
@@ -37,6 +38,16 @@ export const REFRESH_JITTER_FRACTION = 0.02;
 /** Follow-up questions for missing SRV/TXT/addresses: 1 s, doubling up to 60 s. */
 export const FOLLOW_UP_INITIAL_MS = 1_000;
 export const FOLLOW_UP_MAX_MS = 60_000;
+const QUERY_BACKOFF: BackoffPolicy = {
+  kind: 'exponential',
+  initialMs: QUERY_INITIAL_INTERVAL_MS,
+  maxMs: QUERY_MAX_INTERVAL_MS,
+};
+const FOLLOW_UP_BACKOFF: BackoffPolicy = {
+  kind: 'exponential',
+  initialMs: FOLLOW_UP_INITIAL_MS,
+  maxMs: FOLLOW_UP_MAX_MS,
+};
 /** Default bound on cached records. */
 export const DEFAULT_MAX_CACHE_ENTRIES = 1_024;
 
@@ -135,7 +146,8 @@ export class DnsSdBrowser {
   private timer: TimerHandle | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private nextQueryAt = Number.POSITIVE_INFINITY;
-  private queryIntervalMs = QUERY_INITIAL_INTERVAL_MS;
+  /** Periodic PTR queries sent since querying (re)started; the interval grows with it. */
+  private queriesSent = 0;
   private running = false;
 
   constructor(options: DnsSdBrowserOptions) {
@@ -159,7 +171,7 @@ export class DnsSdBrowser {
   /** Queries again from the shortest interval (e.g. after an interface came back). */
   restartQuerying(): void {
     if (!this.running) return;
-    this.queryIntervalMs = QUERY_INITIAL_INTERVAL_MS;
+    this.queriesSent = 0;
     const spread = FIRST_QUERY_MAX_DELAY_MS - FIRST_QUERY_MIN_DELAY_MS;
     this.nextQueryAt = this.clock.now() + FIRST_QUERY_MIN_DELAY_MS + this.random() * spread;
     this.reschedule();
@@ -377,8 +389,7 @@ export class DnsSdBrowser {
             );
           }
           follow.attempts += 1;
-          follow.nextAt =
-            now + Math.min(FOLLOW_UP_INITIAL_MS * 2 ** (follow.attempts - 1), FOLLOW_UP_MAX_MS);
+          follow.nextAt = now + backoffDelayMs(FOLLOW_UP_BACKOFF, follow.attempts);
         }
       }
       const before = this.reported.get(ifname) ?? new Set<string>();
@@ -446,8 +457,8 @@ export class DnsSdBrowser {
     }
     if (this.running && now >= this.nextQueryAt) {
       refresh.push({ name: `${this.serviceType}`, type: 'PTR' });
-      this.nextQueryAt = now + this.queryIntervalMs;
-      this.queryIntervalMs = Math.min(this.queryIntervalMs * 2, QUERY_MAX_INTERVAL_MS);
+      this.queriesSent += 1;
+      this.nextQueryAt = now + backoffDelayMs(QUERY_BACKOFF, this.queriesSent);
     }
     if (refresh.length > 0) this.sendQuestions(dedupeQuestions(refresh), true);
     // rebuild() also sends due follow-ups and reschedules.

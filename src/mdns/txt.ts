@@ -8,6 +8,7 @@
  */
 import { ConfigError } from '../ship/errors.js';
 import { parseSki, type Ski } from '../ship/ski.js';
+import { truncateUtf8, utf8ByteLength as byteLength } from '../util/utf8.js';
 
 /** The WebSocket path ship-go and most devices announce. */
 export const SHIP_DEFAULT_PATH = '/ship/';
@@ -61,26 +62,7 @@ export interface ShipTxtRecord {
 export type ParseShipTxtResult =
   { ok: true; record: ShipTxtRecord } | { ok: false; reason: string };
 
-const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
-
-function byteLength(text: string): number {
-  return utf8.encode(text).length;
-}
-
-/** Cuts `text` to at most `maxBytes` UTF-8 bytes without splitting a character. */
-export function truncateUtf8(text: string, maxBytes: number): string {
-  if (byteLength(text) <= maxBytes) return text;
-  let out = '';
-  let used = 0;
-  for (const char of text) {
-    const size = byteLength(char);
-    if (used + size > maxBytes) break;
-    out += char;
-    used += size;
-  }
-  return out;
-}
 
 function txtError(message: string): ConfigError {
   return new ConfigError('SHIPHUB_ERR_CONFIG', `SHIP TXT record: ${message}`);

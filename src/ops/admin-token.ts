@@ -9,14 +9,9 @@ import { readFileSync } from 'node:fs';
 import { link, lstat, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConfigError, ShipHubError } from '../ship/errors.js';
+import { errnoCode } from '../util/errno.js';
 
 const MIN_TOKEN_LENGTH = 16;
-
-function errnoCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error
-    ? String(error.code)
-    : undefined;
-}
 
 /**
  * The token in `path`, creating the file (mode 0600, exclusive create, fsync'ed) when it does not

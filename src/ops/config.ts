@@ -11,10 +11,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { checkJsonText } from '../util/json-check.js';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../ship/errors.js';
+import { parseCheckedJson } from '../util/json-check.js';
+import { describeValue, isJsonObject } from '../util/json-value.js';
 
 /** Log levels pino understands, plus "silent". */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -332,17 +333,8 @@ function fileSource(label: string, baseDir: string): Source {
   return { describe: (key) => `${label}: "${key}"`, baseDir };
 }
 
-/** Renders a received value for "got …", short and unambiguous. */
-function describeValue(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  let rendered: string;
-  try {
-    rendered = JSON.stringify(value) ?? typeof value;
-  } catch {
-    rendered = typeof value;
-  }
-  return rendered.length > 80 ? `${rendered.slice(0, 77)}...` : rendered;
-}
+/** How much of a received value "got …" shows. */
+const GOT_MAX_CHARS = 80;
 
 /** Levenshtein distance, small strings only. */
 function editDistance(a: string, b: string): number {
@@ -383,9 +375,9 @@ export function closestKey(unknown: string): string | undefined {
  * silently resolve to the last value, is refused with both lines.
  */
 export function parseJsonFile(label: string, source: string): unknown {
-  const body = source.startsWith('\uFEFF') ? source.slice(1) : source;
-  const problem = checkJsonText(body);
-  if (problem === undefined) return JSON.parse(body) as unknown;
+  const parsed = parseCheckedJson(source);
+  if (parsed.ok) return parsed.value;
+  const { problem } = parsed;
   if (problem.kind === 'duplicate-key') {
     throw new ConfigError(
       'SHIPHUB_ERR_CONFIG',
@@ -394,22 +386,11 @@ export function parseJsonFile(label: string, source: string): unknown {
         'JSON would silently keep only the last one: remove one',
     );
   }
-  const comment = body.slice(problem.offset, problem.offset + 2);
-  const hint =
-    comment === '//' || comment === '/*'
-      ? ' (comments are not allowed in JSON; remove them)'
-      : /,\s*$/.test(body.slice(0, problem.offset)) &&
-          /^[}\]]/.test(body.slice(problem.offset).trimStart())
-        ? ' (trailing commas are not allowed in JSON)'
-        : '';
+  const hint = parsed.hint === '' ? '' : ` (${parsed.hint})`;
   throw new ConfigError(
     'SHIPHUB_ERR_CONFIG',
     `${label}: invalid JSON at line ${problem.line}, column ${problem.column}: ${problem.message}${hint}`,
   );
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Converts one environment variable's text to the key's type; leaves bad text as it is. */
@@ -477,7 +458,7 @@ function build(
       seen.add(key);
       const spec = KEYS[key as keyof typeof KEYS];
       problems.push(
-        `${sourceOf(key).describe(key)}: expected ${spec.expected}, got ${describeValue(raw[key])}`,
+        `${sourceOf(key).describe(key)}: expected ${spec.expected}, got ${describeValue(raw[key], GOT_MAX_CHARS)}`,
       );
     }
     throw configError(problems);
@@ -606,9 +587,9 @@ export async function loadConfig(
       });
     }
     const value = parseJsonFile(path, content);
-    if (!isPlainObject(value)) {
+    if (!isJsonObject(value)) {
       throw configError([
-        `${path}: expected a JSON object at the top level, got ${Array.isArray(value) ? 'an array' : describeValue(value)}`,
+        `${path}: expected a JSON object at the top level, got ${Array.isArray(value) ? 'an array' : describeValue(value, GOT_MAX_CHARS)}`,
       ]);
     }
     const source = fileSource(path, dirname(absolute));

@@ -22,6 +22,7 @@ import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../ship/errors.js';
 import { isProcessAlive } from '../util/atomic-file.js';
+import { errnoCode } from '../util/errno.js';
 
 export const LOCK_FILE_NAME = 'ship-hub.lock';
 
@@ -42,13 +43,6 @@ export type LockState =
   | { readonly state: 'held'; readonly pid: number }
   /** No live holder: the pid is dead (pid given) or the file does not hold a pid. */
   | { readonly state: 'stale'; readonly pid?: number };
-
-function errnoCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error) {
-    return typeof error.code === 'string' ? error.code : undefined;
-  }
-  return undefined;
-}
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -12,7 +12,7 @@ import type { Ski } from '../ship/ski.js';
 import type { Clock } from '../util/clock.js';
 import { ShipConnection } from './ship-connection.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, SHIP_PATH, SHIP_SUBPROTOCOL } from './ship-server.js';
-import { peerSkiOf, startShipTls, type ShipTlsContext } from './tls.js';
+import { connectShipTls, peerSkiOf, type ShipTlsContext } from './tls.js';
 
 /** ship-go's WebSocket dial timeout. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 5_000;
@@ -93,7 +93,7 @@ export async function connectShip(
   );
   let secure: tls.TLSSocket | undefined;
   try {
-    const dial = startShipTls({
+    const dial = connectShipTls({
       host: options.host,
       port: options.port,
       ctx: options.tls,
@@ -106,7 +106,7 @@ export async function connectShip(
         : {}),
     });
     cancelStep = dial.cancel;
-    secure = await dial.secured;
+    secure = await dial;
     cancelStep = undefined;
     throwIfAborted();
     onProgress?.({

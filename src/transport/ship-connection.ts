@@ -34,6 +34,10 @@ import type {
   ShipConnectionEvents,
   ShipConnectionOptions,
 } from './ship-connection-types.js';
+import { truncateUtf8 } from '../util/utf8.js';
+
+/** RFC 6455 §5.5: a control frame carries ≤ 125 bytes; the close code takes 2 of them. */
+const WS_CLOSE_REASON_MAX_BYTES = 123;
 
 /** WebSocket keep-alive (SHIP §4.2 as ship-go cites it): ping every 50 s, pong within 10 s. */
 export const PING_INTERVAL_MS = 50_000;
@@ -356,7 +360,7 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
     const ws = this.socket;
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
       try {
-        ws.close(code, truncateUtf8(reason, 123));
+        ws.close(code, truncateUtf8(reason, WS_CLOSE_REASON_MAX_BYTES));
       } catch {
         ws.terminate();
       }
@@ -476,14 +480,4 @@ function toUint8Array(data: WebSocket.RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;
-}
-
-/** WebSocket close reasons are limited to 123 bytes of UTF-8. */
-function truncateUtf8(text: string, maxBytes: number): string {
-  const buf = Buffer.from(text, 'utf8');
-  if (buf.length <= maxBytes) return text;
-  return buf
-    .subarray(0, maxBytes)
-    .toString('utf8')
-    .replace(/\uFFFD$/, '');
 }

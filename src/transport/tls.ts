@@ -234,11 +234,18 @@ export function serverNameFor(host: string, servername?: string): string | undef
   return name;
 }
 
-/** A TLS dial in progress, see {@link startShipTls}. */
-export interface ShipTlsDial {
-  /** Resolves once the handshake is complete; rejects as {@link connectShipTls} does. */
+/**
+ * A TLS dial in progress, see {@link connectShipTls}: a promise of the secured socket that can
+ * also be cancelled.
+ */
+export type ShipTlsDial = Promise<tls.TLSSocket> & {
+  /** Gives up: destroys the socket and rejects the dial with `reason` (no-op once settled). */
+  readonly cancel: (reason: Error) => void;
+};
+
+/** The dial before it is made awaitable: the promise and its cancel function. */
+interface DialParts {
   readonly secured: Promise<tls.TLSSocket>;
-  /** Gives up: destroys the socket and rejects `secured` with `reason` (no-op once settled). */
   readonly cancel: (reason: Error) => void;
 }
 
@@ -252,34 +259,36 @@ export interface ShipTlsDial {
  * ClientHello only from the connect callback, so the cap covers every record we send,
  * handshake included.
  *
+ * The dial is cancelled either through `signal` or through the returned `cancel()`.
+ * connectShip() uses `cancel()`: an AbortController and its listeners cost tens of microseconds
+ * per dial in a cold process (docs/performance.md), so a signal is wired only when given.
+ *
  * @throws TransportError when the connection or handshake fails or `signal` aborts (then the
  *   signal's reason is thrown if it is an Error); TimeoutError `SHIPHUB_ERR_CONNECT_TIMEOUT`
  *   when `timeoutMs` passes first.
  */
-export function connectShipTls(options: ConnectShipTlsOptions): Promise<tls.TLSSocket> {
+export function connectShipTls(options: ConnectShipTlsOptions): ShipTlsDial {
   const { signal } = options;
   const target = targetOf(options.host, options.port);
-  if (signal?.aborted === true) return Promise.reject(abortError(signal, target));
-  const dial = startShipTls(options);
-  if (signal === undefined) return dial.secured;
-  const onAbort = () => dial.cancel(abortError(signal, target));
-  signal.addEventListener('abort', onAbort, { once: true });
-  const forget = () => signal.removeEventListener('abort', onAbort);
-  dial.secured.then(forget, forget);
-  return dial.secured;
+  if (signal?.aborted === true) {
+    return Object.assign(Promise.reject(abortError(signal, target)), { cancel: () => undefined });
+  }
+  const dial = startDial(options);
+  if (signal !== undefined) {
+    const onAbort = () => dial.cancel(abortError(signal, target));
+    signal.addEventListener('abort', onAbort, { once: true });
+    const forget = () => signal.removeEventListener('abort', onAbort);
+    dial.secured.then(forget, forget);
+  }
+  return Object.assign(dial.secured, { cancel: dial.cancel });
 }
 
 function targetOf(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-/**
- * {@link connectShipTls} without an AbortSignal: the caller cancels through the returned
- * handle. connectShip() dials this way because an AbortController and its listeners cost
- * tens of microseconds per dial in a cold process (docs/performance.md); `options.signal` is
- * ignored here.
- */
-export function startShipTls(options: ConnectShipTlsOptions): ShipTlsDial {
+/** The dial of {@link connectShipTls}; `options.signal` is wired there, not here. */
+function startDial(options: ConnectShipTlsOptions): DialParts {
   const { host, port, ctx } = options;
   const target = targetOf(host, port);
   const servername = serverNameFor(host, options.servername);

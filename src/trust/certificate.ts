@@ -148,8 +148,6 @@ function decodeTime(bytes: Uint8Array, tlv: Tlv): Date {
 // Certificate fields
 // ---------------------------------------------------------------------------------------------
 
-/** id-ce-subjectKeyIdentifier (RFC 5280 §4.2.1.2). */
-const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14';
 const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 
 const KEY_TYPES: Readonly<Record<string, string>> = {
@@ -180,50 +178,25 @@ const SIGNATURE_ALGORITHMS: Readonly<Record<string, string>> = {
   '1.3.101.112': 'Ed25519',
 };
 
-/** What the DER walk extracts from a certificate. */
-interface CertificateFields {
-  /** The whole SubjectPublicKeyInfo. */
-  readonly spki: Uint8Array;
-  /** Contents of the subjectPublicKey BIT STRING, without the unused-bits byte. */
-  readonly publicKey: Uint8Array;
-  readonly keyAlgorithmOid: string;
-  readonly curveOid: string | undefined;
-  readonly signatureAlgorithmOid: string;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly serialNumber: string;
-  /** DER of issuer and subject Name, compared to tell a self-issued certificate. */
-  readonly issuerDer: Uint8Array;
-  readonly subjectDer: Uint8Array;
-  /** Every SubjectKeyIdentifier extension value found (RFC 5280 allows one). */
-  readonly skiExtensions: readonly Uint8Array[];
-}
-
-/** Reads a SubjectPublicKeyInfo element. */
+/** Reads a SubjectPublicKeyInfo element (a key on its own, not inside a certificate). */
 function readSpki(
   bytes: Uint8Array,
   spki: Tlv,
-): Pick<CertificateFields, 'spki' | 'publicKey' | 'keyAlgorithmOid' | 'curveOid'> {
+): { readonly publicKey: Uint8Array; readonly keyAlgorithmOid: string } {
   expectTag(spki, TAG_SEQUENCE, 'SubjectPublicKeyInfo');
   const [algorithm, bitString] = children(bytes, spki);
   if (algorithm === undefined || bitString === undefined) {
     throw new DerError('SubjectPublicKeyInfo is incomplete');
   }
-  const [oid, parameters] = children(bytes, expectTag(algorithm, TAG_SEQUENCE, 'key algorithm'));
+  const [oid] = children(bytes, expectTag(algorithm, TAG_SEQUENCE, 'key algorithm'));
   if (oid === undefined) throw new DerError('key algorithm without an OID');
   const keyAlgorithmOid = decodeOid(bytes, oid);
-  const curveOid =
-    keyAlgorithmOid === OID_EC_PUBLIC_KEY && parameters?.tag === TAG_OID
-      ? decodeOid(bytes, parameters)
-      : undefined;
   expectTag(bitString, TAG_BIT_STRING, 'subjectPublicKey');
   if (bitString.end <= bitString.start) throw new DerError('empty subjectPublicKey');
   return {
-    spki: bytes.subarray(spki.offset, spki.end),
     // The first content byte of a BIT STRING counts the unused bits (0 for keys).
     publicKey: bytes.subarray(bitString.start + 1, bitString.end),
     keyAlgorithmOid,
-    curveOid,
   };
 }
 
@@ -238,64 +211,51 @@ function keyIdentifier(bytes: Uint8Array, extnValue: Tlv | undefined): Uint8Arra
   return bytes.subarray(inner.start, inner.end);
 }
 
-function readExtensions(bytes: Uint8Array, wrapper: Tlv): Uint8Array[] {
-  const found: Uint8Array[] = [];
-  const [list] = children(bytes, wrapper);
-  if (list === undefined) return found;
-  for (const extension of children(bytes, expectTag(list, TAG_SEQUENCE, 'extensions'))) {
-    const parts = children(bytes, expectTag(extension, TAG_SEQUENCE, 'extension'));
-    const oid = parts[0];
-    if (oid === undefined || decodeOid(bytes, oid) !== OID_SUBJECT_KEY_IDENTIFIER) continue;
-    // extnID, critical BOOLEAN DEFAULT FALSE (contents not interpreted: Elli writes 0x01 for
-    // TRUE), extnValue OCTET STRING wrapping the DER of KeyIdentifier ::= OCTET STRING.
-    found.push(
-      keyIdentifier(
-        bytes,
-        parts.find((p, i) => i > 0 && p.tag === TAG_OCTET_STRING),
-      ),
-    );
-  }
-  return found;
+/** What {@link inspectCertificate} decodes beyond the walk. */
+interface CertificateDetails {
+  readonly publicKey: Uint8Array;
+  readonly keyAlgorithmOid: string;
+  readonly curveOid: string | undefined;
+  readonly signatureAlgorithmOid: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly serialNumber: string;
+  /** DER of issuer and subject Name, compared to tell a self-issued certificate. */
+  readonly issuerDer: Uint8Array;
+  readonly subjectDer: Uint8Array;
+  readonly skiExtensions: readonly Uint8Array[];
 }
 
-function readCertificate(der: Uint8Array): CertificateFields {
-  const certificate = expectTag(readTlv(der, 0, der.length), TAG_SEQUENCE, 'Certificate');
-  const [tbs, signatureAlgorithm] = children(der, certificate);
-  if (tbs === undefined || signatureAlgorithm === undefined) {
-    throw new DerError('Certificate is incomplete');
-  }
-  const fields = children(der, expectTag(tbs, TAG_SEQUENCE, 'TBSCertificate'));
+/** Decodes the fields {@link walkCertificate} only located. */
+function readDetails(der: Uint8Array, walk: CertificateWalk): CertificateDetails {
+  const { certificate, tbs, fieldsBeforeKey } = walk;
   // version [0] EXPLICIT is absent in v1 certificates.
-  const base = fields[0]?.tag === TAG_CONTEXT_0 ? 1 : 0;
-  const serial = fields[base];
-  const issuer = fields[base + 2];
-  const validity = fields[base + 3];
-  const subject = fields[base + 4];
-  const spki = fields[base + 5];
-  if (
-    serial === undefined ||
-    issuer === undefined ||
-    validity === undefined ||
-    subject === undefined ||
-    spki === undefined
-  ) {
-    throw new DerError('TBSCertificate is incomplete');
-  }
-  expectTag(serial, TAG_INTEGER, 'serialNumber');
+  const base = fieldsBeforeKey[0]?.tag === TAG_CONTEXT_0 ? 1 : 0;
+  const serial = expectTag(fieldsBeforeKey[base]!, TAG_INTEGER, 'serialNumber');
+  const issuer = fieldsBeforeKey[base + 2]!;
+  const validity = fieldsBeforeKey[base + 3]!;
+  const subject = fieldsBeforeKey[base + 4]!;
   const [notBefore, notAfter] = children(der, expectTag(validity, TAG_SEQUENCE, 'validity'));
   if (notBefore === undefined || notAfter === undefined) throw new DerError('validity incomplete');
+  if (tbs.end >= certificate.end) throw new DerError('Certificate is incomplete');
+  const signatureAlgorithm = readTlv(der, tbs.end, certificate.end);
   const [sigOid] = children(der, expectTag(signatureAlgorithm, TAG_SEQUENCE, 'signature'));
   if (sigOid === undefined) throw new DerError('signature algorithm without an OID');
-  const extensionsWrapper = fields.slice(base + 6).find((f) => f.tag === TAG_CONTEXT_3);
+  const keyAlgorithmOid = decodeOid(der, walk.keyAlgorithm);
   return {
-    ...readSpki(der, spki),
+    publicKey: walk.publicKey,
+    keyAlgorithmOid,
+    curveOid:
+      keyAlgorithmOid === OID_EC_PUBLIC_KEY && walk.curve?.tag === TAG_OID
+        ? decodeOid(der, walk.curve)
+        : undefined,
     signatureAlgorithmOid: decodeOid(der, sigOid),
     notBefore: decodeTime(der, notBefore),
     notAfter: decodeTime(der, notAfter),
     serialNumber: Buffer.from(der.subarray(serial.start, serial.end)).toString('hex'),
     issuerDer: der.subarray(issuer.offset, issuer.end),
     subjectDer: der.subarray(subject.offset, subject.end),
-    skiExtensions: extensionsWrapper === undefined ? [] : readExtensions(der, extensionsWrapper),
+    skiExtensions: walk.skiExtensions,
   };
 }
 
@@ -318,8 +278,16 @@ function rangeEquals(
   return true;
 }
 
-/** What identifying a peer needs (SHIP §12.2); the rest of the certificate is not decoded. */
-interface IdentityFields {
+/**
+ * What the one walk over a certificate finds: what identifying a peer needs (SHIP §12.2), decoded,
+ * and where the other fields are, not decoded (only {@link inspectCertificate} decodes them).
+ */
+interface CertificateWalk {
+  /** The outer Certificate SEQUENCE and its TBSCertificate. */
+  readonly certificate: Tlv;
+  readonly tbs: Tlv;
+  /** The TBSCertificate fields before the key: [version,] serial, signature, issuer, validity, subject. */
+  readonly fieldsBeforeKey: readonly Tlv[];
   /** The key algorithm OID element (tag, length, value), compared as bytes. */
   readonly keyAlgorithm: Tlv;
   /** The key algorithm's parameters element (the named curve for EC keys), if any. */
@@ -331,12 +299,12 @@ interface IdentityFields {
 }
 
 /**
- * The fields of {@link readCertificate} that identify a peer, read in one pass without building
- * child lists, strings or dates: it runs for every TLS handshake, on both ends, and most of the
- * time in V8's interpreter, so every step counts (docs/performance.md). The same structure
- * checks as {@link readCertificate} apply to the parts it reads.
+ * The one DER walk over a certificate, in one pass without building child lists, strings or
+ * dates: it runs for every TLS handshake, on both ends, and most of the time in V8's interpreter,
+ * so every step counts (docs/performance.md). {@link inspectCertificate} decodes the other fields
+ * from the positions it records.
  */
-function readIdentityFields(der: Uint8Array): IdentityFields {
+function walkCertificate(der: Uint8Array): CertificateWalk {
   const certificate = expectTag(readTlv(der, 0, der.length), TAG_SEQUENCE, 'Certificate');
   const tbs = expectTag(
     readTlv(der, certificate.start, certificate.end),
@@ -347,8 +315,10 @@ function readIdentityFields(der: Uint8Array): IdentityFields {
   // version [0] EXPLICIT is absent in v1 certificates; then serial, signature, issuer, validity
   // and subject come before the SubjectPublicKeyInfo.
   let skip = field.tag === TAG_CONTEXT_0 ? 6 : 5;
+  const fieldsBeforeKey: Tlv[] = [];
   while (skip-- > 0) {
     if (field.end >= tbs.end) throw new DerError('TBSCertificate is incomplete');
+    fieldsBeforeKey.push(field);
     field = readTlv(der, field.end, tbs.end);
   }
   const spki = expectTag(field, TAG_SEQUENCE, 'SubjectPublicKeyInfo');
@@ -395,6 +365,9 @@ function readIdentityFields(der: Uint8Array): IdentityFields {
     }
   }
   return {
+    certificate,
+    tbs,
+    fieldsBeforeKey,
     keyAlgorithm,
     curve,
     // The first content byte of a BIT STRING counts the unused bits (0 for keys).
@@ -491,9 +464,9 @@ export function fingerprintSha256(der: Uint8Array): string {
  * @throws TrustError `SHIPHUB_ERR_CERT_INVALID` if not even the DER walk can read it.
  */
 export function inspectCertificate(der: Uint8Array): CertificateInfo {
-  let fields: CertificateFields;
+  let fields: CertificateDetails;
   try {
-    fields = readCertificate(der);
+    fields = readDetails(der, walkCertificate(der));
   } catch (error) {
     throw new TrustError(
       'SHIPHUB_ERR_CERT_INVALID',
@@ -602,9 +575,9 @@ export function verifyPeerCertificate(
   der: Uint8Array,
   options: VerifyPeerOptions = {},
 ): PeerCertificateResult {
-  let fields: IdentityFields;
+  let fields: CertificateWalk;
   try {
-    fields = readIdentityFields(der);
+    fields = walkCertificate(der);
   } catch (error) {
     return refuse(
       'SHIPHUB_ERR_CERT_INVALID',
@@ -638,7 +611,7 @@ export function verifyPeerCertificate(
       REFUSE_HINT,
     );
   }
-  // One-shot hash straight to hex: this runs on every handshake (see readIdentityFields).
+  // One-shot hash straight to hex: this runs on every handshake (see walkCertificate).
   const computed = hash('sha1', fields.publicKey, 'hex') as Ski;
   const extensions = fields.skiExtensions;
   const extension = extensions[0];

@@ -21,6 +21,7 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError, InternalError } from '../ship/errors.js';
 import type { Ski } from '../ship/ski.js';
 import { writeFileAtomic, writeFileExclusive } from '../util/atomic-file.js';
+import { errnoCode } from '../util/errno.js';
 import { fingerprintSha256, inspectCertificate, loadX509, skiOfPublicKey } from './certificate.js';
 
 /** Default certificate lifetime: 10 years, as ship-go (protocol reference §1.3). */
@@ -89,14 +90,6 @@ const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function errnoCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error) {
-    const code = error.code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
 }
 
 /** A positive serial: 16 random bytes, first byte 0x01..0x7f (no sign bit, minimal DER). */

@@ -24,7 +24,9 @@ import { ConfigError } from '../ship/errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { removeStaleTempFiles } from '../util/atomic-file.js';
 import { StoreWriter } from './store-writer.js';
-import { formatTimestamp, readJsonStoreFile } from './trust-store.js';
+import { describeValue as describe, isJsonObject } from '../util/json-value.js';
+import { formatTimestamp, isRfc3339DateTime } from '../util/rfc3339.js';
+import { readJsonStoreFile } from './trust-store.js';
 
 /** The persisted counters. */
 export interface HubState {
@@ -58,7 +60,6 @@ export interface StateStoreOptions {
 }
 
 const COUNTERS = ['total_connections', 'failed_connections', 'handshakes', 'restarts'] as const;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 /** Error reasons become JSON keys and log fields: keep them short and tame. */
 const REASON = /^[A-Za-z0-9_.:-]{1,64}$/;
 const DEFAULT_FLUSH_DELAY_MS = 5000;
@@ -79,12 +80,6 @@ function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value) ?? typeof value;
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
 function parseState(path: string, data: Record<string, unknown>): Record<string, unknown> {
   const fail = (key: string, expected: string): never => {
     throw new ConfigError(
@@ -99,13 +94,13 @@ function parseState(path: string, data: Record<string, unknown>): Record<string,
   }
   for (const key of ['first_started_at', 'last_started_at']) {
     const value = data[key];
-    if (key in data && value !== null && !(typeof value === 'string' && RFC3339.test(value))) {
+    if (key in data && value !== null && !isRfc3339DateTime(value)) {
       fail(key, 'an RFC 3339 time such as "2024-01-09T10:30:00Z" or null');
     }
   }
   if ('error_counts' in data) {
     const counts = data.error_counts;
-    if (typeof counts !== 'object' || counts === null || Array.isArray(counts)) {
+    if (!isJsonObject(counts)) {
       fail('error_counts', 'an object of reason → count');
     }
     for (const [reason, count] of Object.entries(counts as Record<string, unknown>)) {

@@ -1,15 +1,15 @@
 /**
- * The write chain both JSON stores (trusted devices, hub state) share: every write is the whole
- * file, atomic (src/util/atomic-file.ts), one at a time; changes made while a write is queued
- * but has not taken its snapshot yet join it, and a failed write leaves the store dirty so the
- * next flush retries it.
+ * How both JSON stores (trusted devices, hub state) write: every write is the whole file, atomic
+ * and queued behind earlier writes of the same path (src/util/atomic-file.ts, the one write
+ * queue); changes made while a write is queued but has not taken its snapshot yet join it, and a
+ * failed write leaves the store dirty so the next flush retries it.
  */
 import { ConfigError } from '../ship/errors.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { withWriteQueue } from '../util/atomic-file.js';
 
 export class StoreWriter {
-  /** Tail of the write chain. */
-  #tail: Promise<void> = Promise.resolve();
+  /** The last write queued (settled or not). */
+  #last: Promise<void> = Promise.resolve();
   /** The write that is queued but has not taken its snapshot yet; joins a burst. */
   #queued: Promise<void> | undefined;
   /** True when memory holds changes the last completed write did not persist. */
@@ -51,36 +51,32 @@ export class StoreWriter {
   write(): Promise<void> {
     this.#dirty = true;
     if (this.#queued !== undefined) return this.#queued;
-    const write = this.#tail
-      .catch(() => undefined)
-      .then(async () => {
-        this.#queued = undefined;
-        this.#dirty = false;
-        const content = this.serialize();
-        try {
-          await writeFileAtomic(
-            this.path,
-            content,
-            this.mode === undefined ? {} : { mode: this.mode },
-          );
-        } catch (error) {
-          if (this.hooks.rollback !== true) this.#dirty = true;
-          const failure = new ConfigError(
-            'SHIPHUB_ERR_STORAGE',
-            `${this.path}: cannot write ${this.what}: ${
-              error instanceof Error ? error.message : String(error)
-            }`,
-            { cause: error, hint: 'check free space and permissions of the data directory' },
-          );
-          this.#lastError = failure;
-          this.hooks.settled?.(failure);
-          throw failure;
-        }
-        this.#lastError = undefined;
-        this.hooks.settled?.(undefined);
-      });
+    // The snapshot is taken when this write's turn in the path's queue comes, and the settled
+    // hook runs inside that turn, so the next write never snapshots before it.
+    const write = withWriteQueue(this.path, async (writeFile) => {
+      this.#queued = undefined;
+      this.#dirty = false;
+      const content = this.serialize();
+      try {
+        await writeFile(content, this.mode === undefined ? {} : { mode: this.mode });
+      } catch (error) {
+        if (this.hooks.rollback !== true) this.#dirty = true;
+        const failure = new ConfigError(
+          'SHIPHUB_ERR_STORAGE',
+          `${this.path}: cannot write ${this.what}: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          { cause: error, hint: 'check free space and permissions of the data directory' },
+        );
+        this.#lastError = failure;
+        this.hooks.settled?.(failure);
+        throw failure;
+      }
+      this.#lastError = undefined;
+      this.hooks.settled?.(undefined);
+    });
     this.#queued = write;
-    this.#tail = write;
+    this.#last = write;
     return write;
   }
 
@@ -89,7 +85,7 @@ export class StoreWriter {
     if (this.#dirty && this.#queued === undefined) await this.write();
     else if (this.#queued !== undefined) await this.#queued;
     // With rollback a failed write left nothing behind to flush; its callers got the error.
-    else if (this.hooks.rollback === true) await this.#tail.catch(() => undefined);
-    else await this.#tail;
+    else if (this.hooks.rollback === true) await this.#last.catch(() => undefined);
+    else await this.#last;
   }
 }

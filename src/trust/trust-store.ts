@@ -31,7 +31,10 @@ import { ConfigError } from '../ship/errors.js';
 import { parseSki, toSki, type Ski } from '../ship/ski.js';
 import type { Clock } from '../util/clock.js';
 import { removeStaleTempFiles } from '../util/atomic-file.js';
-import { checkJsonText } from '../util/json-check.js';
+import { errnoCode } from '../util/errno.js';
+import { parseCheckedJson, stripBom } from '../util/json-check.js';
+import { describeValue, isJsonObject } from '../util/json-value.js';
+import { formatTimestamp, isRfc3339DateTime } from '../util/rfc3339.js';
 import { StoreWriter } from './store-writer.js';
 
 /** One trusted device as stored; extra fields a person added are kept and returned too. */
@@ -71,30 +74,16 @@ export interface TrustStoreOptions {
   mode?: number;
 }
 
-/** RFC 3339 date-time as Go's time.Time marshals it (fraction up to ns, Z or offset). */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+/** Re-exported where it was first defined (the daemon imports it from here). */
+export { formatTimestamp };
 
-/** "2024-01-09T10:30:00Z": UTC, whole seconds, as the seed writes it. */
-export function formatTimestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
+/** Like {@link describeValue}, but an array is named, not printed (a whole store can be one). */
 function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return 'an array';
-  const text = JSON.stringify(value) ?? typeof value;
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return Array.isArray(value) ? 'an array' : describeValue(value);
 }
 
 /** Keys shown in messages: SKIs and field names; anything else is not echoed. */
 const SAFE_KEY = /^[A-Za-z0-9 _:.-]{1,64}$/;
-
-function errnoCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error) {
-    return typeof error.code === 'string' ? error.code : undefined;
-  }
-  return undefined;
-}
 
 /**
  * Reads and parses a JSON store file. Returns undefined when it does not exist. Anything else that
@@ -123,17 +112,17 @@ export async function readJsonStoreFile(
       hint: 'check the file permissions of the data directory',
     });
   }
-  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
   const keep = 'the file was left untouched; fix or remove it, then start again';
-  if (body.trim() === '') {
+  if (stripBom(text).trim() === '') {
     throw new ConfigError('SHIPHUB_ERR_STORE_INVALID', `${path}: ${what} is empty (${keep})`, {
       hint: 'an empty file is not valid JSON; write "{}" into it for an empty store',
     });
   }
   // Checked by our own walker first: positions right on every Node version, duplicate keys
   // found, and no message ever quotes the text (the path may be a symlink to another file).
-  const problem = checkJsonText(body);
-  if (problem !== undefined) {
+  const parsed = parseCheckedJson(text);
+  if (!parsed.ok) {
+    const { problem } = parsed;
     if (problem.kind === 'duplicate-key') {
       const key =
         problem.key !== undefined && SAFE_KEY.test(problem.key) ? ` "${problem.key}"` : '';
@@ -150,14 +139,14 @@ export async function readJsonStoreFile(
         `${problem.message} (${keep})`,
     );
   }
-  const value: unknown = JSON.parse(body);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  const value = parsed.value;
+  if (!isJsonObject(value)) {
     throw new ConfigError(
       'SHIPHUB_ERR_STORE_INVALID',
       `${path}: ${what} must be a JSON object, got ${describe(value)} (${keep})`,
     );
   }
-  return value as Record<string, unknown>;
+  return value;
 }
 
 /** Validates one entry of trusted_devices.json; returns it with a normalised SKI. */
@@ -170,10 +159,10 @@ function parseEntry(path: string, key: string, value: unknown): TrustedDevice {
   };
   const keySki = parseSki(key);
   if (keySki === undefined) fail('the key is not an SKI (expected 40 hexadecimal digits)');
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isJsonObject(value)) {
     return fail(`expected an object, got ${describe(value)}`);
   }
-  const entry = value as Record<string, unknown>;
+  const entry = value;
   const field = (name: string, expected: string, ok: (v: unknown) => boolean): void => {
     if (!ok(entry[name])) fail(`"${name}": expected ${expected}, got ${describe(entry[name])}`);
   };
@@ -190,7 +179,7 @@ function parseEntry(path: string, key: string, value: unknown): TrustedDevice {
   }
   for (const name of ['paired_at', 'last_connection']) {
     field(name, 'an RFC 3339 time such as "2024-01-09T10:30:00Z"', (v) => {
-      return typeof v === 'string' && RFC3339.test(v);
+      return isRfc3339DateTime(v);
     });
   }
   field(

@@ -5,7 +5,8 @@
  * power cut. A reader therefore sees either the old or the new file, never a partial one.
  *
  * Writes to the same path are serialised through a per-path promise chain, so two concurrent
- * callers cannot interleave and the last call wins.
+ * callers cannot interleave and the last call wins. It is the only write queue: the JSON stores
+ * queue their writes here too ({@link withWriteQueue}).
  *
  * A target that is a symbolic link is followed: the file it points to is replaced (its temporary
  * file is created next to it, so the rename stays within one file system) and the link stays a
@@ -29,6 +30,7 @@ import {
   unlink,
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { errnoCode } from './errno.js';
 
 /** Options of {@link writeFileAtomic}. */
 export interface WriteFileAtomicOptions {
@@ -54,13 +56,6 @@ function tempPathFor(target: string): string {
   tempCounter = (tempCounter + 1) % Number.MAX_SAFE_INTEGER;
   const unique = `${process.pid}.${tempCounter}.${randomBytes(4).toString('hex')}`;
   return join(dirname(target), `${tempPrefix(target)}${unique}${TEMP_SUFFIX}`);
-}
-
-function errnoCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error) {
-    return typeof error.code === 'string' ? error.code : undefined;
-  }
-  return undefined;
 }
 
 /** fsync a directory so a rename in it is durable; platforms that cannot do it are tolerated. */
@@ -153,10 +148,33 @@ export function writeFileAtomic(
   data: string | Uint8Array,
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
+  return withWriteQueue(path, (write) => write(data, options));
+}
+
+/** The atomic write of one path, as {@link withWriteQueue} hands it to its task. */
+export type QueuedWrite = (
+  data: string | Uint8Array,
+  options?: WriteFileAtomicOptions,
+) => Promise<void>;
+
+/**
+ * Runs `task` in the write queue of `path`: after every write of that path queued before it, and
+ * before any queued after it. The task gets the atomic write of `path` (the same as
+ * {@link writeFileAtomic}, without queueing again). This is the one serialisation of file writes:
+ * the JSON stores use it to take their snapshot only when their write's turn has come, so changes
+ * made while an earlier write runs join the next one (src/trust/store-writer.ts).
+ */
+export function withWriteQueue<T>(
+  path: string,
+  task: (write: QueuedWrite) => Promise<T>,
+): Promise<T> {
   const target = resolve(path);
   const previous = chains.get(target) ?? Promise.resolve();
-  const run = previous.then(() => writeNow(target, data, options));
-  const tail = run.catch(() => undefined);
+  const run = previous.then(() => task((data, options = {}) => writeNow(target, data, options)));
+  const tail = run.then(
+    () => undefined,
+    () => undefined,
+  );
   chains.set(target, tail);
   void tail.then(() => {
     if (chains.get(target) === tail) chains.delete(target);

@@ -1,9 +1,33 @@
 /**
  * The clock port. Everything that needs the time or a timer gets a Clock passed down from the
  * composition root (createHub / the CLI); tests pass a FakeClock and advance it by hand.
+ *
+ * Every timer has a name, and the clock lists the timers still pending (as matter.js's time
+ * registry does), so a diagnostic dump or a test can say what the process is waiting for. Nothing
+ * in src/ calls setTimeout or setInterval itself; lint enforces that outside this file.
  */
 export interface TimerHandle {
   cancel(): void;
+}
+
+/** Options of {@link Clock.setTimer}. */
+export interface TimerOptions {
+  /**
+   * Whether the timer lets the process exit while it is pending. Default true: protocol and
+   * utility timers never hold a daemon open on their own (house style). A CLI's browse window,
+   * which is the only thing the process is waiting for, passes false.
+   */
+  readonly unref?: boolean;
+}
+
+/** A timer that was started and has neither fired nor been cancelled. */
+export interface PendingTimer {
+  /** The name given to {@link Clock.setTimer}, e.g. `helloRemote` or `avahi-reconnect`. */
+  readonly name: string;
+  /** When it fires, on the scale of {@link Clock.now}. */
+  readonly dueAt: number;
+  /** False if the timer holds the process open. */
+  readonly unref: boolean;
 }
 
 export interface Clock {
@@ -11,8 +35,15 @@ export interface Clock {
   now(): number;
   /** Wall-clock time for persisted timestamps (paired_at, last_connection). */
   wallNow(): Date;
-  /** Runs `callback` once after `delayMs`. `name` is for diagnostics only. */
-  setTimer(name: string, delayMs: number, callback: () => void): TimerHandle;
+  /** Runs `callback` once after `delayMs`. `name` identifies the timer in {@link listTimers}. */
+  setTimer(
+    name: string,
+    delayMs: number,
+    callback: () => void,
+    options?: TimerOptions,
+  ): TimerHandle;
+  /** The pending timers, soonest first (diagnostics). */
+  listTimers(): readonly PendingTimer[];
 }
 
 /**
@@ -28,6 +59,11 @@ export interface PlatformTimers {
   clearTimeout(timer: { unref(): unknown }): void;
 }
 
+/** Sorts pending timers soonest first; equal times in start order (the array's order). */
+export function sortPendingTimers(timers: Iterable<PendingTimer>): PendingTimer[] {
+  return [...timers].sort((a, b) => a.dueAt - b.dueAt);
+}
+
 /** A clock on real time: performance.now() for durations, Date for wall time, unref'd timers. */
 export function createSystemClock(
   timers: PlatformTimers = {
@@ -35,22 +71,36 @@ export function createSystemClock(
     clearTimeout: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
   },
 ): Clock {
+  const pending = new Set<PendingTimer>();
   return {
     now: () => performance.now(),
     wallNow: () => new Date(),
-    setTimer(_name, delayMs, callback) {
+    setTimer(name, delayMs, callback, options) {
+      const unref = options?.unref ?? true;
       // Delays beyond MAX_TIMER_DELAY_MS (or not finite) run as a chain of maximal timers.
       let remainingMs = Number.isFinite(delayMs) ? Math.max(0, delayMs) : Number.MAX_VALUE;
+      const entry: PendingTimer = { name, dueAt: performance.now() + remainingMs, unref };
+      pending.add(entry);
+      const fire = (): void => {
+        pending.delete(entry);
+        callback();
+      };
       let timer: { unref(): unknown };
       const arm = (): void => {
         const stepMs = Math.min(remainingMs, MAX_TIMER_DELAY_MS);
         remainingMs -= stepMs;
-        timer = timers.setTimeout(remainingMs > 0 ? arm : callback, stepMs);
-        timer.unref();
+        timer = timers.setTimeout(remainingMs > 0 ? arm : fire, stepMs);
+        if (unref) timer.unref();
       };
       arm();
-      return { cancel: () => timers.clearTimeout(timer) };
+      return {
+        cancel: () => {
+          pending.delete(entry);
+          timers.clearTimeout(timer);
+        },
+      };
     },
+    listTimers: () => sortPendingTimers(pending),
   };
 }
 

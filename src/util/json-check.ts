@@ -203,3 +203,39 @@ export function checkJsonText(text: string): JsonProblem | undefined {
     };
   }
 }
+
+/** What {@link parseCheckedJson} returns. */
+export type CheckedJson =
+  | { readonly ok: true; readonly value: unknown }
+  | {
+      readonly ok: false;
+      readonly problem: JsonProblem;
+      /** For the two mistakes people make most in hand-edited JSON, what to do; else ''. */
+      readonly hint: string;
+    };
+
+/**
+ * Parses the text of a file people edit: a UTF-8 byte order mark is dropped, the text is checked
+ * with {@link checkJsonText} first (positions right on every Node version, duplicate keys found,
+ * nothing quoted), and only then handed to JSON.parse. The config loader and both JSON stores
+ * read their files through this; each words the problem for its own file.
+ */
+export function parseCheckedJson(text: string): CheckedJson {
+  const body = stripBom(text);
+  const problem = checkJsonText(body);
+  if (problem === undefined) return { ok: true, value: JSON.parse(body) as unknown };
+  const next = body.slice(problem.offset, problem.offset + 2);
+  const hint =
+    next === '//' || next === '/*'
+      ? 'comments are not allowed in JSON; remove them'
+      : /,\s*$/.test(body.slice(0, problem.offset)) &&
+          /^[}\]]/.test(body.slice(problem.offset).trimStart())
+        ? 'trailing commas are not allowed in JSON'
+        : '';
+  return { ok: false, problem, hint };
+}
+
+/** The text without a leading UTF-8 byte order mark (editors on Windows write one). */
+export function stripBom(text: string): string {
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
+}

@@ -1,9 +1,10 @@
-import type { Clock, TimerHandle } from '../../src/util/clock.js';
+import type { Clock, PendingTimer, TimerHandle, TimerOptions } from '../../src/util/clock.js';
 
 interface Pending {
   readonly at: number;
   readonly seq: number;
   readonly name: string;
+  readonly unref: boolean;
   readonly callback: () => void;
   cancelled: boolean;
 }
@@ -12,7 +13,7 @@ interface Pending {
 export class FakeClock implements Clock {
   private current: number;
   private seq = 0;
-  private pending: Pending[] = [];
+  private queue: Pending[] = [];
   readonly wallEpochMs: number;
 
   constructor(start = 0, wallEpochMs = Date.UTC(2026, 0, 1)) {
@@ -28,20 +29,30 @@ export class FakeClock implements Clock {
     return new Date(this.wallEpochMs + this.current);
   }
 
-  setTimer(name: string, delayMs: number, callback: () => void): TimerHandle {
+  setTimer(
+    name: string,
+    delayMs: number,
+    callback: () => void,
+    options?: TimerOptions,
+  ): TimerHandle {
     const entry: Pending = {
       at: this.current + Math.max(0, delayMs),
       seq: ++this.seq,
       name,
+      unref: options?.unref ?? true,
       callback,
       cancelled: false,
     };
-    this.pending.push(entry);
+    this.queue.push(entry);
     return {
       cancel: () => {
         entry.cancelled = true;
       },
     };
+  }
+
+  listTimers(): readonly PendingTimer[] {
+    return this.live().map((p) => ({ name: p.name, dueAt: p.at, unref: p.unref }));
   }
 
   /** Names of the timers still pending, soonest first. */
@@ -60,7 +71,7 @@ export class FakeClock implements Clock {
       next.callback();
     }
     this.current = target;
-    this.pending = this.live();
+    this.queue = this.live();
   }
 
   /**
@@ -79,7 +90,7 @@ export class FakeClock implements Clock {
       await flush();
     }
     this.current = target;
-    this.pending = this.live();
+    this.queue = this.live();
     await flush();
   }
 
@@ -94,10 +105,10 @@ export class FakeClock implements Clock {
   }
 
   private live(): Pending[] {
-    this.pending = this.pending
+    this.queue = this.queue
       .filter((p) => !p.cancelled)
       .sort((a, b) => a.at - b.at || a.seq - b.seq);
-    return this.pending;
+    return this.queue;
   }
 }
 

@@ -134,9 +134,8 @@ export async function runDiscover(options: DiscoverOptions): Promise<number> {
     await provider.start();
     await new Promise<void>((resolve) => {
       const delayMs = Math.max(0, options.timeoutMs);
-      // The system clock's timers are unref'd; the browse window must hold the process open.
-      if (options.clock === undefined) setTimeout(resolve, delayMs);
-      else clock.setTimer('discover-timeout', delayMs, resolve);
+      // The browse window is all the process waits for: this timer must hold it open.
+      clock.setTimer('discover-timeout', delayMs, resolve, { unref: false });
     });
     services = provider.services();
   } finally {

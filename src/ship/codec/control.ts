@@ -32,7 +32,6 @@ import {
   UINT16_MAX,
   UINT32_MAX,
   UINT8_MAX,
-  isJsonObject,
   isUint,
   optionalBoolean,
   optionalChild,
@@ -45,6 +44,7 @@ import {
   requiredString,
   requiredUint,
 } from './elements.js';
+import { isJsonObject } from '../../util/json-value.js';
 import { jsonString } from './json-text.js';
 
 /** `connectionHello.phase` values (SHIP §13.4.4.1). */

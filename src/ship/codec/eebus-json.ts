@@ -35,6 +35,7 @@
  * instead of overflowing the stack, so a caller feeding peer data must catch it (or bound the
  * message size, which bounds the depth).
  */
+import { isJsonObject } from '../../util/json-value.js';
 
 /** Nesting depth beyond which the converters give up (real SPINE datagrams stay below 20). */
 export const EEBUS_JSON_DEFAULT_MAX_DEPTH = 512;
@@ -43,11 +44,6 @@ export const EEBUS_JSON_DEFAULT_MAX_DEPTH = 512;
 export interface EebusJsonOptions {
   /** Deepest nesting converted before a `RangeError`; default {@link EEBUS_JSON_DEFAULT_MAX_DEPTH}. */
   maxDepth?: number;
-}
-
-/** Object (not null, not an array): what JSON calls an object. */
-function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -6,6 +6,7 @@
  * Internal to the codec: decoders throw {@link FieldError}, and `decodeMessage` turns it into an
  * `invalidField` result at its boundary, so no peer fault ever leaves the codec as an exception.
  */
+import { isJsonObject } from '../../util/json-value.js';
 
 /** A field problem found while decoding; `detail` names the element path and the problem. */
 export class FieldError extends Error {
@@ -29,11 +30,6 @@ export const UINT8_MAX = 0xff;
 export const PIN_PATTERN = /^[0-9a-fA-F]{8,16}$/;
 /** xs:hexBinary (data `extension.binary`, SHIP §13.4.5): pairs of hex digits. */
 export const HEX_BINARY_PATTERN = /^(?:[0-9a-fA-F]{2})*$/;
-
-/** What JSON calls an object: not null, not an array. */
-export function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** True for an integer in 0..max (the XSD unsigned types). */
 export function isUint(value: unknown, max: number): value is number {

@@ -27,7 +27,8 @@ import {
   encodeMessageProtocolHandshakeError,
 } from './control.js';
 import { decodeData, encodeDataJson } from './data.js';
-import { FieldError, isJsonObject, isUint } from './elements.js';
+import { isJsonObject } from '../../util/json-value.js';
+import { FieldError, isUint } from './elements.js';
 import { frameText } from './json-text.js';
 
 /** Options of {@link decodeMessage}. */

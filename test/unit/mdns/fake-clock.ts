@@ -1,50 +1,9 @@
-/** A minimal fake Clock for the mDNS tests: timers fire only when the test advances time. */
-import type { Clock, TimerHandle } from '../../../src/util/clock.js';
+/** The shared FakeClock (test/helpers), with the name the mDNS tests use for its pending timers. */
+import { FakeClock as SharedFakeClock } from '../../helpers/fake-clock.js';
 
-interface FakeTimer {
-  id: number;
-  name: string;
-  at: number;
-  callback: () => void;
-}
-
-export class FakeClock implements Clock {
-  private time = 0;
-  private nextId = 1;
-  private readonly timers = new Map<number, FakeTimer>();
-
-  now(): number {
-    return this.time;
-  }
-
-  wallNow(): Date {
-    return new Date(Date.UTC(2026, 0, 1) + this.time);
-  }
-
-  setTimer(name: string, delayMs: number, callback: () => void): TimerHandle {
-    const id = this.nextId++;
-    this.timers.set(id, { id, name, at: this.time + Math.max(0, delayMs), callback });
-    return { cancel: () => this.timers.delete(id) };
-  }
-
-  /** Names of pending timers (diagnostics). */
+export class FakeClock extends SharedFakeClock {
+  /** Names of pending timers, soonest first. */
   pending(): string[] {
-    return [...this.timers.values()].map((t) => t.name);
-  }
-
-  /** Moves time forward, firing due timers in order (also ones they schedule). */
-  advance(ms: number): void {
-    const end = this.time + ms;
-    for (let guard = 0; guard < 100_000; guard++) {
-      let next: FakeTimer | undefined;
-      for (const timer of this.timers.values()) {
-        if (timer.at <= end && (next === undefined || timer.at < next.at)) next = timer;
-      }
-      if (next === undefined) break;
-      this.timers.delete(next.id);
-      this.time = Math.max(this.time, next.at);
-      next.callback();
-    }
-    this.time = end;
+    return this.pendingTimers();
   }
 }

@@ -5,11 +5,11 @@ import {
   parseShipTxt,
   shipQrText,
   shipTxtSize,
-  truncateUtf8,
   txtToBuffers,
   type ShipTxtInfo,
 } from '../../../src/mdns/txt.js';
 import { ConfigError } from '../../../src/ship/errors.js';
+import { truncateUtf8 } from '../../../src/util/utf8.js';
 
 /**
  * What ship-go (zeroconf provider) put on the wire in ../../shared/vectors/shipgo-mdns-netns.txt,

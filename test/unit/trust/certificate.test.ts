@@ -257,9 +257,9 @@ describe('verifyPeerCertificate (SHIP §12.2, checklist items 6-7)', () => {
 });
 
 describe('the one-pass identity walk of verifyPeerCertificate', () => {
-  // verifyPeerCertificate reads only what identifies a peer, in one pass (it runs on every
-  // handshake); inspectCertificate reads everything. On any input both must see the same key
-  // and the same SubjectKeyIdentifier.
+  // verifyPeerCertificate decodes only what identifies a peer (it runs on every handshake);
+  // inspectCertificate decodes everything from the same walk. On any input both must see the
+  // same key and the same SubjectKeyIdentifier.
   function agree(der: Uint8Array): void {
     let info: ReturnType<typeof inspectCertificate> | undefined;
     try {

@@ -257,7 +257,12 @@ describe('trusted_devices.json written by hand', () => {
     await writeFile(state, '{ "restarts": 1,\n  "token": "s3cr3t-value" "x": 1 }');
     await assert.rejects(
       StateStore.open(state, {
-        clock: { ...clock, now: () => 0, setTimer: () => ({ cancel: () => undefined }) },
+        clock: {
+          ...clock,
+          now: () => 0,
+          setTimer: () => ({ cancel: () => undefined }),
+          listTimers: () => [],
+        },
       }),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
@@ -315,6 +320,7 @@ describe('hub_state.json broken', () => {
     now: () => 0,
     wallNow: () => new Date('2024-01-09T10:30:00Z'),
     setTimer: () => ({ cancel: () => undefined }),
+    listTimers: () => [],
   };
 
   it('with onCorrupt: kept aside as .corrupt-<time>, start with fresh counters', async () => {

@@ -31,6 +31,8 @@ function fakeClock(iso: string) {
       }
     },
     pending: () => timers.filter((t) => t.live).map((t) => t.name),
+    listTimers: () =>
+      timers.filter((t) => t.live).map((t) => ({ name: t.name, dueAt: t.at, unref: true })),
   };
   return clock;
 }

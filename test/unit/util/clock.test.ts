@@ -8,12 +8,17 @@ import {
 
 /** Platform timers that only record what they were asked to do; `fire` runs one by hand. */
 function recordingTimers() {
-  const armed: Array<{ delayMs: number; callback: () => void; cleared: boolean }> = [];
+  const armed: Array<{
+    delayMs: number;
+    callback: () => void;
+    cleared: boolean;
+    unrefd: boolean;
+  }> = [];
   const timers: PlatformTimers = {
     setTimeout(callback, delayMs) {
-      const entry = { delayMs, callback, cleared: false };
+      const entry = { delayMs, callback, cleared: false, unrefd: false };
       armed.push(entry);
-      return { unref: () => entry, entry };
+      return { unref: () => (entry.unrefd = true), entry };
     },
     clearTimeout(timer) {
       (timer as unknown as { entry: { cleared: boolean } }).entry.cleared = true;
@@ -56,6 +61,39 @@ describe('systemClock timers', () => {
     assert.deepEqual(
       armed.map((a) => a.delayMs),
       [50, 0, MAX_TIMER_DELAY_MS],
+    );
+  });
+
+  it('lists pending timers by name, soonest first, until they fire or are cancelled', () => {
+    const { armed, timers } = recordingTimers();
+    const clock = createSystemClock(timers);
+    clock.setTimer('later', 5_000, () => undefined);
+    const soon = clock.setTimer('soon', 10, () => undefined);
+    clock.setTimer('window', 1_000, () => undefined, { unref: false });
+    assert.deepEqual(
+      clock.listTimers().map((t) => [t.name, t.unref]),
+      [
+        ['soon', true],
+        ['window', false],
+        ['later', true],
+      ],
+    );
+    soon.cancel();
+    armed[0]!.callback(); // 'later' fires
+    assert.deepEqual(
+      clock.listTimers().map((t) => t.name),
+      ['window'],
+    );
+  });
+
+  it('unrefs timers unless told not to', () => {
+    const { armed, timers } = recordingTimers();
+    const clock = createSystemClock(timers);
+    clock.setTimer('utility', 10, () => undefined);
+    clock.setTimer('browseWindow', 10, () => undefined, { unref: false });
+    assert.deepEqual(
+      armed.map((a) => a.unrefd),
+      [true, false],
     );
   });
 });
