@@ -43,7 +43,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/ship/**/*.ts'],
+    files: ['src/ship/**/*.ts', 'src/spine/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
