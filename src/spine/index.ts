@@ -8,3 +8,5 @@ export * from './model/datagram.js';
 export * from './codec/datagram.js';
 export { parseJsonLossless, stringifyJson } from './codec/json-lossless.js';
 export type { LosslessParseResult } from './codec/json-lossless.js';
+export * from './model/device.js';
+export * from './device/discovery.js';
