@@ -10,3 +10,5 @@ export { parseJsonLossless, stringifyJson } from './codec/json-lossless.js';
 export type { LosslessParseResult } from './codec/json-lossless.js';
 export * from './model/device.js';
 export * from './device/discovery.js';
+/** Request/reply correlation: `correlation.step(state, input)`. */
+export * as correlation from './correlation/machine.js';
