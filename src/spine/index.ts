@@ -12,3 +12,4 @@ export * from './model/device.js';
 export * from './device/discovery.js';
 /** Request/reply correlation: `correlation.step(state, input)`. */
 export * as correlation from './correlation/machine.js';
+export * from './device/local.js';
