@@ -13,3 +13,4 @@ export * from './device/discovery.js';
 /** Request/reply correlation: `correlation.step(state, input)`. */
 export * as correlation from './correlation/machine.js';
 export * from './device/local.js';
+export * from './merge/merge.js';
