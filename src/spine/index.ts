@@ -14,3 +14,4 @@ export * from './device/discovery.js';
 export * as correlation from './correlation/machine.js';
 export * from './device/local.js';
 export * from './merge/merge.js';
+export * from './correlation/decode-errors.js';
