@@ -180,6 +180,7 @@ function readAddress(value: unknown, path: string): FeatureAddress {
   return address;
 }
 
+/** One of the six `cmdClassifier` values (spine-protocol.md §2.2). */
 function isClassifier(value: unknown): value is CmdClassifier {
   return typeof value === 'string' && (CMD_CLASSIFIERS as readonly string[]).includes(value);
 }
@@ -316,6 +317,7 @@ function readFilter(value: unknown, path: string): SpineFilter {
   return filter;
 }
 
+/** Defines an own property, so a peer key `__proto__` stays data (no prototype pollution). */
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(target, key, {
     value,
@@ -491,6 +493,7 @@ function counterValue(counter: MsgCounter): number | bigint {
   return counter <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(counter) : counter;
 }
 
+/** A FeatureAddress in XSD order device, entity, feature (spine-protocol.md §2.1). */
 function plainAddress(address: FeatureAddress): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (address.device !== undefined) out.device = address.device;
@@ -499,10 +502,12 @@ function plainAddress(address: FeatureAddress): Record<string, unknown> {
   return out;
 }
 
+/** Writes a named element (function data, selectors, elements) under its own name (§2.1, §3.1). */
 function plainNamed(target: Record<string, unknown>, named: NamedValue | undefined): void {
   if (named !== undefined) setOwn(target, named.name, named.value);
 }
 
+/** Writes back elements kept as unknown, after the known ones (SPINE_PS 4.3.4 leniency). */
 function plainUnknown(target: Record<string, unknown>, unknown: object | undefined): void {
   if (unknown === undefined) return;
   for (const [key, child] of Object.entries(unknown)) setOwn(target, key, child);

@@ -34,6 +34,7 @@ class ParseStop extends Error {
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const INTEGER = /^-?\d+$/;
 
+/** Defines an own property, so a key `__proto__` stays data (no prototype pollution). */
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') {
     Object.defineProperty(target, key, {
@@ -194,6 +195,7 @@ export function stringifyJson(value: unknown): string {
   return write(value) ?? 'null';
 }
 
+/** Minified JSON of one value; `undefined` for what JSON.stringify omits (spine-protocol.md §1). */
 function write(value: unknown): string | undefined {
   switch (typeof value) {
     case 'string':

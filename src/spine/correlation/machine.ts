@@ -243,6 +243,7 @@ function takeCounter(state: CorrelationState): { counter: MsgCounter; next: MsgC
   return { counter, next: following(counter) };
 }
 
+/** Fills in our device address where a source address lacks it (spine-protocol.md §2.4). */
 function withDevice(address: FeatureAddress, device: string): FeatureAddress {
   return address.device === undefined ? { device, ...address } : address;
 }
@@ -300,6 +301,7 @@ function answerHeader(
   };
 }
 
+/** The `resultData` cmd of a result datagram (spine-protocol.md §6.1). */
 function resultCmd(result: ResultData): SpineCmd {
   const value: Record<string, unknown> = { errorNumber: result.errorNumber };
   if (result.description !== undefined) value.description = result.description;
@@ -347,6 +349,7 @@ export function step(state: CorrelationState, input: CorrelationInput): Correlat
   }
 }
 
+/** Leaves the state unchanged and reports why nothing was sent. */
 function refuse(
   state: CorrelationState,
   reason: 'closed' | 'tooManyPending' | 'resultIsNeverAnswered',
@@ -357,6 +360,7 @@ function refuse(
   return { state, effects: [{ kind: 'event', event }] };
 }
 
+/** Counts, addresses and sends a request; registers it as pending if it expects an answer (§2.2, §2.3, §6.4). */
 function sendRequest(
   state: CorrelationState,
   now: number,
@@ -403,6 +407,7 @@ function sendRequest(
   return { state: next, effects };
 }
 
+/** Matches a reply/result by msgCounterReference or hands the datagram on; sends the result §6.2 asks for when the outcome is known. */
 function receive(
   state: CorrelationState,
   now: number,
@@ -449,6 +454,7 @@ function receive(
   return { state: next, effects };
 }
 
+/** Sends a `result` for a received datagram, never for a result (§6.2, SPINE-TS-DATA-06). */
 function acknowledge(
   state: CorrelationState,
   request: SpineHeader,
@@ -463,6 +469,7 @@ function acknowledge(
   return { state: sent.state, effects };
 }
 
+/** Reports every request whose deadline has passed and re-arms the timer (spine-protocol.md §6.4). */
 function expire(state: CorrelationState, now: number, effects: CorrelationEffect[]) {
   const table = new Map(state.pending);
   for (const request of state.pending.values()) {

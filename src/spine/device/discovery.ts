@@ -58,6 +58,7 @@ function readOperations(value: unknown): FunctionOperations {
   };
 }
 
+/** Copies the optional text elements that are present (label, description, …; §5.1). */
 function copyText<T extends object>(target: T, source: Record<string, unknown>, keys: string[]) {
   for (const key of keys) {
     const value = stringOf(source, key);
@@ -65,6 +66,7 @@ function copyText<T extends object>(target: T, source: Record<string, unknown>, 
   }
 }
 
+/** The entity path of an address, if it is a list of unsigned integers (spine-protocol.md §4.3). */
 function readEntityPath(address: Record<string, unknown>): number[] | undefined {
   const entity = own(address, 'entity');
   const path = asList(entity);
@@ -290,6 +292,7 @@ export function applyDiscoveryNotify(
   return { ok: true, change: { device, added, removed, warnings } };
 }
 
+/** Entities added and removed between two snapshots (full discovery notify, spine-protocol.md §5.3). */
 function diff(
   known: DeviceDescription,
   device: DeviceDescription,

@@ -76,10 +76,12 @@ export const NODE_MANAGEMENT_FUNCTIONS: readonly SupportedFunction[] = [
   readable('nodeManagementDestinationListData'),
 ];
 
+/** A function announced `{"read":{}}` (spine-protocol.md §4.5). */
 function readable(name: string): SupportedFunction {
   return { function: name, read: true, readPartial: false, write: false, writePartial: false };
 }
 
+/** A call, announced with empty possibleOperations (spine-protocol.md §4.5). */
 function callable(name: string): SupportedFunction {
   return { function: name, read: false, readPartial: false, write: false, writePartial: false };
 }
@@ -272,6 +274,7 @@ function possibleOperations(fn: SupportedFunction): Record<string, unknown> {
   return ops;
 }
 
+/** `deviceInformation.description` in XSD order (spine-protocol.md §5.1). */
 function deviceInformation(device: DeviceDescription, lastStateChange?: LastStateChange) {
   // XSD order of NetworkManagementDeviceDescriptionData (§5.1).
   const description: Record<string, unknown> = {};
@@ -286,6 +289,7 @@ function deviceInformation(device: DeviceDescription, lastStateChange?: LastStat
   return { description };
 }
 
+/** One `entityInformation` entry in XSD order (spine-protocol.md §5.1, §5.3). */
 function entityInformation(
   device: DeviceDescription,
   entity: EntityDescription,
@@ -304,6 +308,7 @@ function entityInformation(
   return { description };
 }
 
+/** One `featureInformation` entry in XSD order; client features without supportedFunction (§5.1). */
 function featureInformation(
   device: DeviceDescription,
   entity: EntityDescription,

@@ -103,6 +103,7 @@ export type MergeResult =
 
 type Item = Record<string, unknown>;
 
+/** The error `result` a merge failure turns into (spine-protocol.md §6.3). */
 function fail(errorNumber: number, description: string): MergeResult {
   return { ok: false, errorNumber, description };
 }
@@ -143,6 +144,7 @@ function mergeFields(stored: Item, incoming: Item): Item {
   return out;
 }
 
+/** The key field values of an item, with defaults; undefined if one is missing (§3.3, §3.4). */
 function keyOf(item: Item, rule: ListMergeRule): unknown[] | undefined {
   const key: unknown[] = [];
   for (const field of rule.keys) {
@@ -153,6 +155,7 @@ function keyOf(item: Item, rule: ListMergeRule): unknown[] | undefined {
   return key;
 }
 
+/** True if two key tuples are equal. */
 function sameKey(a: readonly unknown[], b: readonly unknown[]): boolean {
   return a.length === b.length && a.every((value, index) => value === b[index]);
 }
@@ -172,6 +175,7 @@ function sortByKey(items: Item[], rule: ListMergeRule): Item[] {
   });
 }
 
+/** The list entries of function data in any received form (`{}` = empty list; §1). */
 function itemsOf(data: unknown, rule: ListMergeRule): Item[] {
   if (!isObject(data)) return [];
   return asList(data[rule.entry]).filter(isObject);
