@@ -49,7 +49,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: IMPURE_MODULES, message: 'src/ship is the pure protocol core: no I/O.' },
+            { group: IMPURE_MODULES, message: 'src/ship and src/spine are the pure protocol cores: no I/O.' },
             {
               group: [
                 '**/transport/**',
@@ -59,7 +59,7 @@ export default tseslint.config(
                 '**/mdns/**',
                 '**/trust/**',
               ],
-              message: 'src/ship may only depend on src/util.',
+              message: 'src/ship may only depend on src/util (src/spine also on src/ship).',
             },
           ],
         },
