@@ -49,7 +49,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: IMPURE_MODULES, message: 'src/ship and src/spine are the pure protocol cores: no I/O.' },
+            {
+              group: IMPURE_MODULES,
+              message: 'src/ship and src/spine are the pure protocol cores: no I/O.',
+            },
             {
               group: [
                 '**/transport/**',
