@@ -116,13 +116,16 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/ship/**/*.ts'],
+    files: ['src/ship/**/*.ts', 'src/spine/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: IMPURE_MODULES, message: 'src/ship is the pure protocol core: no I/O.' },
+            {
+              group: IMPURE_MODULES,
+              message: 'src/ship and src/spine are the pure protocol cores: no I/O.',
+            },
             {
               group: [
                 '**/transport/**',
@@ -132,7 +135,7 @@ export default tseslint.config(
                 '**/mdns/**',
                 '**/trust/**',
               ],
-              message: 'src/ship may only depend on src/util.',
+              message: 'src/ship may only depend on src/util (src/spine also on src/ship).',
             },
           ],
         },
