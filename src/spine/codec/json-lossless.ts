@@ -218,7 +218,9 @@ function write(value: unknown): string | undefined {
       }
       return `{${parts.join(',')}}`;
     }
-    default:
+    case 'undefined':
+    case 'function':
+    case 'symbol':
       return undefined;
   }
 }
