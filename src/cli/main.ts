@@ -13,13 +13,14 @@ import { shipQrText } from '../mdns/txt.js';
 import { AdminClient } from '../ops/admin-client.js';
 import { DEFAULT_CONFIG_JSON, loadConfig, type HubConfig } from '../ops/config.js';
 import { Daemon, SHUTDOWN_BOUND_MS } from '../ops/daemon.js';
+import { runStartupChecks } from '../ops/startup-checks.js';
 import { acquireDataLock, dataLockPath, inspectLock, LockHeldError } from '../ops/data-lock.js';
 import { createLogger } from '../ops/logger.js';
 import { TrustStore } from '../trust/trust-store.js';
 import {
   createIdentity,
   loadIdentity,
-  renewCertificate,
+  reissueCertificate,
   type NodeIdentity,
 } from '../trust/identity.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -356,19 +357,40 @@ export function buildProgram(): Command {
     });
   cert
     .command('renew')
-    .description('re-issue the certificate with the same key: the SKI and every pairing survive')
+    .description(
+      're-issue the certificate from the existing key (also when it is missing or does not ' +
+        'match the key): the SKI and every pairing survive',
+    )
     .option('--days <days>', 'validity in days', '3650')
     .option('--config <file>', 'config.json')
     .action(async (opts: { days: string; config?: string }) => {
+      const days = Number(opts.days);
+      if (!Number.isInteger(days) || days < 1 || days > 36_500) {
+        throw new TypeError(
+          `--days: expected a whole number of days from 1 to 36500, got "${opts.days}"`,
+        );
+      }
       const cfg = await config(opts.config);
-      const before = await identityOf(cfg);
-      const renewed = await renewCertificate({
+      const { identity, previous, keptAt } = await reissueCertificate({
         certPath: cfg.certificate_file,
         keyPath: cfg.private_key_file,
-        validityDays: Number(opts.days),
+        validityDays: days,
+        // The subject the daemon gives a new identity; a valid certificate keeps its own.
+        subject: {
+          commonName: `${cfg.device_model}-${cfg.device_serial}`.slice(0, 64),
+          organization: cfg.organization,
+          organizationalUnit: cfg.device_brand,
+          country: cfg.country,
+        },
       });
-      print(`renewed ${cfg.certificate_file}: valid until ${renewed.notAfter.toISOString()}`);
-      print(`SKI unchanged: ${renewed.ski}${renewed.ski === before.ski ? '' : ' (CHANGED!)'}`);
+      const what =
+        previous === 'valid'
+          ? 'renewed'
+          : previous === 'missing'
+            ? 're-issued the missing certificate'
+            : `replaced the certificate that did not match the key (kept at ${keptAt ?? '?'})`;
+      print(`${what}: ${cfg.certificate_file}, valid until ${identity.notAfter.toISOString()}`);
+      print(`SKI (from the key ${cfg.private_key_file}, unchanged): ${identity.ski}`);
       print('restart the daemon to present the new certificate');
     });
 
@@ -535,8 +557,15 @@ export function buildProgram(): Command {
   cfgCmd
     .command('check')
     .argument('[file]', 'config.json')
+    .description(
+      'run every start-up check (interfaces, identity, trust, state and token files, ports) ' +
+        'without creating anything',
+    )
     .action(async (file: string | undefined) => {
       const cfg = await config(file);
+      const report = await runStartupChecks(cfg, { probePorts: true, env: process.env });
+      for (const warning of report.warnings) print(`warning: ${warning}`);
+      for (const note of report.notes) print(note);
       print(`${configPath(file) ?? '(defaults)'}: OK (port ${cfg.port}, SHIP ID ${cfg.ship_id})`);
     });
 

@@ -668,6 +668,16 @@ export function unknownEnvVars(env: Readonly<Record<string, string | undefined>>
 }
 
 /**
+ * The start-up warnings about the environment: unknown `SHIPHUB_*` variables (docs/config.md).
+ * Reads `process.env` by default, as {@link loadConfig} does.
+ */
+export function environmentWarnings(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string[] {
+  return unknownEnvVars(env);
+}
+
+/**
  * Warnings to log at startup (level warn), loud ones first. Pass `env` to also report unknown
  * `SHIPHUB_*` variables.
  */

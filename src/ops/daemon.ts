@@ -10,7 +10,6 @@ import { Hub, type DeviceDataHandler, type PendingPairing, type RemoteDevice } f
 import { TlsTransport } from '../hub/transport.js';
 import { createMdnsProvider } from '../mdns/index.js';
 import type { DiscoveredService, MdnsProvider } from '../mdns/types.js';
-import { ConfigError } from '../ship/errors.js';
 import { shortSki, toSki, type Ski } from '../ship/ski.js';
 import { createShipTlsContext } from '../transport/tls.js';
 import { StateStore } from '../trust/state-store.js';
@@ -23,7 +22,8 @@ import { loadOrCreateAdminToken } from './admin-token.js';
 import { PairingPrompt } from './pairing-prompt.js';
 import { RefusalLog } from './refusal-log.js';
 import { createAdminServer, type AdminBackend, type AdminServer } from './admin-api.js';
-import { configWarnings, type HubConfig } from './config.js';
+import type { HubConfig } from './config.js';
+import { listenError, runStartupChecks } from './startup-checks.js';
 import { acquireDataLock, dataLockPath, type DataLock } from './data-lock.js';
 import type { Logger } from './logger.js';
 import { createHubMetrics, type HandshakePhase, type HubMetrics } from './metrics.js';
@@ -108,7 +108,6 @@ export class Daemon {
   async start(): Promise<void> {
     const c = this.config;
     const log = this.logger;
-    for (const warning of configWarnings(c)) log.warn(warning);
 
     // Before anything is read or created: a second daemon on the same files must stop here, not
     // create a second identity or overwrite the first one's trust changes.
@@ -117,6 +116,9 @@ export class Daemon {
       { event: 'data_lock', file: this.lock.path, pid: process.pid },
       'data directory locked',
     );
+    // Every check that needs no creation first (interfaces, identity, trust and token files):
+    // a config that cannot start fails here, before an identity or any file is created.
+    for (const warning of (await runStartupChecks(c)).warnings) log.warn(warning);
 
     const { identity, created } = await loadOrCreateIdentity({
       certPath: c.certificate_file,
@@ -811,44 +813,4 @@ async function readAutoAcceptMarker(
     // Falls through: not ours to repair; counted as used.
   }
   return 'unreadable';
-}
-
-/**
- * A port the daemon cannot listen on, said so that an installer can act: which key, which port,
- * what holds it. Other errors pass through unchanged.
- */
-function listenError(
-  error: unknown,
-  key: 'port' | 'admin_port',
-  port: number,
-  host?: string,
-): unknown {
-  const code =
-    typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-  const where = host === undefined ? `port ${port}` : `${host}:${port}`;
-  if (code === 'EADDRINUSE') {
-    return new ConfigError(
-      'SHIPHUB_ERR_CONFIG',
-      `"${key}": ${where} is already in use by another program (or another ship-hub)`,
-      {
-        cause: error,
-        hint: `find it with "ss -ltnp 'sport = :${port}'" and stop it, or set another "${key}" in the config`,
-      },
-    );
-  }
-  if (code === 'EACCES') {
-    return new ConfigError(
-      'SHIPHUB_ERR_CONFIG',
-      `"${key}": no permission to listen on ${where} (ports below 1024 need privileges)`,
-      { cause: error, hint: `use a port of 1024 or above for "${key}"` },
-    );
-  }
-  if (code === 'EADDRNOTAVAIL') {
-    return new ConfigError(
-      'SHIPHUB_ERR_CONFIG',
-      `"admin_host": ${host ?? '?'} is not an address of this machine`,
-      { cause: error, hint: 'use 127.0.0.1, or an address this machine has (ip -br addr)' },
-    );
-  }
-  return error;
 }

@@ -1,17 +1,71 @@
 /**
- * The `ship-hub` command line as a user meets it: --version, help and a mistyped command. The
- * built CLI runs as a child process; nothing here opens a network socket.
+ * The `ship-hub` command line as a user meets it: --version, help, a mistyped command, `config
+ * check` and `cert renew`. The built CLI runs as a child process; nothing here opens a network
+ * connection (`config check` binds its ports for a moment and releases them).
  */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createIdentity, loadIdentity, saveIdentity } from '../../src/trust/identity.js';
+import { freePort } from '../helpers/ports.js';
 
-const CLI = 'build/src/cli/main.js';
+const CLI = resolve('build/src/cli/main.js');
+
+/** The environment without SHIPHUB_* variables (a developer's shell must not change results). */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('SHIPHUB_')),
+  );
+  return { ...env, ...extra };
+}
 
 function run(...args: string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: cleanEnv(),
+  });
 }
+
+function runIn(dir: string, args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [CLI, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: cleanEnv(env),
+  });
+}
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A directory holding only config.json: loopback admin API, mDNS off, free ports, plus `extra`. */
+async function configDir(extra: Record<string, unknown> = {}): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'ship-hub-cli-'));
+  dirs.push(dir);
+  const config = {
+    port: await freePort(),
+    admin_port: await freePort(),
+    mdns_enabled: false,
+    ...extra,
+  };
+  await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  return dir;
+}
+
+/** Every path below `dir`, sorted: what a command created shows up here. */
+function tree(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).sort();
+}
+
+const SAMPLE_SUBJECT = { commonName: 'cli-test', organization: 'Test', country: 'DE' };
 
 describe('ship-hub command line', () => {
   it('--version prints the package version', () => {
@@ -49,5 +103,132 @@ describe('ship-hub command line', () => {
     assert.doesNotMatch(result.stderr, /cannot read config file/);
     const path = run('./no-such-config.json');
     assert.match(path.stderr, /cannot read config file/, 'a path is still taken as a config file');
+  });
+});
+
+describe('ship-hub config check: every start-up check, nothing created', () => {
+  it('a fresh config passes and says what the first start would create', async () => {
+    const dir = await configDir();
+    const result = runIn(dir, ['config', 'check', 'config.json']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /no identity yet: the first start creates .*ship\.key/);
+    assert.match(result.stdout, /config\.json: OK/);
+    assert.deepEqual(tree(dir), ['config.json'], 'config check created nothing');
+  });
+
+  it('an unknown interface fails with the key named, before anything is created', async () => {
+    const dir = await configDir({ mdns_enabled: true, network_interfaces: ['nosuch9'] });
+    const result = runIn(dir, ['config', 'check', 'config.json']);
+    assert.equal(result.status, 2, result.stdout);
+    assert.match(result.stderr, /"network_interfaces": unknown network interface "nosuch9"/);
+    assert.deepEqual(tree(dir), ['config.json']);
+  });
+
+  it('a broken trusted_devices.json fails with the file and line named', async () => {
+    const dir = await configDir();
+    mkdirSync(join(dir, 'data'));
+    await writeFile(join(dir, 'data', 'trusted_devices.json'), '{\n  "x": 1,\n');
+    const result = runIn(dir, ['config', 'check', 'config.json']);
+    assert.equal(result.status, 2);
+    assert.match(
+      result.stderr,
+      /trusted_devices\.json: the trusted devices file is not valid JSON/,
+    );
+    assert.deepEqual(tree(dir), ['config.json', 'data', join('data', 'trusted_devices.json')]);
+  });
+
+  it('a certificate of another key fails naming both files', async () => {
+    const dir = await configDir();
+    const [a, b] = await Promise.all([
+      createIdentity(SAMPLE_SUBJECT),
+      createIdentity(SAMPLE_SUBJECT),
+    ]);
+    const certs = join(dir, 'certs');
+    await saveIdentity(a, join(certs, 'ship.crt'), join(certs, 'ship.key'));
+    await writeFile(join(certs, 'ship.crt'), b.certificatePem);
+    const result = runIn(dir, ['config', 'check', 'config.json']);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /ship\.crt does not belong to private key file .*ship\.key/);
+    assert.match(result.stderr, /ship-hub cert renew/, 'the advice names a command that does it');
+  });
+
+  it('an admin token file others may read fails naming admin_token_file', async () => {
+    const dir = await configDir();
+    mkdirSync(join(dir, 'data'));
+    const token = join(dir, 'data', 'admin.token');
+    await writeFile(token, 'a-long-enough-token-for-the-check\n');
+    chmodSync(token, 0o644);
+    const result = runIn(dir, ['config', 'check', 'config.json']);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /admin\.token \(admin_token_file\): readable or writable by group/);
+  });
+
+  it('a SHIP port in use fails naming "port", as the start would', async () => {
+    const port = await freePort();
+    const dir = await configDir({ port });
+    const blocker = createServer();
+    await new Promise<void>((done) => blocker.listen(port, '127.0.0.1', done));
+    try {
+      const result = runIn(dir, ['config', 'check', 'config.json']);
+      assert.equal(result.status, 2);
+      assert.match(result.stderr, new RegExp(`"port": port ${port} is already in use`));
+    } finally {
+      await new Promise((done) => blocker.close(done));
+    }
+  });
+});
+
+describe('ship-hub cert renew: from the existing key, whatever the certificate', () => {
+  async function withIdentity() {
+    const dir = await configDir();
+    const identity = await createIdentity(SAMPLE_SUBJECT);
+    const cert = join(dir, 'certs', 'ship.crt');
+    const key = join(dir, 'certs', 'ship.key');
+    await saveIdentity(identity, cert, key);
+    return { dir, identity, cert, key };
+  }
+
+  it('re-issues a missing certificate with the same SKI', async () => {
+    const { dir, identity, cert, key } = await withIdentity();
+    rmSync(cert);
+    const result = runIn(dir, ['cert', 'renew', '--config', 'config.json']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /re-issued the missing certificate/);
+    const reissued = await loadIdentity(cert, key);
+    assert.equal(reissued.ski, identity.ski);
+    assert.match(result.stdout, new RegExp(`unchanged\\): ${identity.ski}`));
+  });
+
+  it('replaces a certificate of another key, keeps it aside, the SKI follows the key', async () => {
+    const { dir, identity, cert, key } = await withIdentity();
+    const other = await createIdentity(SAMPLE_SUBJECT);
+    await writeFile(cert, other.certificatePem);
+    const result = runIn(dir, ['cert', 'renew', '--config', 'config.json']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /replaced the certificate that did not match the key/);
+    assert.equal((await loadIdentity(cert, key)).ski, identity.ski);
+    const kept = readdirSync(join(dir, 'certs')).filter((f) => f.startsWith('ship.crt.replaced-'));
+    assert.equal(kept.length, 1);
+    assert.equal(readFileSync(join(dir, 'certs', kept[0]!), 'utf8'), other.certificatePem);
+    // The start-up advice is now doable: config check passes.
+    assert.equal(runIn(dir, ['config', 'check', 'config.json']).status, 0);
+  });
+
+  it('renews a valid certificate: new serial, same SKI and subject', async () => {
+    const { dir, identity, cert, key } = await withIdentity();
+    const result = runIn(dir, ['cert', 'renew', '--config', 'config.json', '--days', '30']);
+    assert.equal(result.status, 0, result.stderr);
+    const renewed = await loadIdentity(cert, key);
+    assert.equal(renewed.ski, identity.ski);
+    assert.notEqual(renewed.serialNumber, identity.serialNumber);
+    assert.equal(renewed.subject, identity.subject);
+  });
+
+  it('without the key nothing is written and the key file is named (exit 2)', async () => {
+    const dir = await configDir();
+    const result = runIn(dir, ['cert', 'renew', '--config', 'config.json']);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /private key file .*ship\.key does not exist/);
+    assert.deepEqual(tree(dir), ['config.json']);
   });
 });

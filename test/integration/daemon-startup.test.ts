@@ -5,7 +5,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { Daemon } from '../../src/ops/daemon.js';
 import { createLogger } from '../../src/ops/logger.js';
@@ -52,4 +52,34 @@ describe('daemon start-up failures', () => {
       }
     });
   }
+});
+
+describe('daemon start-up checks come before anything is created', () => {
+  it(
+    'an unknown interface names "network_interfaces" and creates no identity',
+    { timeout: 60_000 },
+    async () => {
+      const config = await tempDaemonConfig('ship-hub-startup-', dirs, {
+        log_level: 'silent',
+        // The check runs before any mDNS socket: nothing is announced on any interface.
+        mdns_enabled: true,
+        network_interfaces: ['nosuch9'],
+      });
+      const daemon = new Daemon({
+        config,
+        logger: createLogger({ level: 'silent', format: 'json' }),
+      });
+      try {
+        await assert.rejects(daemon.start(), (error: unknown) => {
+          assert.ok(error instanceof ConfigError, String(error));
+          assert.match(error.message, /^"network_interfaces": unknown network interface "nosuch9"/);
+          return true;
+        });
+      } finally {
+        await daemon.stop();
+      }
+      assert.equal(existsSync(config.private_key_file), false, 'no key was created');
+      assert.equal(existsSync(config.certificate_file), false, 'no certificate was created');
+    },
+  );
 });
