@@ -6,12 +6,17 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ShipHubError } from '../ship/errors.js';
 import { toSki } from '../ship/ski.js';
 import { shipQrText } from '../mdns/txt.js';
 import { AdminClient } from '../ops/admin-client.js';
-import { DEFAULT_CONFIG_JSON, loadConfig, type HubConfig } from '../ops/config.js';
+import {
+  DEFAULT_CONFIG_JSON,
+  environmentWarnings,
+  loadConfig,
+  type HubConfig,
+} from '../ops/config.js';
 import { Daemon, SHUTDOWN_BOUND_MS } from '../ops/daemon.js';
 import { runStartupChecks } from '../ops/startup-checks.js';
 import { acquireDataLock, dataLockPath, inspectLock, LockHeldError } from '../ops/data-lock.js';
@@ -42,8 +47,18 @@ function configPath(explicit: string | undefined): string | undefined {
   return existsSync('config.json') ? 'config.json' : undefined;
 }
 
-async function config(explicit: string | undefined): Promise<HubConfig> {
-  return loadConfig(configPath(explicit));
+/**
+ * The config of a command. Unknown `SHIPHUB_*` variables are reported on stderr (the daemon and
+ * `config check` report them with their start-up checks instead).
+ */
+async function config(explicit: string | undefined, warnEnvironment = true): Promise<HubConfig> {
+  const cfg = await loadConfig(configPath(explicit));
+  if (warnEnvironment) {
+    for (const warning of environmentWarnings(process.env)) {
+      process.stderr.write(`ship-hub: warning: ${warning}\n`);
+    }
+  }
+  return cfg;
 }
 
 /** Where a trust/pairing command acted, printed with its result. */
@@ -126,7 +141,7 @@ function printWhere(where: string, json = false): void {
 }
 
 async function runDaemon(path: string | undefined): Promise<void> {
-  const cfg = await config(path);
+  const cfg = await config(path, false);
   const logger = createLogger({ level: cfg.log_level, format: cfg.log_format });
   const interactive = process.stdin.isTTY && process.stdout.isTTY && !process.env.INVOCATION_ID;
   const daemon = new Daemon({ config: cfg, logger, interactive });
@@ -230,6 +245,9 @@ function refuseUnknownCommand(program: Command, word: string): void {
 
 export function buildProgram(): Command {
   const program = new Command();
+  // Usage errors end as a CommanderError (exit code 2 in main), not with commander's exit 1;
+  // subcommands created below inherit this.
+  program.exitOverride();
   program
     .name('ship-hub')
     .description('EEBUS SHIP hub: run the daemon, or use the tools below')
@@ -562,7 +580,7 @@ export function buildProgram(): Command {
         'without creating anything',
     )
     .action(async (file: string | undefined) => {
-      const cfg = await config(file);
+      const cfg = await config(file, false);
       const report = await runStartupChecks(cfg, { probePorts: true, env: process.env });
       for (const warning of report.warnings) print(`warning: ${warning}`);
       for (const note of report.notes) print(note);
@@ -572,19 +590,48 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * The exit codes of `ship-hub`, one table for every command (README "Exit codes"). A
+ * configuration error has its own code (sysexits' EX_CONFIG), so a service manager can tell
+ * "fix the config" from "try again" (systemd: RestartPreventExitStatus=78).
+ */
+export const EXIT_CODES = {
+  /** Done; for `probe`: data exchange was reached. */
+  ok: 0,
+  /** A runtime failure: the daemon or a command failed (daemon unreachable, storage, lock). */
+  failure: 1,
+  /** Bad usage: unknown command or option, an invalid argument or option value. */
+  usage: 2,
+  /** A configuration error: config file, environment, or a start-up check (files, ports). */
+  config: 78,
+} as const;
+
+/** The exit code of an error a command ended with. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CommanderError) {
+    return err.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
+  }
+  if (err instanceof ShipHubError) {
+    return err.code === 'SHIPHUB_ERR_CONFIG' || err.code === 'SHIPHUB_ERR_STORE_INVALID'
+      ? EXIT_CODES.config
+      : EXIT_CODES.failure;
+  }
+  if (err instanceof TypeError) return EXIT_CODES.usage;
+  return EXIT_CODES.failure;
+}
+
 async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
-    if (err instanceof ShipHubError) {
-      process.stderr.write(`${formatCliError(err).join('\n')}\n`);
-      process.exitCode =
-        err.code === 'SHIPHUB_ERR_CONFIG' || err.code === 'SHIPHUB_ERR_STORE_INVALID' ? 2 : 1;
+    // Commander has written its own message (usage error) or the help/version text.
+    if (err instanceof CommanderError) {
+      process.exitCode = exitCodeOf(err);
       return;
     }
-    if (err instanceof TypeError) {
+    if (err instanceof ShipHubError || err instanceof TypeError) {
       process.stderr.write(`${formatCliError(err).join('\n')}\n`);
-      process.exitCode = 2;
+      process.exitCode = exitCodeOf(err);
       return;
     }
     throw err;

@@ -119,7 +119,7 @@ describe('ship-hub config check: every start-up check, nothing created', () => {
   it('an unknown interface fails with the key named, before anything is created', async () => {
     const dir = await configDir({ mdns_enabled: true, network_interfaces: ['nosuch9'] });
     const result = runIn(dir, ['config', 'check', 'config.json']);
-    assert.equal(result.status, 2, result.stdout);
+    assert.equal(result.status, 78, result.stdout);
     assert.match(result.stderr, /"network_interfaces": unknown network interface "nosuch9"/);
     assert.deepEqual(tree(dir), ['config.json']);
   });
@@ -129,7 +129,7 @@ describe('ship-hub config check: every start-up check, nothing created', () => {
     mkdirSync(join(dir, 'data'));
     await writeFile(join(dir, 'data', 'trusted_devices.json'), '{\n  "x": 1,\n');
     const result = runIn(dir, ['config', 'check', 'config.json']);
-    assert.equal(result.status, 2);
+    assert.equal(result.status, 78);
     assert.match(
       result.stderr,
       /trusted_devices\.json: the trusted devices file is not valid JSON/,
@@ -147,7 +147,7 @@ describe('ship-hub config check: every start-up check, nothing created', () => {
     await saveIdentity(a, join(certs, 'ship.crt'), join(certs, 'ship.key'));
     await writeFile(join(certs, 'ship.crt'), b.certificatePem);
     const result = runIn(dir, ['config', 'check', 'config.json']);
-    assert.equal(result.status, 2);
+    assert.equal(result.status, 78);
     assert.match(result.stderr, /ship\.crt does not belong to private key file .*ship\.key/);
     assert.match(result.stderr, /ship-hub cert renew/, 'the advice names a command that does it');
   });
@@ -159,7 +159,7 @@ describe('ship-hub config check: every start-up check, nothing created', () => {
     await writeFile(token, 'a-long-enough-token-for-the-check\n');
     chmodSync(token, 0o644);
     const result = runIn(dir, ['config', 'check', 'config.json']);
-    assert.equal(result.status, 2);
+    assert.equal(result.status, 78);
     assert.match(result.stderr, /admin\.token \(admin_token_file\): readable or writable by group/);
   });
 
@@ -170,7 +170,7 @@ describe('ship-hub config check: every start-up check, nothing created', () => {
     await new Promise<void>((done) => blocker.listen(port, '127.0.0.1', done));
     try {
       const result = runIn(dir, ['config', 'check', 'config.json']);
-      assert.equal(result.status, 2);
+      assert.equal(result.status, 78);
       assert.match(result.stderr, new RegExp(`"port": port ${port} is already in use`));
     } finally {
       await new Promise((done) => blocker.close(done));
@@ -227,8 +227,64 @@ describe('ship-hub cert renew: from the existing key, whatever the certificate',
   it('without the key nothing is written and the key file is named (exit 2)', async () => {
     const dir = await configDir();
     const result = runIn(dir, ['cert', 'renew', '--config', 'config.json']);
-    assert.equal(result.status, 2);
+    assert.equal(result.status, 78);
     assert.match(result.stderr, /private key file .*ship\.key does not exist/);
     assert.deepEqual(tree(dir), ['config.json']);
+  });
+});
+
+describe('exit codes (README "Exit codes") and environment warnings', () => {
+  it('0 done, 1 runtime failure, 2 bad usage, 78 configuration error', async () => {
+    const dir = await configDir();
+    assert.equal(runIn(dir, ['trust', 'list', '--config', 'config.json']).status, 0);
+    // Nothing listens on admin_port: a runtime failure, not the user's typing.
+    const unreachable = runIn(dir, ['pairing', 'list', '--config', 'config.json']);
+    assert.equal(unreachable.status, 1, unreachable.stderr);
+    const option = runIn(dir, ['trust', 'list', '--no-such-option']);
+    assert.equal(option.status, 2, 'an unknown option is bad usage');
+    assert.match(option.stderr, /unknown option '--no-such-option'/);
+    assert.equal(
+      runIn(dir, ['trust', 'remove', 'not-an-ski', '--config', 'config.json']).status,
+      2,
+    );
+    await writeFile(join(dir, 'bad.json'), '{ "port": "abc" }\n');
+    const bad = runIn(dir, ['config', 'check', 'bad.json']);
+    assert.equal(bad.status, 78);
+    assert.match(bad.stderr, /bad\.json: "port": expected an integer/);
+  });
+
+  it('an unknown SHIPHUB_* variable is named in a warning, with the key it resembles', async () => {
+    const dir = await configDir();
+    const check = runIn(dir, ['config', 'check', 'config.json'], { SHIPHUB_PROT: '4800' });
+    assert.equal(check.status, 0, check.stderr);
+    assert.match(
+      check.stdout,
+      /warning: unknown environment variable SHIPHUB_PROT is ignored \(did you mean SHIPHUB_PORT\?\)/,
+    );
+    const list = runIn(dir, ['trust', 'list', '--config', 'config.json'], {
+      SHIPHUB_LOGLEVEL: 'x',
+    });
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stderr, /warning: unknown environment variable SHIPHUB_LOGLEVEL/);
+    // The daemon logs it at start; here the start then fails on a taken port (exit 78).
+    const port = await freePort();
+    const daemonDir = await configDir({ port, log_format: 'json' });
+    const blocker = createServer();
+    await new Promise<void>((done) => blocker.listen(port, '127.0.0.1', done));
+    try {
+      const daemon = runIn(daemonDir, ['./config.json'], { SHIPHUB_PROT: '4800' });
+      assert.equal(daemon.status, 78, daemon.stderr);
+      const warning = daemon.stdout
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { level: number; msg: string })
+        .find((line) => line.msg.includes('SHIPHUB_PROT'));
+      assert.equal(warning?.level, 40, 'logged at level warn');
+    } finally {
+      await new Promise((done) => blocker.close(done));
+    }
+    // SHIPHUB_CONFIG is the CLI's own variable, not an unknown one.
+    const own = runIn(dir, ['trust', 'list'], { SHIPHUB_CONFIG: 'config.json' });
+    assert.doesNotMatch(own.stderr, /unknown environment variable/);
   });
 });
