@@ -5,14 +5,17 @@
  * the hub/ops APIs.
  */
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
-import { ShipHubError } from '../ship/errors.js';
+import { ConfigError, ShipHubError } from '../ship/errors.js';
 import { toSki } from '../ship/ski.js';
 import { shipQrText } from '../mdns/txt.js';
 import { AdminClient } from '../ops/admin-client.js';
 import {
   DEFAULT_CONFIG_JSON,
+  defaultConfig,
   environmentWarnings,
   loadConfig,
   type HubConfig,
@@ -39,12 +42,49 @@ const print = (line: string) => {
   process.stdout.write(`${line}\n`);
 };
 
-/** --config, else $SHIPHUB_CONFIG, else ./config.json if present, else the defaults. */
-function configPath(explicit: string | undefined): string | undefined {
-  if (explicit !== undefined) return explicit;
+/** The documented default location of the config file (README "Configuration"). */
+export const DEFAULT_CONFIG_PATH = '/etc/ship-hub/config.json';
+
+/** The config file a command uses, or the places looked at when there is none. */
+type ConfigLookup = { readonly path: string } | { readonly tried: string[] };
+
+/**
+ * --config (or the daemon's argument), else $SHIPHUB_CONFIG, else ./config.json in the current
+ * directory, else /etc/ship-hub/config.json. Never the built-in defaults by themselves: their
+ * relative paths would put a new identity and trust file under whatever directory the operator
+ * stands in.
+ */
+function findConfig(explicit: string | undefined): ConfigLookup {
+  if (explicit !== undefined) return { path: explicit };
   const fromEnv = process.env.SHIPHUB_CONFIG;
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  return existsSync('config.json') ? 'config.json' : undefined;
+  if (fromEnv !== undefined && fromEnv !== '') return { path: fromEnv };
+  const local = resolve('config.json');
+  if (existsSync(local)) return { path: 'config.json' };
+  if (existsSync(DEFAULT_CONFIG_PATH)) return { path: DEFAULT_CONFIG_PATH };
+  return {
+    tried: [
+      '--config (not given)',
+      '$SHIPHUB_CONFIG (not set)',
+      `${local} (not found)`,
+      `${DEFAULT_CONFIG_PATH} (not found)`,
+    ],
+  };
+}
+
+function noConfigError(tried: readonly string[]): ConfigError {
+  return new ConfigError('SHIPHUB_ERR_CONFIG', `no config file found; tried ${tried.join(', ')}`, {
+    hint:
+      `create one with "sudo ship-hub config init ${DEFAULT_CONFIG_PATH}" (found without ` +
+      'flags), or "ship-hub config init ./config.json" and run ship-hub in that directory ' +
+      '(or pass --config FILE); relative paths in it resolve against its directory',
+  });
+}
+
+/** The path of the config file a command uses; a ConfigError naming every place tried if none. */
+function configPath(explicit: string | undefined): string {
+  const found = findConfig(explicit);
+  if ('tried' in found) throw noConfigError(found.tried);
+  return found.path;
 }
 
 /**
@@ -59,6 +99,11 @@ async function config(explicit: string | undefined, warnEnvironment = true): Pro
     }
   }
   return cfg;
+}
+
+/** The config if one is found (probe and discover work without one), else undefined. */
+async function optionalConfig(explicit: string | undefined): Promise<HubConfig | undefined> {
+  return 'tried' in findConfig(explicit) ? undefined : config(explicit);
 }
 
 /** Where a trust/pairing command acted, printed with its result. */
@@ -252,7 +297,10 @@ export function buildProgram(): Command {
     .name('ship-hub')
     .description('EEBUS SHIP hub: run the daemon, or use the tools below')
     .version(packageVersion(), '-v, --version', 'print the version')
-    .argument('[config]', 'config.json of the daemon (defaults apply without it)')
+    .argument(
+      '[config]',
+      `config.json of the daemon (default: $SHIPHUB_CONFIG, ./config.json, ${DEFAULT_CONFIG_PATH})`,
+    )
     .action(async (path: string | undefined) => {
       if (path === 'help') program.help();
       if (path !== undefined) refuseUnknownCommand(program, path);
@@ -279,17 +327,27 @@ export function buildProgram(): Command {
         opts: { ski?: string; json?: boolean; timeout: string; config?: string },
       ) => {
         const timeoutMs = secondsOption('--timeout', opts.timeout) * 1000;
-        const cfg = await config(opts.config);
+        const found = await optionalConfig(opts.config);
+        // Without a config file only the defaults' SHIP ID and organisation are used: no file
+        // under the current directory is read or created.
+        const cfg = found ?? defaultConfig();
         let identity: NodeIdentity;
         let note: string | undefined;
-        if (existsSync(cfg.certificate_file) && existsSync(cfg.private_key_file)) {
+        if (
+          found !== undefined &&
+          existsSync(cfg.certificate_file) &&
+          existsSync(cfg.private_key_file)
+        ) {
           identity = await identityOf(cfg);
         } else {
           identity = await createIdentity({
             commonName: 'ship-hub-probe',
             organization: cfg.organization,
           });
-          note = `no identity at ${cfg.certificate_file}: probing with a temporary one (SKI ${identity.ski})`;
+          note =
+            found === undefined
+              ? `no config file: probing with a temporary identity (SKI ${identity.ski})`
+              : `no identity at ${cfg.certificate_file}: probing with a temporary one (SKI ${identity.ski})`;
         }
         if (note !== undefined && opts.json !== true) print(note);
         process.exitCode = await runProbe({
@@ -322,15 +380,21 @@ export function buildProgram(): Command {
       }) => {
         // Checked before anything is opened (an mDNS socket included).
         const timeoutMs = secondsOption('--timeout', opts.timeout) * 1000;
-        const cfg = await config(opts.config);
-        const trust = await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock });
+        // Without a config file: every interface, no device marked as trusted.
+        const cfg = await optionalConfig(opts.config);
+        const trusted =
+          cfg === undefined
+            ? []
+            : (await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock })).list();
         process.exitCode = await runDiscover({
-          provider: opts.provider ?? cfg.mdns_provider,
+          provider: opts.provider ?? cfg?.mdns_provider ?? 'auto',
           timeoutMs,
           json: opts.json === true,
-          trustedSkis: new Set(trust.list().map((d) => d.ski)),
+          trustedSkis: new Set(trusted.map((d) => d.ski)),
           write: print,
-          ...(cfg.network_interfaces.length > 0 ? { interfaces: cfg.network_interfaces } : {}),
+          ...(cfg !== undefined && cfg.network_interfaces.length > 0
+            ? { interfaces: cfg.network_interfaces }
+            : {}),
         });
       },
     );
@@ -564,13 +628,35 @@ export function buildProgram(): Command {
   cfgCmd
     .command('init')
     .argument('[file]', 'where to write it', 'config.json')
+    .option('--if-missing', 'do nothing (exit 0) when the file exists')
     .description('write a config.json with every key at its default')
-    .action(async (file: string) => {
-      if (existsSync(file)) {
-        throw new ShipHubError('SHIPHUB_ERR_CONFIG', `${file} exists; not overwritten`);
+    .action(async (file: string, opts: { ifMissing?: boolean }) => {
+      const absolute = resolve(file);
+      if (existsSync(absolute)) {
+        if (opts.ifMissing === true) return;
+        throw new ShipHubError('SHIPHUB_ERR_CONFIG', `${absolute} exists; not overwritten`);
       }
-      await writeFileAtomic(file, DEFAULT_CONFIG_JSON);
-      print(`wrote ${file}`);
+      try {
+        await mkdir(dirname(absolute), { recursive: true });
+        await writeFileAtomic(absolute, DEFAULT_CONFIG_JSON);
+      } catch (error) {
+        throw new ShipHubError(
+          'SHIPHUB_ERR_STORAGE',
+          `cannot write ${absolute}: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error, hint: `run it as a user who may write to ${dirname(absolute)}` },
+        );
+      }
+      const dir = dirname(absolute);
+      print(`wrote ${absolute} (every key at its default)`);
+      print(
+        `its files go next to it: ${resolve(dir, 'certs')} (identity) and ${resolve(dir, 'data')} ` +
+          '(trusted devices, counters, admin token)',
+      );
+      print(
+        absolute === DEFAULT_CONFIG_PATH
+          ? 'start the daemon with: ship-hub (found without flags)'
+          : `start the daemon with: ship-hub ${absolute}`,
+      );
     });
   cfgCmd
     .command('check')
@@ -584,16 +670,16 @@ export function buildProgram(): Command {
       const report = await runStartupChecks(cfg, { probePorts: true, env: process.env });
       for (const warning of report.warnings) print(`warning: ${warning}`);
       for (const note of report.notes) print(note);
-      print(`${configPath(file) ?? '(defaults)'}: OK (port ${cfg.port}, SHIP ID ${cfg.ship_id})`);
+      print(`${configPath(file)}: OK (port ${cfg.port}, SHIP ID ${cfg.ship_id})`);
     });
 
   return program;
 }
 
 /**
- * The exit codes of `ship-hub`, one table for every command (README "Exit codes"). A
- * configuration error has its own code (sysexits' EX_CONFIG), so a service manager can tell
- * "fix the config" from "try again" (systemd: RestartPreventExitStatus=78).
+ * The exit codes of `ship-hub`, one table for every command (README "Exit codes"): 2 means "what
+ * you gave is wrong" (the command line or the configuration; fix it, retrying will not help), 1
+ * that something failed while doing it.
  */
 export const EXIT_CODES = {
   /** Done; for `probe`: data exchange was reached. */
@@ -603,7 +689,7 @@ export const EXIT_CODES = {
   /** Bad usage: unknown command or option, an invalid argument or option value. */
   usage: 2,
   /** A configuration error: config file, environment, or a start-up check (files, ports). */
-  config: 78,
+  config: 2,
 } as const;
 
 /** The exit code of an error a command ended with. */

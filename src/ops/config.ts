@@ -9,7 +9,7 @@
  * with a hint of the closest known key, and every error names the source, the key, what was
  * expected and what was found.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { checkJsonText } from '../util/json-check.js';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -613,8 +613,11 @@ export async function loadConfig(
         `${path}: expected a JSON object at the top level, got ${Array.isArray(value) ? 'an array' : describeValue(value)}`,
       ]);
     }
-    const source = fileSource(path, dirname(absolute));
-    defaults = fileSource('defaults', dirname(absolute));
+    // Relative paths resolve next to the real file: /etc/ship-hub/config.json may be a symlink
+    // to /opt/ship-hub/config.json, whose data/ and certs/ are beside it.
+    const baseDir = dirname(await realpath(absolute).catch(() => absolute));
+    const source = fileSource(path, baseDir);
+    defaults = fileSource('defaults', baseDir);
     for (const [key, v] of Object.entries(value)) {
       sources.set(key, source);
       if (key in KEYS) raw[key] = v;

@@ -6,7 +6,16 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -119,7 +128,7 @@ describe('ship-hub config check: every start-up check, nothing created', () => {
   it('an unknown interface fails with the key named, before anything is created', async () => {
     const dir = await configDir({ mdns_enabled: true, network_interfaces: ['nosuch9'] });
     const result = runIn(dir, ['config', 'check', 'config.json']);
-    assert.equal(result.status, 78, result.stdout);
+    assert.equal(result.status, 2, result.stdout);
     assert.match(result.stderr, /"network_interfaces": unknown network interface "nosuch9"/);
     assert.deepEqual(tree(dir), ['config.json']);
   });
@@ -129,7 +138,7 @@ describe('ship-hub config check: every start-up check, nothing created', () => {
     mkdirSync(join(dir, 'data'));
     await writeFile(join(dir, 'data', 'trusted_devices.json'), '{\n  "x": 1,\n');
     const result = runIn(dir, ['config', 'check', 'config.json']);
-    assert.equal(result.status, 78);
+    assert.equal(result.status, 2);
     assert.match(
       result.stderr,
       /trusted_devices\.json: the trusted devices file is not valid JSON/,
@@ -147,7 +156,7 @@ describe('ship-hub config check: every start-up check, nothing created', () => {
     await saveIdentity(a, join(certs, 'ship.crt'), join(certs, 'ship.key'));
     await writeFile(join(certs, 'ship.crt'), b.certificatePem);
     const result = runIn(dir, ['config', 'check', 'config.json']);
-    assert.equal(result.status, 78);
+    assert.equal(result.status, 2);
     assert.match(result.stderr, /ship\.crt does not belong to private key file .*ship\.key/);
     assert.match(result.stderr, /ship-hub cert renew/, 'the advice names a command that does it');
   });
@@ -159,7 +168,7 @@ describe('ship-hub config check: every start-up check, nothing created', () => {
     await writeFile(token, 'a-long-enough-token-for-the-check\n');
     chmodSync(token, 0o644);
     const result = runIn(dir, ['config', 'check', 'config.json']);
-    assert.equal(result.status, 78);
+    assert.equal(result.status, 2);
     assert.match(result.stderr, /admin\.token \(admin_token_file\): readable or writable by group/);
   });
 
@@ -170,7 +179,7 @@ describe('ship-hub config check: every start-up check, nothing created', () => {
     await new Promise<void>((done) => blocker.listen(port, '127.0.0.1', done));
     try {
       const result = runIn(dir, ['config', 'check', 'config.json']);
-      assert.equal(result.status, 78);
+      assert.equal(result.status, 2);
       assert.match(result.stderr, new RegExp(`"port": port ${port} is already in use`));
     } finally {
       await new Promise((done) => blocker.close(done));
@@ -227,14 +236,14 @@ describe('ship-hub cert renew: from the existing key, whatever the certificate',
   it('without the key nothing is written and the key file is named (exit 2)', async () => {
     const dir = await configDir();
     const result = runIn(dir, ['cert', 'renew', '--config', 'config.json']);
-    assert.equal(result.status, 78);
+    assert.equal(result.status, 2);
     assert.match(result.stderr, /private key file .*ship\.key does not exist/);
     assert.deepEqual(tree(dir), ['config.json']);
   });
 });
 
 describe('exit codes (README "Exit codes") and environment warnings', () => {
-  it('0 done, 1 runtime failure, 2 bad usage, 78 configuration error', async () => {
+  it('0 done, 1 runtime failure, 2 bad usage or configuration error', async () => {
     const dir = await configDir();
     assert.equal(runIn(dir, ['trust', 'list', '--config', 'config.json']).status, 0);
     // Nothing listens on admin_port: a runtime failure, not the user's typing.
@@ -249,7 +258,7 @@ describe('exit codes (README "Exit codes") and environment warnings', () => {
     );
     await writeFile(join(dir, 'bad.json'), '{ "port": "abc" }\n');
     const bad = runIn(dir, ['config', 'check', 'bad.json']);
-    assert.equal(bad.status, 78);
+    assert.equal(bad.status, 2);
     assert.match(bad.stderr, /bad\.json: "port": expected an integer/);
   });
 
@@ -266,14 +275,14 @@ describe('exit codes (README "Exit codes") and environment warnings', () => {
     });
     assert.equal(list.status, 0, list.stderr);
     assert.match(list.stderr, /warning: unknown environment variable SHIPHUB_LOGLEVEL/);
-    // The daemon logs it at start; here the start then fails on a taken port (exit 78).
+    // The daemon logs it at start; here the start then fails on a taken port (exit 2).
     const port = await freePort();
     const daemonDir = await configDir({ port, log_format: 'json' });
     const blocker = createServer();
     await new Promise<void>((done) => blocker.listen(port, '127.0.0.1', done));
     try {
       const daemon = runIn(daemonDir, ['./config.json'], { SHIPHUB_PROT: '4800' });
-      assert.equal(daemon.status, 78, daemon.stderr);
+      assert.equal(daemon.status, 2, daemon.stderr);
       const warning = daemon.stdout
         .split('\n')
         .filter((line) => line.startsWith('{'))
@@ -286,5 +295,69 @@ describe('exit codes (README "Exit codes") and environment warnings', () => {
     // SHIPHUB_CONFIG is the CLI's own variable, not an unknown one.
     const own = runIn(dir, ['trust', 'list'], { SHIPHUB_CONFIG: 'config.json' });
     assert.doesNotMatch(own.stderr, /unknown environment variable/);
+  });
+});
+
+describe('where the CLI finds its config', () => {
+  const SYSTEM_CONFIG = '/etc/ship-hub/config.json';
+
+  it(
+    'no config anywhere: every place tried is named with how to create one, nothing created',
+    { skip: existsSync(SYSTEM_CONFIG) ? `${SYSTEM_CONFIG} exists on this machine` : false },
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'ship-hub-cli-'));
+      dirs.push(dir);
+      for (const args of [[], ['trust', 'list'], ['cert', 'show'], ['config', 'check']]) {
+        const result = runIn(dir, args);
+        assert.equal(result.status, 2, `ship-hub ${args.join(' ')}`);
+        assert.match(result.stderr, /no config file found; tried --config \(not given\)/);
+        assert.match(result.stderr, /\$SHIPHUB_CONFIG \(not set\)/);
+        assert.ok(result.stderr.includes(`${join(dir, 'config.json')} (not found)`));
+        assert.ok(result.stderr.includes(`${SYSTEM_CONFIG} (not found)`));
+        assert.match(result.stderr, /ship-hub config init/);
+      }
+      assert.deepEqual(tree(dir), [], 'no ./data or ./certs appeared');
+    },
+  );
+
+  it('$SHIPHUB_CONFIG is used, and its relative paths resolve next to it', async () => {
+    const dir = await configDir();
+    const elsewhere = mkdtempSync(join(tmpdir(), 'ship-hub-cli-cwd-'));
+    dirs.push(elsewhere);
+    const result = runIn(elsewhere, ['trust', 'list'], {
+      SHIPHUB_CONFIG: join(dir, 'config.json'),
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.ok(result.stdout.includes(join(dir, 'data', 'trusted_devices.json')), result.stdout);
+    assert.deepEqual(tree(elsewhere), []);
+  });
+
+  it('config init writes a loadable file, says where its files go; --if-missing keeps it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ship-hub-cli-'));
+    dirs.push(dir);
+    const init = runIn(dir, ['config', 'init', 'sub/config.json']);
+    assert.equal(init.status, 0, init.stderr);
+    const file = join(dir, 'sub', 'config.json');
+    assert.ok(init.stdout.includes(`wrote ${file}`));
+    assert.ok(init.stdout.includes(join(dir, 'sub', 'data')));
+    const written = readFileSync(file, 'utf8');
+    assert.equal(runIn(dir, ['config', 'init', 'sub/config.json']).status, 2, 'not overwritten');
+    // What `npm start` runs first (package.json "prestart"): idempotent.
+    assert.equal(runIn(dir, ['config', 'init', '--if-missing', 'sub/config.json']).status, 0);
+    assert.equal(readFileSync(file, 'utf8'), written);
+    const list = runIn(dir, ['trust', 'list', '--config', 'sub/config.json']);
+    assert.equal(list.status, 0, list.stderr);
+  });
+});
+
+describe('a config file that is a symbolic link', () => {
+  it('resolves its relative paths next to its target', async () => {
+    const dir = await configDir();
+    const linkDir = mkdtempSync(join(tmpdir(), 'ship-hub-cli-link-'));
+    dirs.push(linkDir);
+    symlinkSync(join(dir, 'config.json'), join(linkDir, 'config.json'));
+    const result = runIn(linkDir, ['trust', 'list', '--config', join(linkDir, 'config.json')]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.ok(result.stdout.includes(join(dir, 'data', 'trusted_devices.json')), result.stdout);
   });
 });
