@@ -163,7 +163,9 @@ export class Daemon {
             provider: c.mdns_provider,
             clock: this.clock,
             ownSki: identity.ski,
-            logger: log.child({ component: 'mdns' }),
+            // createMdnsProvider binds component "mdns" itself (a second binding would
+            // repeat the key in every JSON line).
+            logger: log,
             ...(c.network_interfaces.length > 0 ? { interfaces: c.network_interfaces } : {}),
           })
         : undefined);
@@ -219,7 +221,7 @@ export class Daemon {
       this.admin = createAdminServer({
         backend: this.backend(),
         registry: c.metrics_enabled ? this.metrics.registry : undefined,
-        logger: log.child({ component: 'admin' }),
+        logger: log, // binds component "admin-api" itself
         // The token file always exists (the CLI and scrapers can rely on it); admin_token, when
         // configured, keeps working beside it.
         token: [
@@ -496,6 +498,9 @@ export class Daemon {
       else oplog.deviceError(log, ski ?? 'unknown', reason);
       const kind = classifyFailure(reason);
       metrics.connectionFailed(kind);
+      // total = every connection with an outcome (data exchange reached, or failed before it),
+      // so failed <= total and (total - failed) / total is the success rate (docs/metrics.md).
+      state.recordConnection();
       state.recordFailedConnection(
         kind === 'trust_rejected' ? 'trust_rejected' : 'connection_failed',
       );
@@ -587,7 +592,8 @@ export class Daemon {
       const snapshot = this.stateStore!.snapshot;
       oplog.healthCheck(this.logger, {
         uptimeMs: this.clock.now() - this.startedAt,
-        connections: this.hub?.openConnectionCount ?? 0,
+        // Devices in data exchange now, each counted in `total` when it got there.
+        connections: this.connectedAt.size,
         total: snapshot.total_connections,
         failed: snapshot.failed_connections,
         activeHandles: oplog.activeHandleCount(),
@@ -598,7 +604,7 @@ export class Daemon {
         const snapshot = this.stateStore!.snapshot;
         oplog.metricsReport(this.logger, {
           uptimeMs: this.clock.now() - this.startedAt,
-          active: this.hub?.openConnectionCount ?? 0,
+          active: this.connectedAt.size,
           total: snapshot.total_connections,
           failed: snapshot.failed_connections,
           handshakes: snapshot.handshakes,

@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { Writable } from 'node:stream';
 import { Daemon } from '../../src/ops/daemon.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { ConfigError } from '../../src/ship/errors.js';
@@ -80,6 +81,53 @@ describe('daemon start-up checks come before anything is created', () => {
       }
       assert.equal(existsSync(config.private_key_file), false, 'no key was created');
       assert.equal(existsSync(config.certificate_file), false, 'no certificate was created');
+    },
+  );
+});
+
+describe('daemon start-up log lines', () => {
+  it(
+    'the admin API start is logged once at info, no JSON line repeats "component"',
+    { timeout: 60_000 },
+    async () => {
+      const adminPort = await freePort();
+      const config = await tempDaemonConfig('ship-hub-startup-', dirs, {
+        admin_port: adminPort,
+        log_level: 'debug',
+      });
+      const raw: string[] = [];
+      const destination = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          raw.push(
+            ...chunk
+              .toString('utf8')
+              .split('\n')
+              .filter((l) => l.trim() !== ''),
+          );
+          done();
+        },
+      });
+      const daemon = new Daemon({
+        config,
+        logger: createLogger({ level: 'debug', format: 'json', destination }),
+      });
+      try {
+        await daemon.start();
+      } finally {
+        await daemon.stop();
+      }
+      const records = raw.map((line) => JSON.parse(line) as { level: number; msg: string });
+      const adminStarts = records.filter(
+        (r) =>
+          r.level === 30 && r.msg.includes(`:${adminPort}`) && /listening|Admin API/i.test(r.msg),
+      );
+      assert.equal(adminStarts.length, 1, adminStarts.map((r) => r.msg).join(' | '));
+      // At debug level the admin API's own line carries its component: bound once, not twice.
+      const withComponent = raw.filter((line) => line.includes('"component":'));
+      assert.ok(withComponent.length > 0, 'component lines are logged');
+      for (const line of withComponent) {
+        assert.equal(line.split('"component":').length, 2, `"component" repeated in ${line}`);
+      }
     },
   );
 });
