@@ -185,8 +185,21 @@ function printWhere(where: string, json = false): void {
   else print(`(${where})`);
 }
 
+/**
+ * A start-up check's error names the key (`"network_interfaces": …`, `"port": …`); the CLI knows
+ * which file that key is in, so the message names it too.
+ */
+function inConfigFile(error: unknown, file: string): unknown {
+  if (!(error instanceof ConfigError) || !/^"[a-z_]+": /.test(error.message)) return error;
+  return new ConfigError(error.code, `${file}: ${error.message}`, {
+    cause: error.cause ?? error,
+    ...(error.hint === undefined ? {} : { hint: error.hint }),
+  });
+}
+
 async function runDaemon(path: string | undefined): Promise<void> {
-  const cfg = await config(path, false);
+  const file = configPath(path);
+  const cfg = await config(file, false);
   const logger = createLogger({ level: cfg.log_level, format: cfg.log_format });
   const interactive = process.stdin.isTTY && process.stdout.isTTY && !process.env.INVOCATION_ID;
   const daemon = new Daemon({ config: cfg, logger, interactive });
@@ -223,7 +236,7 @@ async function runDaemon(path: string | undefined): Promise<void> {
     await daemon.start();
   } catch (err) {
     await daemon.stop().catch(() => undefined);
-    throw err;
+    throw inConfigFile(err, file);
   }
 }
 
@@ -666,11 +679,16 @@ export function buildProgram(): Command {
         'without creating anything',
     )
     .action(async (file: string | undefined) => {
-      const cfg = await config(file, false);
-      const report = await runStartupChecks(cfg, { probePorts: true, env: process.env });
+      const path = configPath(file);
+      const cfg = await config(path, false);
+      const report = await runStartupChecks(cfg, { probePorts: true, env: process.env }).catch(
+        (error: unknown) => {
+          throw inConfigFile(error, path);
+        },
+      );
       for (const warning of report.warnings) print(`warning: ${warning}`);
       for (const note of report.notes) print(note);
-      print(`${configPath(file)}: OK (port ${cfg.port}, SHIP ID ${cfg.ship_id})`);
+      print(`${path}: OK (port ${cfg.port}, SHIP ID ${cfg.ship_id})`);
     });
 
   return program;

@@ -129,7 +129,10 @@ describe('ship-hub config check: every start-up check, nothing created', () => {
     const dir = await configDir({ mdns_enabled: true, network_interfaces: ['nosuch9'] });
     const result = runIn(dir, ['config', 'check', 'config.json']);
     assert.equal(result.status, 2, result.stdout);
-    assert.match(result.stderr, /"network_interfaces": unknown network interface "nosuch9"/);
+    assert.match(
+      result.stderr,
+      /config\.json: "network_interfaces": unknown network interface "nosuch9"/,
+    );
     assert.deepEqual(tree(dir), ['config.json']);
   });
 
@@ -180,7 +183,10 @@ describe('ship-hub config check: every start-up check, nothing created', () => {
     try {
       const result = runIn(dir, ['config', 'check', 'config.json']);
       assert.equal(result.status, 2);
-      assert.match(result.stderr, new RegExp(`"port": port ${port} is already in use`));
+      assert.match(
+        result.stderr,
+        new RegExp(`config\\.json: "port": port ${port} is already in use`),
+      );
     } finally {
       await new Promise((done) => blocker.close(done));
     }
