@@ -5,7 +5,8 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { Writable } from 'node:stream';
 import { Daemon } from '../../src/ops/daemon.js';
@@ -81,6 +82,9 @@ describe('daemon start-up checks come before anything is created', () => {
       }
       assert.equal(existsSync(config.private_key_file), false, 'no key was created');
       assert.equal(existsSync(config.certificate_file), false, 'no certificate was created');
+      // Only the data directory the lock lives in (taken first, released by stop()) remains.
+      const root = dirname(dirname(config.trusted_devices_file));
+      assert.deepEqual(readdirSync(root, { recursive: true }), ['data']);
     },
   );
 });
