@@ -5,22 +5,31 @@
  * the hub/ops APIs.
  */
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { Command, Option } from 'commander';
-import { ShipHubError } from '../ship/errors.js';
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, ShipHubError } from '../ship/errors.js';
 import { toSki } from '../ship/ski.js';
 import { shipQrText } from '../mdns/txt.js';
 import { AdminClient } from '../ops/admin-client.js';
-import { DEFAULT_CONFIG_JSON, loadConfig, type HubConfig } from '../ops/config.js';
+import {
+  DEFAULT_CONFIG_JSON,
+  defaultConfig,
+  environmentWarnings,
+  loadConfig,
+  type HubConfig,
+} from '../ops/config.js';
 import { Daemon, SHUTDOWN_BOUND_MS } from '../ops/daemon.js';
 import { terminalPairingPrompt } from './pairing-prompt.js';
+import { runStartupChecks } from '../ops/startup-checks.js';
 import { acquireDataLock, dataLockPath, inspectLock, LockHeldError } from '../ops/data-lock.js';
 import { createLogger } from '../ops/logger.js';
 import { TrustStore } from '../trust/trust-store.js';
 import {
   createIdentity,
   loadIdentity,
-  renewCertificate,
+  reissueCertificate,
   type NodeIdentity,
 } from '../trust/identity.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -34,16 +43,68 @@ const print = (line: string) => {
   process.stdout.write(`${line}\n`);
 };
 
-/** --config, else $SHIPHUB_CONFIG, else ./config.json if present, else the defaults. */
-function configPath(explicit: string | undefined): string | undefined {
-  if (explicit !== undefined) return explicit;
+/** The documented default location of the config file (README "Configuration"). */
+export const DEFAULT_CONFIG_PATH = '/etc/ship-hub/config.json';
+
+/** The config file a command uses, or the places looked at when there is none. */
+type ConfigLookup = { readonly path: string } | { readonly tried: string[] };
+
+/**
+ * --config (or the daemon's argument), else $SHIPHUB_CONFIG, else ./config.json in the current
+ * directory, else /etc/ship-hub/config.json. Never the built-in defaults by themselves: their
+ * relative paths would put a new identity and trust file under whatever directory the operator
+ * stands in.
+ */
+function findConfig(explicit: string | undefined): ConfigLookup {
+  if (explicit !== undefined) return { path: explicit };
   const fromEnv = process.env.SHIPHUB_CONFIG;
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  return existsSync('config.json') ? 'config.json' : undefined;
+  if (fromEnv !== undefined && fromEnv !== '') return { path: fromEnv };
+  const local = resolve('config.json');
+  if (existsSync(local)) return { path: 'config.json' };
+  if (existsSync(DEFAULT_CONFIG_PATH)) return { path: DEFAULT_CONFIG_PATH };
+  return {
+    tried: [
+      '--config (not given)',
+      '$SHIPHUB_CONFIG (not set)',
+      `${local} (not found)`,
+      `${DEFAULT_CONFIG_PATH} (not found)`,
+    ],
+  };
 }
 
-async function config(explicit: string | undefined): Promise<HubConfig> {
-  return loadConfig(configPath(explicit));
+function noConfigError(tried: readonly string[]): ConfigError {
+  return new ConfigError('SHIPHUB_ERR_CONFIG', `no config file found; tried ${tried.join(', ')}`, {
+    hint:
+      `create one with "sudo ship-hub config init ${DEFAULT_CONFIG_PATH}" (found without ` +
+      'flags), or "ship-hub config init ./config.json" and run ship-hub in that directory ' +
+      '(or pass --config FILE); relative paths in it resolve against its directory',
+  });
+}
+
+/** The path of the config file a command uses; a ConfigError naming every place tried if none. */
+function configPath(explicit: string | undefined): string {
+  const found = findConfig(explicit);
+  if ('tried' in found) throw noConfigError(found.tried);
+  return found.path;
+}
+
+/**
+ * The config of a command. Unknown `SHIPHUB_*` variables are reported on stderr (the daemon and
+ * `config check` report them with their start-up checks instead).
+ */
+async function config(explicit: string | undefined, warnEnvironment = true): Promise<HubConfig> {
+  const cfg = await loadConfig(configPath(explicit));
+  if (warnEnvironment) {
+    for (const warning of environmentWarnings(process.env)) {
+      process.stderr.write(`ship-hub: warning: ${warning}\n`);
+    }
+  }
+  return cfg;
+}
+
+/** The config if one is found (probe and discover work without one), else undefined. */
+async function optionalConfig(explicit: string | undefined): Promise<HubConfig | undefined> {
+  return 'tried' in findConfig(explicit) ? undefined : config(explicit);
 }
 
 /** Where a trust/pairing command acted, printed with its result. */
@@ -125,8 +186,21 @@ function printWhere(where: string, json = false): void {
   else print(`(${where})`);
 }
 
+/**
+ * A start-up check's error names the key (`"network_interfaces": …`, `"port": …`); the CLI knows
+ * which file that key is in, so the message names it too.
+ */
+function inConfigFile(error: unknown, file: string): unknown {
+  if (!(error instanceof ConfigError) || !/^"[a-z_]+": /.test(error.message)) return error;
+  return new ConfigError(error.code, `${file}: ${error.message}`, {
+    cause: error.cause ?? error,
+    ...(error.hint === undefined ? {} : { hint: error.hint }),
+  });
+}
+
 async function runDaemon(path: string | undefined): Promise<void> {
-  const cfg = await config(path);
+  const file = configPath(path);
+  const cfg = await config(file, false);
   const logger = createLogger({ level: cfg.log_level, format: cfg.log_format });
   const interactive = process.stdin.isTTY && process.stdout.isTTY && !process.env.INVOCATION_ID;
   const daemon = new Daemon({ config: cfg, logger });
@@ -164,7 +238,7 @@ async function runDaemon(path: string | undefined): Promise<void> {
     await daemon.start();
   } catch (err) {
     await daemon.stop().catch(() => undefined);
-    throw err;
+    throw inConfigFile(err, file);
   }
   // The seed's question at the terminal; not under systemd or without a terminal.
   if (interactive) daemon.attachPairingQuestions((target) => terminalPairingPrompt(target));
@@ -233,11 +307,17 @@ function refuseUnknownCommand(program: Command, word: string): void {
 
 export function buildProgram(): Command {
   const program = new Command();
+  // Usage errors end as a CommanderError (exit code 2 in main), not with commander's exit 1;
+  // subcommands created below inherit this.
+  program.exitOverride();
   program
     .name('ship-hub')
     .description('EEBUS SHIP hub: run the daemon, or use the tools below')
     .version(packageVersion(), '-v, --version', 'print the version')
-    .argument('[config]', 'config.json of the daemon (defaults apply without it)')
+    .argument(
+      '[config]',
+      `config.json of the daemon (default: $SHIPHUB_CONFIG, ./config.json, ${DEFAULT_CONFIG_PATH})`,
+    )
     .action(async (path: string | undefined) => {
       if (path === 'help') program.help();
       if (path !== undefined) refuseUnknownCommand(program, path);
@@ -264,17 +344,27 @@ export function buildProgram(): Command {
         opts: { ski?: string; json?: boolean; timeout: string; config?: string },
       ) => {
         const timeoutMs = secondsOption('--timeout', opts.timeout) * 1000;
-        const cfg = await config(opts.config);
+        const found = await optionalConfig(opts.config);
+        // Without a config file only the defaults' SHIP ID and organisation are used: no file
+        // under the current directory is read or created.
+        const cfg = found ?? defaultConfig();
         let identity: NodeIdentity;
         let note: string | undefined;
-        if (existsSync(cfg.certificate_file) && existsSync(cfg.private_key_file)) {
+        if (
+          found !== undefined &&
+          existsSync(cfg.certificate_file) &&
+          existsSync(cfg.private_key_file)
+        ) {
           identity = await identityOf(cfg);
         } else {
           identity = await createIdentity({
             commonName: 'ship-hub-probe',
             organization: cfg.organization,
           });
-          note = `no identity at ${cfg.certificate_file}: probing with a temporary one (SKI ${identity.ski})`;
+          note =
+            found === undefined
+              ? `no config file: probing with a temporary identity (SKI ${identity.ski})`
+              : `no identity at ${cfg.certificate_file}: probing with a temporary one (SKI ${identity.ski})`;
         }
         if (note !== undefined && opts.json !== true) print(note);
         process.exitCode = await runProbe({
@@ -307,15 +397,21 @@ export function buildProgram(): Command {
       }) => {
         // Checked before anything is opened (an mDNS socket included).
         const timeoutMs = secondsOption('--timeout', opts.timeout) * 1000;
-        const cfg = await config(opts.config);
-        const trust = await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock });
+        // Without a config file: every interface, no device marked as trusted.
+        const cfg = await optionalConfig(opts.config);
+        const trusted =
+          cfg === undefined
+            ? []
+            : (await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock })).list();
         process.exitCode = await runDiscover({
-          provider: opts.provider ?? cfg.mdns_provider,
+          provider: opts.provider ?? cfg?.mdns_provider ?? 'auto',
           timeoutMs,
           json: opts.json === true,
-          trustedSkis: new Set(trust.list().map((d) => d.ski)),
+          trustedSkis: new Set(trusted.map((d) => d.ski)),
           write: print,
-          ...(cfg.network_interfaces.length > 0 ? { interfaces: cfg.network_interfaces } : {}),
+          ...(cfg !== undefined && cfg.network_interfaces.length > 0
+            ? { interfaces: cfg.network_interfaces }
+            : {}),
         });
       },
     );
@@ -360,19 +456,40 @@ export function buildProgram(): Command {
     });
   cert
     .command('renew')
-    .description('re-issue the certificate with the same key: the SKI and every pairing survive')
+    .description(
+      're-issue the certificate from the existing key (also when it is missing or does not ' +
+        'match the key): the SKI and every pairing survive',
+    )
     .option('--days <days>', 'validity in days', '3650')
     .option('--config <file>', 'config.json')
     .action(async (opts: { days: string; config?: string }) => {
+      const days = Number(opts.days);
+      if (!Number.isInteger(days) || days < 1 || days > 36_500) {
+        throw new TypeError(
+          `--days: expected a whole number of days from 1 to 36500, got "${opts.days}"`,
+        );
+      }
       const cfg = await config(opts.config);
-      const before = await identityOf(cfg);
-      const renewed = await renewCertificate({
+      const { identity, previous, keptAt } = await reissueCertificate({
         certPath: cfg.certificate_file,
         keyPath: cfg.private_key_file,
-        validityDays: Number(opts.days),
+        validityDays: days,
+        // The subject the daemon gives a new identity; a valid certificate keeps its own.
+        subject: {
+          commonName: `${cfg.device_model}-${cfg.device_serial}`.slice(0, 64),
+          organization: cfg.organization,
+          organizationalUnit: cfg.device_brand,
+          country: cfg.country,
+        },
       });
-      print(`renewed ${cfg.certificate_file}: valid until ${renewed.notAfter.toISOString()}`);
-      print(`SKI unchanged: ${renewed.ski}${renewed.ski === before.ski ? '' : ' (CHANGED!)'}`);
+      const what =
+        previous === 'valid'
+          ? 'renewed'
+          : previous === 'missing'
+            ? 're-issued the missing certificate'
+            : `replaced the certificate that did not match the key (kept at ${keptAt ?? '?'})`;
+      print(`${what}: ${cfg.certificate_file}, valid until ${identity.notAfter.toISOString()}`);
+      print(`SKI (from the key ${cfg.private_key_file}, unchanged): ${identity.ski}`);
       print('restart the daemon to present the new certificate');
     });
 
@@ -528,38 +645,101 @@ export function buildProgram(): Command {
   cfgCmd
     .command('init')
     .argument('[file]', 'where to write it', 'config.json')
+    .option('--if-missing', 'do nothing (exit 0) when the file exists')
     .description('write a config.json with every key at its default')
-    .action(async (file: string) => {
-      if (existsSync(file)) {
-        throw new ShipHubError('SHIPHUB_ERR_CONFIG', `${file} exists; not overwritten`);
+    .action(async (file: string, opts: { ifMissing?: boolean }) => {
+      const absolute = resolve(file);
+      if (existsSync(absolute)) {
+        if (opts.ifMissing === true) return;
+        throw new ShipHubError('SHIPHUB_ERR_CONFIG', `${absolute} exists; not overwritten`);
       }
-      await writeFileAtomic(file, DEFAULT_CONFIG_JSON);
-      print(`wrote ${file}`);
+      try {
+        await mkdir(dirname(absolute), { recursive: true });
+        await writeFileAtomic(absolute, DEFAULT_CONFIG_JSON);
+      } catch (error) {
+        throw new ShipHubError(
+          'SHIPHUB_ERR_STORAGE',
+          `cannot write ${absolute}: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error, hint: `run it as a user who may write to ${dirname(absolute)}` },
+        );
+      }
+      const dir = dirname(absolute);
+      print(`wrote ${absolute} (every key at its default)`);
+      print(
+        `its files go next to it: ${resolve(dir, 'certs')} (identity) and ${resolve(dir, 'data')} ` +
+          '(trusted devices, counters, admin token)',
+      );
+      print(
+        absolute === DEFAULT_CONFIG_PATH
+          ? 'start the daemon with: ship-hub (found without flags)'
+          : `start the daemon with: ship-hub ${absolute}`,
+      );
     });
   cfgCmd
     .command('check')
     .argument('[file]', 'config.json')
+    .description(
+      'run every start-up check (interfaces, identity, trust, state and token files, ports) ' +
+        'without creating anything',
+    )
     .action(async (file: string | undefined) => {
-      const cfg = await config(file);
-      print(`${configPath(file) ?? '(defaults)'}: OK (port ${cfg.port}, SHIP ID ${cfg.ship_id})`);
+      const path = configPath(file);
+      const cfg = await config(path, false);
+      const report = await runStartupChecks(cfg, { probePorts: true, env: process.env }).catch(
+        (error: unknown) => {
+          throw inConfigFile(error, path);
+        },
+      );
+      for (const warning of report.warnings) print(`warning: ${warning}`);
+      for (const note of report.notes) print(note);
+      print(`${path}: OK (port ${cfg.port}, SHIP ID ${cfg.ship_id})`);
     });
 
   return program;
+}
+
+/**
+ * The exit codes of `ship-hub`, one table for every command (README "Exit codes"): 2 means "what
+ * you gave is wrong" (the command line or the configuration; fix it, retrying will not help), 1
+ * that something failed while doing it.
+ */
+export const EXIT_CODES = {
+  /** Done; for `probe`: data exchange was reached. */
+  ok: 0,
+  /** A runtime failure: the daemon or a command failed (daemon unreachable, storage, lock). */
+  failure: 1,
+  /** Bad usage: unknown command or option, an invalid argument or option value. */
+  usage: 2,
+  /** A configuration error: config file, environment, or a start-up check (files, ports). */
+  config: 2,
+} as const;
+
+/** The exit code of an error a command ended with. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CommanderError) {
+    return err.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
+  }
+  if (err instanceof ShipHubError) {
+    return err.code === 'SHIPHUB_ERR_CONFIG' || err.code === 'SHIPHUB_ERR_STORE_INVALID'
+      ? EXIT_CODES.config
+      : EXIT_CODES.failure;
+  }
+  if (err instanceof TypeError) return EXIT_CODES.usage;
+  return EXIT_CODES.failure;
 }
 
 async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
-    if (err instanceof ShipHubError) {
-      process.stderr.write(`${formatCliError(err).join('\n')}\n`);
-      process.exitCode =
-        err.code === 'SHIPHUB_ERR_CONFIG' || err.code === 'SHIPHUB_ERR_STORE_INVALID' ? 2 : 1;
+    // Commander has written its own message (usage error) or the help/version text.
+    if (err instanceof CommanderError) {
+      process.exitCode = exitCodeOf(err);
       return;
     }
-    if (err instanceof TypeError) {
+    if (err instanceof ShipHubError || err instanceof TypeError) {
       process.stderr.write(`${formatCliError(err).join('\n')}\n`);
-      process.exitCode = 2;
+      process.exitCode = exitCodeOf(err);
       return;
     }
     throw err;

@@ -86,7 +86,8 @@ export async function createHub(options: CreateHubOptions): Promise<Hub> {
             clock,
             ownSki: identity.ski,
             ...(interfaces !== undefined && interfaces.length > 0 ? { interfaces } : {}),
-            ...(logger !== undefined ? { logger: logger.child({ component: 'mdns' }) } : {}),
+            // createMdnsProvider binds component "mdns" itself (once: no repeated JSON key).
+            ...(logger !== undefined ? { logger } : {}),
           });
   return new Hub({
     ...hubOptions,

@@ -300,7 +300,9 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   };
 
   const app = fastify({
-    loggerInstance: log,
+    // fastify logs "Server listening at …" once per address at info; the daemon's own "Admin
+    // API on …" line is the one operators see, so fastify's logger starts at warn.
+    loggerInstance: log.child({}, { level: atLeastWarn(log.level) }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
     connectionTimeout: options.requestTimeoutMs ?? ADMIN_REQUEST_TIMEOUT_MS,
@@ -558,7 +560,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
         const bound = typeof address === 'object' && address !== null ? address.port : port;
         const urlHost = host.includes(':') ? `[${host}]` : host;
         const result = { host, port: bound, url: `http://${urlHost}:${bound}` };
-        log.info(result, `admin API listening on ${result.url}`);
+        log.debug(result, `admin API listening on ${result.url}`);
         return result;
       });
       return listening;
@@ -569,4 +571,10 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       await app.close();
     },
   };
+}
+
+/** The quieter of `level` and "warn" (a child logger must not log more than its parent). */
+function atLeastWarn(level: string): string {
+  const order = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+  return order.indexOf(level) > order.indexOf('warn') ? level : 'warn';
 }

@@ -20,41 +20,56 @@ const MIN_TOKEN_LENGTH = 16;
  */
 export async function loadOrCreateAdminToken(path: string): Promise<string> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    let info;
-    try {
-      info = await lstat(path);
-    } catch (error) {
-      if (errnoCode(error) !== 'ENOENT') throw unreadable(path, error);
-      // Created now, or by a concurrent start (EEXIST): either way, read and check it.
-      await createTokenFile(path);
-      continue;
-    }
-    if (!info.isFile()) {
-      throw new ConfigError(
-        'SHIPHUB_ERR_CONFIG',
-        `${path} (admin_token_file): expected a regular file holding the admin token, ` +
-          `found ${info.isSymbolicLink() ? 'a symbolic link' : info.isDirectory() ? 'a directory' : 'something else'}`,
-      );
-    }
-    if ((info.mode & 0o077) !== 0) {
-      throw new ConfigError(
-        'SHIPHUB_ERR_CONFIG',
-        `${path} (admin_token_file): readable or writable by group or others (mode ` +
-          `${(info.mode & 0o777).toString(8)}); it grants control over pairing: ` +
-          `chmod 600 ${path}`,
-      );
-    }
-    const token = (await readFile(path, 'utf8')).trim();
-    if (token.length < MIN_TOKEN_LENGTH) {
-      throw new ConfigError(
-        'SHIPHUB_ERR_CONFIG',
-        `${path} (admin_token_file): expected a token of at least ${MIN_TOKEN_LENGTH} characters; ` +
-          'remove the file and a new one is created at the next start',
-      );
-    }
-    return token;
+    const token = await checkAdminTokenFile(path);
+    if (token !== undefined) return token;
+    // Created now, or by a concurrent start (EEXIST): either way, read and check it.
+    await createTokenFile(path);
   }
   throw new ConfigError('SHIPHUB_ERR_CONFIG', `${path} (admin_token_file): could not be created`);
+}
+
+/**
+ * The token in `path` after the checks of {@link loadOrCreateAdminToken}, or undefined when the
+ * file does not exist (the daemon creates it at its first start). Creates nothing, so
+ * `ship-hub config check` uses it too.
+ */
+export async function checkAdminTokenFile(path: string): Promise<string | undefined> {
+  let info;
+  try {
+    info = await lstat(path);
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw unreadable(path, error);
+    return undefined;
+  }
+  if (!info.isFile()) {
+    throw new ConfigError(
+      'SHIPHUB_ERR_CONFIG',
+      `${path} (admin_token_file): expected a regular file holding the admin token, ` +
+        `found ${info.isSymbolicLink() ? 'a symbolic link' : info.isDirectory() ? 'a directory' : 'something else'}`,
+    );
+  }
+  if ((info.mode & 0o077) !== 0) {
+    throw new ConfigError(
+      'SHIPHUB_ERR_CONFIG',
+      `${path} (admin_token_file): readable or writable by group or others (mode ` +
+        `${(info.mode & 0o777).toString(8)}); it grants control over pairing: ` +
+        `chmod 600 ${path}`,
+    );
+  }
+  let token: string;
+  try {
+    token = (await readFile(path, 'utf8')).trim();
+  } catch (error) {
+    throw unreadable(path, error);
+  }
+  if (token.length < MIN_TOKEN_LENGTH) {
+    throw new ConfigError(
+      'SHIPHUB_ERR_CONFIG',
+      `${path} (admin_token_file): expected a token of at least ${MIN_TOKEN_LENGTH} characters; ` +
+        'remove the file and a new one is created at the next start',
+    );
+  }
+  return token;
 }
 
 /**

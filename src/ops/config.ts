@@ -9,7 +9,7 @@
  * with a hint of the closest known key, and every error names the source, the key, what was
  * expected and what was found.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
@@ -592,8 +592,11 @@ export async function loadConfig(
         `${path}: expected a JSON object at the top level, got ${Array.isArray(value) ? 'an array' : describeValue(value, GOT_MAX_CHARS)}`,
       ]);
     }
-    const source = fileSource(path, dirname(absolute));
-    defaults = fileSource('defaults', dirname(absolute));
+    // Relative paths resolve next to the real file: /etc/ship-hub/config.json may be a symlink
+    // to /opt/ship-hub/config.json, whose data/ and certs/ are beside it.
+    const baseDir = dirname(await realpath(absolute).catch(() => absolute));
+    const source = fileSource(path, baseDir);
+    defaults = fileSource('defaults', baseDir);
     for (const [key, v] of Object.entries(value)) {
       sources.set(key, source);
       if (key in KEYS) raw[key] = v;
@@ -644,6 +647,16 @@ export function unknownEnvVars(env: Readonly<Record<string, string | undefined>>
     );
   }
   return out;
+}
+
+/**
+ * The start-up warnings about the environment: unknown `SHIPHUB_*` variables (docs/config.md).
+ * Reads `process.env` by default, as {@link loadConfig} does.
+ */
+export function environmentWarnings(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string[] {
+  return unknownEnvVars(env);
 }
 
 /**

@@ -9,7 +9,6 @@ import { dirname, join } from 'node:path';
 import { createHub } from '../hub/create-hub.js';
 import type { Hub, DeviceDataHandler, PendingPairing, RemoteDevice } from '../hub/hub.js';
 import type { DiscoveredService, MdnsProvider } from '../mdns/types.js';
-import { ConfigError } from '../ship/errors.js';
 import { shortSki, toSki, type Ski } from '../ship/ski.js';
 import { StateStore } from '../trust/state-store.js';
 import { TrustStore, formatTimestamp } from '../trust/trust-store.js';
@@ -21,7 +20,8 @@ import { loadOrCreateAdminToken } from './admin-token.js';
 import { RefusalLog } from './refusal-log.js';
 import { createAdminServer, type AdminHealth, type AdminServer } from './admin-api.js';
 import { createAdminBackend } from './admin-backend.js';
-import { configWarnings, type HubConfig } from './config.js';
+import type { HubConfig } from './config.js';
+import { listenError, runStartupChecks } from './startup-checks.js';
 import { acquireDataLock, dataLockPath, type DataLock } from './data-lock.js';
 import type { Logger } from './logger.js';
 import { createHubMetrics, type HandshakePhase, type HubMetrics } from './metrics.js';
@@ -125,7 +125,6 @@ export class Daemon {
   async start(): Promise<void> {
     const c = this.config;
     const log = this.logger;
-    for (const warning of configWarnings(c)) log.warn(warning);
 
     // Before anything is read or created: a second daemon on the same files must stop here, not
     // create a second identity or overwrite the first one's trust changes.
@@ -134,6 +133,9 @@ export class Daemon {
       { event: 'data_lock', file: this.lock.path, pid: process.pid },
       'data directory locked',
     );
+    // Every check that needs no creation first (interfaces, identity, trust and token files):
+    // a config that cannot start fails here, before an identity or any file is created.
+    for (const warning of (await runStartupChecks(c)).warnings) log.warn(warning);
 
     const { identity, created } = await loadOrCreateIdentity({
       certPath: c.certificate_file,
@@ -228,7 +230,7 @@ export class Daemon {
           approvePending: (pending) => this.approvePairing(pending),
         }),
         registry: c.metrics_enabled ? this.metrics.registry : undefined,
-        logger: log.child({ component: 'admin' }),
+        logger: log, // binds component "admin-api" itself
         // The token file always exists (the CLI and scrapers can rely on it); admin_token, when
         // configured, keeps working beside it.
         token: [
@@ -490,6 +492,9 @@ export class Daemon {
       else oplog.deviceError(log, ski ?? 'unknown', reason);
       const kind = classifyFailure(reason);
       metrics.connectionFailed(kind);
+      // total = every connection with an outcome (data exchange reached, or failed before it),
+      // so failed <= total and (total - failed) / total is the success rate (docs/metrics.md).
+      state.recordConnection();
       state.recordFailedConnection(
         kind === 'trust_rejected' ? 'trust_rejected' : 'connection_failed',
       );
@@ -581,7 +586,8 @@ export class Daemon {
       const snapshot = this.stateStore!.snapshot;
       oplog.healthCheck(this.logger, {
         uptimeMs: this.clock.now() - this.startedAt,
-        connections: this.hub?.openConnectionCount ?? 0,
+        // Devices in data exchange now, each counted in `total` when it got there.
+        connections: this.connectedAt.size,
         total: snapshot.total_connections,
         failed: snapshot.failed_connections,
         activeHandles: oplog.activeHandleCount(),
@@ -592,7 +598,7 @@ export class Daemon {
         const snapshot = this.stateStore!.snapshot;
         oplog.metricsReport(this.logger, {
           uptimeMs: this.clock.now() - this.startedAt,
-          active: this.hub?.openConnectionCount ?? 0,
+          active: this.connectedAt.size,
           total: snapshot.total_connections,
           failed: snapshot.failed_connections,
           handshakes: snapshot.handshakes,
@@ -681,44 +687,4 @@ async function readAutoAcceptMarker(
     // Falls through: not ours to repair; counted as used.
   }
   return 'unreadable';
-}
-
-/**
- * A port the daemon cannot listen on, said so that an installer can act: which key, which port,
- * what holds it. Other errors pass through unchanged.
- */
-function listenError(
-  error: unknown,
-  key: 'port' | 'admin_port',
-  port: number,
-  host?: string,
-): unknown {
-  const code =
-    typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-  const where = host === undefined ? `port ${port}` : `${host}:${port}`;
-  if (code === 'EADDRINUSE') {
-    return new ConfigError(
-      'SHIPHUB_ERR_CONFIG',
-      `"${key}": ${where} is already in use by another program (or another ship-hub)`,
-      {
-        cause: error,
-        hint: `find it with "ss -ltnp 'sport = :${port}'" and stop it, or set another "${key}" in the config`,
-      },
-    );
-  }
-  if (code === 'EACCES') {
-    return new ConfigError(
-      'SHIPHUB_ERR_CONFIG',
-      `"${key}": no permission to listen on ${where} (ports below 1024 need privileges)`,
-      { cause: error, hint: `use a port of 1024 or above for "${key}"` },
-    );
-  }
-  if (code === 'EADDRNOTAVAIL') {
-    return new ConfigError(
-      'SHIPHUB_ERR_CONFIG',
-      `"admin_host": ${host ?? '?'} is not an address of this machine`,
-      { cause: error, hint: 'use 127.0.0.1, or an address this machine has (ip -br addr)' },
-    );
-  }
-  return error;
 }

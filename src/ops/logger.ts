@@ -98,11 +98,20 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     // leaves C1 controls and bidi overrides of a remote brand or close reason raw.
     const stream: DestinationStream = {
       write: (line: string) => {
-        out.write(safeRenderedText(prettify(line)));
+        out.write(safeRenderedText(prettify(withoutClockPrefix(line))));
       },
     };
     return pino(loggerOptions, stream);
   }
   const destination = options.destination ?? pino.destination({ dest: 1, sync: true });
   return pino(loggerOptions, destination);
+}
+
+/**
+ * A seed line that carries its own clock time (`[10:30:15] 🔄 …: ConnectionStateError`) keeps it
+ * in JSON, where greps expect the seed's text; on a terminal the pretty header already shows the
+ * time, so the message's copy is dropped there (one timestamp per line).
+ */
+function withoutClockPrefix(jsonLine: string): string {
+  return jsonLine.replace(/"msg":"\[\d{2}:\d{2}:\d{2}\] /, '"msg":"');
 }

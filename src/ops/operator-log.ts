@@ -250,16 +250,23 @@ export function pairingExpired(log: OperatorLogger, ski: string): OperatorEvent 
   );
 }
 
-/** "✅ Added trusted device: a1b2c3d4e5f6... (Viessmann Vitocaldens)" */
+/**
+ * "✅ Added trusted device: a1b2c3d4e5f6... (Viessmann Vitocaldens)"; without a brand or model
+ * (a device added by SKI alone) the parenthesis is left out, not shown as "( )".
+ */
 export function trustedDeviceAdded(
   log: OperatorLogger,
   device: { ski: string; brand: string; model: string; device_type?: string },
 ): OperatorEvent {
+  const name = [device.brand, device.model]
+    .filter((s) => s !== '')
+    .map((s) => text(s))
+    .join(' ');
   return emit(
     log,
     'info',
     'trusted_device_added',
-    `✅ Added trusted device: ${skiText(device.ski)} (${text(device.brand)} ${text(device.model)})`,
+    `✅ Added trusted device: ${skiText(device.ski)}${name === '' ? '' : ` (${name})`}`,
     {
       ski: device.ski,
       brand: device.brand,

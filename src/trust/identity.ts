@@ -16,7 +16,7 @@ import {
   X509Certificate,
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, InternalError } from '../ship/errors.js';
 import type { Ski } from '../ship/ski.js';
@@ -349,15 +349,10 @@ export async function saveIdentity(
 }
 
 /**
- * Loads and checks an identity saved by {@link saveIdentity} (or provided by an installer).
- *
- * @throws ConfigError naming the file and the problem when a file is missing or unreadable,
- *   is not PEM, the key file is readable by group or others, the key is not P-256, key and
- *   certificate do not belong together, or the certificate's SubjectKeyIdentifier is missing or
- *   is not SHA-1 of its key.
+ * Reads and checks a private key file: a regular file that group and others cannot read, an
+ * unencrypted PEM key on P-256. Every problem is a ConfigError naming the file.
  */
-export async function loadIdentity(certPath: string, keyPath: string): Promise<NodeIdentity> {
-  const certText = await readText(certPath, 'certificate file');
+async function loadPrivateKeyFile(keyPath: string): Promise<KeyObject> {
   if (process.platform !== 'win32') {
     let mode: number;
     try {
@@ -386,23 +381,6 @@ export async function loadIdentity(certPath: string, keyPath: string): Promise<N
     }
   }
   const keyText = await readText(keyPath, 'private key file');
-
-  if (!certText.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new ConfigError(
-      'SHIPHUB_ERR_CONFIG',
-      `certificate file ${certPath} is not a PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`,
-    );
-  }
-  let certificate: X509Certificate;
-  try {
-    certificate = new X509Certificate(certText);
-  } catch (error) {
-    throw new ConfigError(
-      'SHIPHUB_ERR_CONFIG',
-      `certificate file ${certPath} cannot be parsed (${errorText(error)})`,
-      { cause: error },
-    );
-  }
   if (keyText.includes('ENCRYPTED PRIVATE KEY') || keyText.includes('Proc-Type: 4,ENCRYPTED')) {
     throw new ConfigError(
       'SHIPHUB_ERR_CONFIG',
@@ -427,12 +405,47 @@ export async function loadIdentity(certPath: string, keyPath: string): Promise<N
     );
   }
   assertP256(privateKey, `private key file ${keyPath}`);
+  return privateKey;
+}
+
+/** Parses a PEM certificate file's text; a ConfigError naming the file otherwise. */
+function parseCertificateText(certText: string, certPath: string): X509Certificate {
+  if (!certText.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError(
+      'SHIPHUB_ERR_CONFIG',
+      `certificate file ${certPath} is not a PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`,
+    );
+  }
+  try {
+    return new X509Certificate(certText);
+  } catch (error) {
+    throw new ConfigError(
+      'SHIPHUB_ERR_CONFIG',
+      `certificate file ${certPath} cannot be parsed (${errorText(error)})`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Loads and checks an identity saved by {@link saveIdentity} (or provided by an installer).
+ *
+ * @throws ConfigError naming the file and the problem when a file is missing or unreadable,
+ *   is not PEM, the key file is readable by group or others, the key is not P-256, key and
+ *   certificate do not belong together, or the certificate's SubjectKeyIdentifier is missing or
+ *   is not SHA-1 of its key.
+ */
+export async function loadIdentity(certPath: string, keyPath: string): Promise<NodeIdentity> {
+  const certText = await readText(certPath, 'certificate file');
+  const privateKey = await loadPrivateKeyFile(keyPath);
+
+  const certificate = parseCertificateText(certText, certPath);
   if (!certificate.checkPrivateKey(privateKey)) {
     throw new ConfigError(
       'SHIPHUB_ERR_CONFIG',
       `certificate file ${certPath} does not belong to private key file ${keyPath} (different ` +
         'public keys); restore the matching pair from a backup, or re-issue the certificate ' +
-        'from the key (the SKI follows the key)',
+        'from the key with `ship-hub cert renew` (the SKI follows the key)',
     );
   }
   const info = inspectCertificate(new Uint8Array(certificate.raw));
@@ -440,18 +453,52 @@ export async function loadIdentity(certPath: string, keyPath: string): Promise<N
     throw new ConfigError(
       'SHIPHUB_ERR_CONFIG',
       `certificate file ${certPath} has no SubjectKeyIdentifier extension, which SHIP §12.2 ` +
-        `requires; re-issue it from the same key (SKI ${info.ski})`,
+        `requires; re-issue it from the same key with \`ship-hub cert renew\` (SKI ${info.ski})`,
     );
   }
   if (!info.extensionMatchesKey) {
     throw new ConfigError(
       'SHIPHUB_ERR_CONFIG',
       `certificate file ${certPath} claims SKI ${info.extensionHex}, but its key hashes to ` +
-        `${info.ski} (SHIP §12.2); conformant peers refuse it. Re-issue it from the same key; ` +
+        `${info.ski} (SHIP §12.2); conformant peers refuse it. Re-issue it from the same key ` +
+        '(`ship-hub cert renew`); ' +
         `the SKI becomes ${info.ski} and peers paired with the old one must re-pair`,
     );
   }
   return identityFrom(certificate.toString(), privateKey);
+}
+
+/**
+ * Checks the identity files without creating anything: the loaded identity when both exist and
+ * belong together, undefined when neither exists (a first start creates them). If only one of
+ * the two exists it throws: a key is never overwritten, since a new key means a new SKI and
+ * every peer would have to pair again.
+ *
+ * @throws ConfigError naming the file and the problem (see {@link loadIdentity}).
+ */
+export async function checkIdentityFiles(
+  certPath: string,
+  keyPath: string,
+): Promise<NodeIdentity | undefined> {
+  const [haveCert, haveKey] = await Promise.all([exists(certPath), exists(keyPath)]);
+  if (haveCert && haveKey) return loadIdentity(certPath, keyPath);
+  if (haveKey) {
+    throw new ConfigError(
+      'SHIPHUB_ERR_CONFIG',
+      `private key file ${keyPath} exists but certificate file ${certPath} does not; refusing to ` +
+        'create a new identity over an existing key. Restore the certificate, or re-issue it ' +
+        'from this key with `ship-hub cert renew` (the SKI stays the same)',
+    );
+  }
+  if (haveCert) {
+    throw new ConfigError(
+      'SHIPHUB_ERR_CONFIG',
+      `certificate file ${certPath} exists but private key file ${keyPath} does not; restore ` +
+        'the key from a backup, or delete the certificate to create a new identity (new SKI: ' +
+        'every peer must pair again)',
+    );
+  }
+  return undefined;
 }
 
 /** Options of {@link loadOrCreateIdentity}. */
@@ -472,26 +519,8 @@ export async function loadOrCreateIdentity(
   options: LoadOrCreateIdentityOptions,
 ): Promise<{ identity: NodeIdentity; created: boolean }> {
   const { certPath, keyPath } = options;
-  const [haveCert, haveKey] = await Promise.all([exists(certPath), exists(keyPath)]);
-  if (haveCert && haveKey) {
-    return { identity: await loadIdentity(certPath, keyPath), created: false };
-  }
-  if (haveKey) {
-    throw new ConfigError(
-      'SHIPHUB_ERR_CONFIG',
-      `private key file ${keyPath} exists but certificate file ${certPath} does not; refusing to ` +
-        'create a new identity over an existing key. Restore the certificate, or re-issue it ' +
-        'from this key (the SKI stays the same)',
-    );
-  }
-  if (haveCert) {
-    throw new ConfigError(
-      'SHIPHUB_ERR_CONFIG',
-      `certificate file ${certPath} exists but private key file ${keyPath} does not; restore ` +
-        'the key from a backup, or delete the certificate to create a new identity (new SKI: ' +
-        'every peer must pair again)',
-    );
-  }
+  const existing = await checkIdentityFiles(certPath, keyPath);
+  if (existing !== undefined) return { identity: existing, created: false };
   const identity = await createIdentity(options);
   await saveIdentity(identity, certPath, keyPath, { exclusive: true });
   return { identity, created: true };
@@ -513,6 +542,72 @@ export async function renewCertificate(options: RenewCertificateOptions): Promis
   const renewed = await renewIdentity(current, options);
   await writeFileAtomic(options.certPath, renewed.certificatePem, { mode: CERT_FILE_MODE });
   return renewed;
+}
+
+/** Options of {@link reissueCertificate}. */
+export interface ReissueCertificateOptions extends RenewCertificateOptions {
+  /** Subject of the new certificate when the old one cannot supply it (missing or unreadable). */
+  readonly subject: IdentitySubject;
+}
+
+/** What {@link reissueCertificate} found and did. */
+export interface ReissueResult {
+  readonly identity: NodeIdentity;
+  /**
+   * The certificate before: `valid` (renewed, subject kept), `missing`, or `mismatched` (not a
+   * certificate of this key, not parseable, or its SubjectKeyIdentifier is absent or wrong).
+   */
+  readonly previous: 'valid' | 'missing' | 'mismatched';
+  /** Where the replaced certificate was kept (`mismatched` only). */
+  readonly keptAt?: string;
+}
+
+/**
+ * Issues the certificate from the key on disk, whatever state the certificate is in: renewed
+ * when it is valid (as {@link renewCertificate}), issued anew when it is missing or does not
+ * belong to the key. The key file is never touched, so the SKI (SHA-1 of the key, SHIP §12.2)
+ * stays the one every paired peer knows. A replaced certificate is kept beside it as
+ * `<certificate>.replaced-<UTC time>`.
+ *
+ * @throws ConfigError when the key file is missing or unusable (nothing is written then).
+ */
+export async function reissueCertificate(
+  options: ReissueCertificateOptions,
+): Promise<ReissueResult> {
+  const { certPath, keyPath } = options;
+  const privateKey = await loadPrivateKeyFile(keyPath);
+  const now = options.now ?? new Date();
+  const validityDays = options.validityDays ?? DEFAULT_VALIDITY_DAYS;
+  if (!(await exists(certPath))) {
+    const identity = await issue(privateKey, subjectName(options.subject), validityDays, now);
+    await writeFileAtomic(certPath, identity.certificatePem, { mode: CERT_FILE_MODE });
+    return { identity, previous: 'missing' };
+  }
+  let old: X509Certificate | undefined;
+  try {
+    old = parseCertificateText(await readText(certPath, 'certificate file'), certPath);
+  } catch (error) {
+    // An unreadable file (permissions) is not replaced; a broken certificate is.
+    if (!(error instanceof ConfigError) || /cannot be read/.test(error.message)) throw error;
+  }
+  if (old !== undefined && old.checkPrivateKey(privateKey)) {
+    const info = inspectCertificate(new Uint8Array(old.raw));
+    if (info.extensionMatchesKey) {
+      const identity = await renewCertificate(options);
+      return { identity, previous: 'valid' };
+    }
+  }
+  // Not this key's certificate: keep the subject if it can be read, never the public key.
+  let name: Record<string, string[]>[] | Uint8Array = subjectName(options.subject);
+  if (old !== undefined) {
+    const x509 = await loadX509();
+    name = new Uint8Array(new x509.X509Certificate(old.raw).subjectName.toArrayBuffer());
+  }
+  const identity = await issue(privateKey, name, validityDays, now);
+  const keptAt = `${certPath}.replaced-${now.toISOString().replace(/[:.]/g, '-')}`;
+  await rename(certPath, keptAt);
+  await writeFileAtomic(certPath, identity.certificatePem, { mode: CERT_FILE_MODE });
+  return { identity, previous: 'mismatched', keptAt };
 }
 
 /**

@@ -181,6 +181,17 @@ export class StateStore {
    * @throws ConfigError `SHIPHUB_ERR_STORE_INVALID` for a file that does not parse or holds invalid
    *   values; the file is never overwritten.
    */
+  /**
+   * Validates the file as {@link StateStore.open} does, without touching anything on disk
+   * (`ship-hub config check`).
+   *
+   * @throws ConfigError `SHIPHUB_ERR_STORE_INVALID` for a file that open would set aside.
+   */
+  static async check(path: string): Promise<void> {
+    const data = await readJsonStoreFile(path, 'the hub state file');
+    if (data !== undefined) parseState(path, data);
+  }
+
   static async open(path: string, options: StateStoreOptions): Promise<StateStore> {
     let state: Record<string, unknown>;
     try {

@@ -272,6 +272,17 @@ export class TrustStore {
    *   or an entry is invalid (naming the file, the entry or line, and the problem); the file is
    *   never overwritten.
    */
+  /**
+   * Validates the file as {@link TrustStore.open} does, without touching anything on disk
+   * (`ship-hub config check`): the number of trusted devices, 0 for a missing file.
+   *
+   * @throws ConfigError naming the file, the entry and the problem.
+   */
+  static async check(path: string): Promise<number> {
+    const data = await readJsonStoreFile(path, 'the trusted devices file');
+    return data === undefined ? 0 : parseDevices(path, data).size;
+  }
+
   static async open(path: string, options: TrustStoreOptions): Promise<TrustStore> {
     const store = new TrustStore(path, options);
     const data = await readJsonStoreFile(path, 'the trusted devices file');

@@ -5,8 +5,10 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createServer, type Server } from 'node:net';
+import { Writable } from 'node:stream';
 import { Daemon } from '../../src/ops/daemon.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { ConfigError } from '../../src/ship/errors.js';
@@ -52,4 +54,84 @@ describe('daemon start-up failures', () => {
       }
     });
   }
+});
+
+describe('daemon start-up checks come before anything is created', () => {
+  it(
+    'an unknown interface names "network_interfaces" and creates no identity',
+    { timeout: 60_000 },
+    async () => {
+      const config = await tempDaemonConfig('ship-hub-startup-', dirs, {
+        log_level: 'silent',
+        // The check runs before any mDNS socket: nothing is announced on any interface.
+        mdns_enabled: true,
+        network_interfaces: ['nosuch9'],
+      });
+      const daemon = new Daemon({
+        config,
+        logger: createLogger({ level: 'silent', format: 'json' }),
+      });
+      try {
+        await assert.rejects(daemon.start(), (error: unknown) => {
+          assert.ok(error instanceof ConfigError, String(error));
+          assert.match(error.message, /^"network_interfaces": unknown network interface "nosuch9"/);
+          return true;
+        });
+      } finally {
+        await daemon.stop();
+      }
+      assert.equal(existsSync(config.private_key_file), false, 'no key was created');
+      assert.equal(existsSync(config.certificate_file), false, 'no certificate was created');
+      // Only the data directory the lock lives in (taken first, released by stop()) remains.
+      const root = dirname(dirname(config.trusted_devices_file));
+      assert.deepEqual(readdirSync(root, { recursive: true }), ['data']);
+    },
+  );
+});
+
+describe('daemon start-up log lines', () => {
+  it(
+    'the admin API start is logged once at info, no JSON line repeats "component"',
+    { timeout: 60_000 },
+    async () => {
+      const adminPort = await freePort();
+      const config = await tempDaemonConfig('ship-hub-startup-', dirs, {
+        admin_port: adminPort,
+        log_level: 'debug',
+      });
+      const raw: string[] = [];
+      const destination = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          raw.push(
+            ...chunk
+              .toString('utf8')
+              .split('\n')
+              .filter((l) => l.trim() !== ''),
+          );
+          done();
+        },
+      });
+      const daemon = new Daemon({
+        config,
+        logger: createLogger({ level: 'debug', format: 'json', destination }),
+      });
+      try {
+        await daemon.start();
+      } finally {
+        await daemon.stop();
+      }
+      const records = raw.map((line) => JSON.parse(line) as { level: number; msg: string });
+      const adminStarts = records.filter(
+        (r) =>
+          r.level === 30 && r.msg.includes(`:${adminPort}`) && /listening|Admin API/i.test(r.msg),
+      );
+      assert.equal(adminStarts.length, 1, adminStarts.map((r) => r.msg).join(' | '));
+      // At debug level the admin API's own line carries its component: bound once, not twice.
+      const withComponent = raw.filter((line) => line.includes('"component":'));
+      assert.ok(withComponent.length > 0, 'component lines are logged');
+      for (const line of withComponent) {
+        assert.equal(line.split('"component":').length, 2, `"component" repeated in ${line}`);
+      }
+    },
+  );
 });

@@ -5,14 +5,17 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Daemon } from '../../src/ops/daemon.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { tempDaemonConfig } from '../helpers/daemon-config.js';
 import { collectJsonLines } from '../helpers/ndjson.js';
-import { StaticDiscovery } from '../helpers/static-discovery.js';
+import { freePort } from '../helpers/ports.js';
+import { serviceAt, StaticDiscovery } from '../helpers/static-discovery.js';
+import type { Ski } from '../../src/ship/ski.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -87,6 +90,48 @@ describe('the daemon periodic lines (fake clock)', () => {
       await clock.advanceAsync(10 * 60_000);
       assert.equal(count('health_check'), 10);
       assert.equal(count('metrics_report'), 0);
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it('failed connections are part of total: failed <= total, connections <= total', async () => {
+    // A trusted device announced at a port nobody listens on: every dial fails (refused).
+    const ski = 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0' as Ski;
+    const config = await tempDaemonConfig('ship-hub-timers-', dirs);
+    const device = {
+      ski,
+      brand: 'Acme',
+      model: 'Box',
+      device_type: 'HeatPump',
+      paired_at: '2024-01-09T10:30:00Z',
+      last_connection: '2024-01-09T10:30:00Z',
+      connection_count: 0,
+    };
+    mkdirSync(dirname(config.trusted_devices_file), { recursive: true });
+    writeFileSync(config.trusted_devices_file, JSON.stringify({ [ski]: device }));
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new PassThrough();
+    collectJsonLines(sink, lines);
+    const clock = new FakeClock();
+    const daemon = new Daemon({
+      config,
+      logger: createLogger({ level: 'info', format: 'json', destination: sink }),
+      clock,
+      discovery: new StaticDiscovery([serviceAt(ski, await freePort())]),
+    });
+    await daemon.start();
+    try {
+      let health: { total: number; failed: number; connections: number } | undefined;
+      for (let minute = 0; minute < 30 && (health?.failed ?? 0) < 2; minute++) {
+        // Real I/O (the refused connect) needs event-loop turns between fake minutes.
+        for (let turn = 0; turn < 20; turn++) await new Promise((r) => setImmediate(r));
+        await clock.advanceAsync(60_000);
+        health = lines.filter((l) => l.event === 'health_check').at(-1) as typeof health;
+      }
+      assert.ok(health !== undefined && health.failed >= 2, JSON.stringify(health));
+      assert.ok(health.failed <= health.total, `failed ${health.failed} > total ${health.total}`);
+      assert.ok(health.connections <= health.total);
     } finally {
       await daemon.stop();
     }

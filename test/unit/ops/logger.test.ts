@@ -79,6 +79,22 @@ describe('logger', () => {
     assert.equal(records(pipe.text())[0]?.msg, 'in a pipe');
   });
 
+  it('a seed line with its own clock time shows one timestamp on a terminal, keeps it in JSON', () => {
+    const line = '[10:30:15] 🔄 a1b2c3d4e5f6...: ConnectionStateError';
+    const pretty = capture();
+    createLogger({
+      level: 'info',
+      format: 'pretty',
+      destination: pretty.stream,
+      colorize: false,
+    }).info({ event: 'connection_state' }, line);
+    assert.equal(pretty.text().match(/\d{2}:\d{2}:\d{2}/g)?.length, 1, pretty.text());
+    assert.match(pretty.text(), /INFO: 🔄 a1b2c3d4e5f6\.\.\.: ConnectionStateError\n/);
+    const json = capture(false);
+    createLogger({ level: 'info', format: 'json', destination: json.stream }).info(line);
+    assert.equal(records(json.text())[0]?.msg, line, 'the seed text stays greppable in JSON');
+  });
+
   it('honours "silent"', () => {
     const out = capture();
     createLogger({ level: 'silent', format: 'json', destination: out.stream }).fatal('nothing');

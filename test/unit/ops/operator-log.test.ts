@@ -117,6 +117,19 @@ describe('operator log lines are the seed README lines', () => {
     assert.ok(records.every((r) => r.ski === SKI && r.level === 30));
   });
 
+  it('a device added by SKI alone is not shown with an empty "( )"', () => {
+    const { logger, records } = sink();
+    trustedDeviceAdded(logger, { ski: SKI, brand: '', model: '' });
+    trustedDeviceAdded(logger, { ski: SKI, brand: 'Acme', model: '' });
+    assert.deepEqual(
+      records.map((r) => r.msg),
+      [
+        '✅ Added trusted device: a1b2c3d4e5f6...',
+        '✅ Added trusted device: a1b2c3d4e5f6... (Acme)',
+      ],
+    );
+  });
+
   it('connection failures', () => {
     const { logger, records } = sink();
     deviceError(logger, SKI, new Error('connection timeout'));
