@@ -108,7 +108,7 @@ export async function runStorm(
     backAt.set(device.ski, now() - goAt);
     if (backAt.size === devices) allBack();
   });
-  hub.on('connectionFailed', (_ski, reason) => countInto(hubFailures, reason));
+  hub.on('connectionFailed', ({ reason }) => countInto(hubFailures, reason));
 
   const port = await hub.start();
   const children: ChildProcess[] = [];

@@ -123,11 +123,15 @@ export class Admission {
 
   /** After TLS, when the SKI is known: accept (trusted or pending) or refuse, making room. */
   decide(peer: IdentifiedPeer): PeerDecision {
-    if (this.ctx.isStopping()) return { accept: false, reason: 'the hub is stopping' };
+    if (this.ctx.isStopping()) {
+      return { accept: false, reason: 'the hub is stopping', code: 'SHIPHUB_ERR_CLOSED' };
+    }
     const entry = this.ctx.peers.entry(peer.ski);
     const keyRefusal = this.keyMismatch(entry, peer.keySha256);
     // Checked before the double-connection rule: an impostor must not displace the device.
-    if (keyRefusal !== undefined) return { accept: false, reason: keyRefusal };
+    if (keyRefusal !== undefined) {
+      return { accept: false, reason: keyRefusal, code: 'SHIPHUB_ERR_SKI_MISMATCH' };
+    }
     const trustEntry = this.ctx.trust.get(peer.ski);
     if (peer.legacySki && trustEntry !== undefined && trustEntry.public_key_sha256 === undefined) {
       this.ctx.logger?.warn(
@@ -153,6 +157,7 @@ export class Admission {
           accept: false,
           closeCode: CloseCode.doubleConnection,
           reason: CloseReasonText.doubleConnection,
+          code: 'SHIPHUB_ERR_DOUBLE_CONNECTION',
         };
       }
       if (decision === 'keepNew') this.dropOthers(entry, undefined);

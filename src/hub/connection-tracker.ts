@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { CloseCode } from '../ship/close-codes.js';
+import { shipError } from '../ship/errors.js';
 import type { ConnectionClosedInfo, ShipConnection } from '../transport/ship-connection.js';
 import type { Clock } from '../util/clock.js';
 import type { Dialer } from './dialer.js';
@@ -206,12 +207,20 @@ export class ConnectionTracker {
     } else {
       this.ctx.setPairingState(entry, { state: 'none' });
     }
-    if (!info.reachedDataExchange && !this.ctx.trust.has(entry.ski) && !tracked.endedByDecision) {
-      this.ctx.emit(
-        'connectionFailed',
-        entry.ski,
-        info.failure?.message ?? 'closed during handshake',
-      );
+    // A handshake that ended before data exchange is a failure worth counting, unless a person
+    // decided it (deny, expiry, cool-down) or, for a paired device, this hub ended it itself
+    // (replaced, evicted, shutting down).
+    const trusted = this.ctx.trust.has(entry.ski);
+    const ownEnd = tracked.ending || this.ctx.isStopping();
+    if (!info.reachedDataExchange && !tracked.endedByDecision && (!trusted || !ownEnd)) {
+      const error =
+        info.error ?? shipError('SHIPHUB_ERR_CONNECTION_LOST', 'closed during the handshake');
+      this.ctx.emit('connectionFailed', {
+        ski: entry.ski,
+        reason: info.failure?.message ?? error.message,
+        error,
+        trusted,
+      });
     }
     // Reset the backoff after a good session (reference §9.2).
     if (info.reachedDataExchange) entry.attempt = 0;

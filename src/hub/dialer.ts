@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { CloseCode, CloseReasonText } from '../ship/close-codes.js';
+import { ShipHubError, shipError } from '../ship/errors.js';
 import type { Ski } from '../ship/ski.js';
 import type { DiscoveredService } from '../mdns/types.js';
 import type { ShipConnection } from '../transport/ship-connection.js';
@@ -35,7 +36,7 @@ export interface DialerContext {
   isTrusted(ski: Ski): boolean;
   visible(ski: Ski): DiscoveredService | undefined;
   reconnectScheduled(ski: Ski, attempt: number, delayMs: number): void;
-  dialFailed(ski: Ski, reason: string): void;
+  dialFailed(ski: Ski, error: ShipHubError): void;
   setPairingState(entry: PeerEntry, update: PairingStateUpdate): void;
   track(connection: ShipConnection, direction: Direction): Tracked;
   dropOthers(entry: PeerEntry, keep: Tracked): void;
@@ -82,7 +83,10 @@ export class Dialer {
     const controller = new AbortController();
     entry.dial = controller;
     ctx.setPairingState(entry, { state: 'initiated' });
-    let lastError = 'no usable address';
+    let lastError: ShipHubError = shipError(
+      'SHIPHUB_ERR_TRANSPORT',
+      `no usable address for ${entry.ski} in its mDNS record`,
+    );
     for (const address of service.addresses) {
       if (controller.signal.aborted) break;
       try {
@@ -104,14 +108,19 @@ export class Dialer {
         if (entry.dial === controller) entry.dial = undefined;
         return;
       } catch (err) {
-        lastError = err instanceof Error ? err.message : String(err);
+        lastError =
+          err instanceof ShipHubError
+            ? err
+            : shipError('SHIPHUB_ERR_TRANSPORT', err instanceof Error ? err.message : String(err), {
+                cause: err,
+              });
       }
     }
     if (entry.dial === controller) entry.dial = undefined;
     if (controller.signal.aborted) return;
     ctx.logger?.debug({ peerSki: entry.ski, err: lastError }, 'dial failed');
     ctx.dialFailed(entry.ski, lastError);
-    ctx.setPairingState(entry, { state: 'error', reason: lastError });
+    ctx.setPairingState(entry, { state: 'error', reason: lastError.message });
     this.schedule(entry);
   }
 

@@ -140,7 +140,13 @@ export class Hub extends EventEmitter<HubEvents> {
       visible: (ski) => this.visible.get(ski),
       reconnectScheduled: (ski, attempt, delayMs) =>
         this.emit('reconnectScheduled', ski, attempt, delayMs),
-      dialFailed: (ski, reason) => this.emit('connectionFailed', ski, reason),
+      dialFailed: (ski, error) =>
+        this.emit('connectionFailed', {
+          ski,
+          reason: error.message,
+          error,
+          trusted: this.trust.has(ski),
+        }),
       setPairingState: (entry, update) => this.setPairingState(entry, update),
       track: (connection, direction) => this.tracker.track(connection, direction),
       dropOthers: (entry, keep) => this.admission.dropOthers(entry, keep),
@@ -226,7 +232,13 @@ export class Hub extends EventEmitter<HubEvents> {
       onRefused: (info) => {
         this.logger?.debug(info, 'incoming connection refused');
         if (info.ski !== undefined) this.peers.forgetIfIdle(this.peers.get(info.ski));
-        this.emit('connectionFailed', info.ski, info.reason, info.remoteAddress);
+        this.emit('connectionFailed', {
+          ski: info.ski,
+          reason: info.reason,
+          error: info.error,
+          refusedFrom: info.remoteAddress,
+          trusted: info.ski !== undefined && this.trust.has(info.ski),
+        });
       },
     });
     const discovery = this.options.discovery;

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { SmeConfig } from '../ship/handshake/index.js';
+import type { ShipHubError } from '../ship/errors.js';
 import type { Ski } from '../ship/ski.js';
 import { connectShip } from '../transport/ship-client.js';
 import type { ShipConnection } from '../transport/ship-connection.js';
@@ -24,7 +25,13 @@ export interface ListenHandlers {
   released(remoteAddress: string): void;
   decide(peer: IdentifiedPeer): PeerDecision;
   onConnection(connection: ShipConnection, peer: IdentifiedPeer): void;
-  onRefused(info: { remoteAddress: string; ski?: Ski; reason: string }): void;
+  onRefused(info: {
+    remoteAddress: string;
+    ski?: Ski;
+    reason: string;
+    /** The refusal as an error of the failure table. */
+    error: ShipHubError;
+  }): void;
 }
 
 export interface DialTarget {

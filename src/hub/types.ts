@@ -3,6 +3,7 @@
  * denials, connected devices). The hub itself is in hub.ts; its parts beside it.
  */
 import type { Logger } from 'pino';
+import type { ShipHubError } from '../ship/errors.js';
 import type { SmeConfig, SmeFailure } from '../ship/handshake/index.js';
 import type { CloseReason } from '../ship/messages.js';
 import type { Ski } from '../ship/ski.js';
@@ -101,6 +102,27 @@ export interface ConnectionSummary {
   readonly connectedForMs: number;
 }
 
+/** Why a connection did not reach data exchange (the `connectionFailed` event). */
+export interface ConnectionFailure {
+  /** The device, when known (not for refusals before TLS). */
+  readonly ski: Ski | undefined;
+  /** Plain words for the operator. */
+  readonly reason: string;
+  /**
+   * The failure as an error of the failure table (src/errors.ts): `failureInfo(error)` gives its
+   * class, metric label and operator hint.
+   */
+  readonly error: ShipHubError;
+  /**
+   * Set when the hub's own admission refused an incoming connection (limits, double connection,
+   * identity): the remote address, so such refusals can be aggregated per source rather than
+   * logged one by one.
+   */
+  readonly refusedFrom?: string;
+  /** Whether the device was paired when it failed. */
+  readonly trusted: boolean;
+}
+
 export interface HubEvents {
   servicesChanged: [services: DiscoveredService[], event: ServiceEvent];
   pairingState: [ski: Ski, update: PairingStateUpdate];
@@ -117,11 +139,10 @@ export interface HubEvents {
   shipId: [ski: Ski, shipId: string];
   disconnected: [ski: Ski, info: ConnectionClosedInfo];
   /**
-   * A dial failed or an incoming peer was refused. `refusedFrom` is set when the hub's own
-   * admission refused an incoming connection (limits, double connection, identity): the remote
-   * address, so such refusals can be aggregated per source rather than logged one by one.
+   * A dial failed, an incoming peer was refused, or a connection ended before data exchange
+   * (not by a person's decision, the double-connection rule or this hub's own closing).
    */
-  connectionFailed: [ski: Ski | undefined, reason: string, refusedFrom?: string];
+  connectionFailed: [failure: ConnectionFailure];
   /**
    * A pending pairing request ended without a decision: the device left, or a newer connection of
    * the same device replaced it (it asks again on that one). A question on screen is withdrawn.

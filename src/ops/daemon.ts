@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { failureInfo } from '../errors.js';
 import { createHub } from '../hub/create-hub.js';
 import type { Hub, DeviceDataHandler, PendingPairing, RemoteDevice } from '../hub/hub.js';
 import type { DiscoveredService, MdnsProvider } from '../mdns/types.js';
@@ -485,12 +486,13 @@ export class Daemon {
     });
     const refusals = new RefusalLog(log, this.clock);
     this.refusals = refusals;
-    hub.on('connectionFailed', (ski, reason, refusedFrom) => {
+    hub.on('connectionFailed', ({ ski, reason, error, refusedFrom }) => {
       // The hub's own admission refusing a connection is not a device error: aggregated per
       // source at warn level (a flood from one host must not flood the log).
       if (refusedFrom !== undefined) refusals.record(refusedFrom, reason);
       else oplog.deviceError(log, ski ?? 'unknown', reason);
-      const kind = classifyFailure(reason);
+      // The failure table names the metric label of each code (src/errors.ts).
+      const kind = failureInfo(error).metricLabel;
       metrics.connectionFailed(kind);
       // total = every connection with an outcome (data exchange reached, or failed before it),
       // so failed <= total and (total - failed) / total is the success rate (docs/metrics.md).
@@ -647,14 +649,6 @@ const PHASE_METRIC: Record<string, HandshakePhase | undefined> = {
   access_methods: 'access_methods',
   total: 'total',
 };
-
-function classifyFailure(reason: string): string {
-  if (/trust|approve|denied|pairing/i.test(reason)) return 'trust_rejected';
-  if (/timed out|timeout|within/i.test(reason)) return 'timeout';
-  if (/certificate|SKI|TLS/i.test(reason)) return 'tls';
-  if (/refused|reachable|reset/i.test(reason)) return 'connection_failed';
-  return 'protocol';
-}
 
 function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../ship/close-codes.js';
-import type { ShipHubError } from '../ship/errors.js';
+import { shipError, type ShipErrorCode, type ShipHubError } from '../ship/errors.js';
 import { smeConfig, type SmeConfig } from '../ship/handshake/index.js';
 import type { Ski } from '../ship/ski.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
@@ -40,7 +40,13 @@ export type PeerDecision =
       readonly accept: true;
       readonly sme: Omit<Partial<SmeConfig>, 'role'> & Pick<SmeConfig, 'initialTrust'>;
     }
-  | { readonly accept: false; readonly closeCode?: number; readonly reason: string };
+  | {
+      readonly accept: false;
+      readonly closeCode?: number;
+      readonly reason: string;
+      /** Why, as a failure-table code (default SHIPHUB_ERR_CONNECTION_LIMIT). */
+      readonly code?: ShipErrorCode;
+    };
 
 export interface ShipServerOptions {
   readonly tls: ShipTlsContext;
@@ -78,7 +84,8 @@ export interface ShipServerOptions {
     remoteAddress: string;
     ski?: Ski;
     reason: string;
-    error?: ShipHubError;
+    /** The refusal as an error of the failure table (its class, metric label and hint). */
+    error: ShipHubError;
   }): void;
 }
 
@@ -170,7 +177,11 @@ export class ShipServer {
     if (refusal !== undefined) {
       // Refused before any TLS work is spent on it.
       raw.destroy();
-      this.options.onRefused?.({ remoteAddress, reason: refusal });
+      this.options.onRefused?.({
+        remoteAddress,
+        reason: refusal,
+        error: shipError('SHIPHUB_ERR_CONNECTION_LIMIT', refusal),
+      });
       return;
     }
     const maxInFlight = this.options.maxHandshakesInFlight ?? DEFAULT_MAX_HANDSHAKES_IN_FLIGHT;
@@ -179,11 +190,13 @@ export class ShipServer {
       if (victim !== undefined) {
         this.sockets.delete(victim.socket);
         victim.socket.destroy();
+        const reason =
+          `dropped: ${maxInFlight} TLS/WebSocket handshakes in flight, this one was the ` +
+          `oldest ${PROGRESS_TEXT[victim.progress]}`;
         this.options.onRefused?.({
           remoteAddress: victim.socket.remoteAddress ?? 'unknown',
-          reason:
-            `dropped: ${maxInFlight} TLS/WebSocket handshakes in flight, this one was the ` +
-            `oldest ${PROGRESS_TEXT[victim.progress]}`,
+          reason,
+          error: shipError('SHIPHUB_ERR_CONNECTION_LIMIT', reason),
         });
       }
     }
@@ -293,7 +306,12 @@ export class ShipServer {
       return;
     }
     if (!decision.accept) {
-      this.options.onRefused?.({ remoteAddress, ski: peer.ski, reason: decision.reason });
+      this.options.onRefused?.({
+        remoteAddress,
+        ski: peer.ski,
+        reason: decision.reason,
+        error: refusalError(decision),
+      });
       secure.destroy();
       return;
     }
@@ -321,16 +339,19 @@ export class ShipServer {
         remoteAddress: peer.remoteAddress,
         ski: peer.ski,
         reason: peer.decision.reason,
+        error: refusalError(peer.decision),
       });
       this.refuseUpgraded(ws, peer.decision.closeCode, peer.decision.reason);
       return;
     }
     if (ws.protocol !== SHIP_SUBPROTOCOL) {
       // SHIP §10.2: the subprotocol `ship` is required; ship-go closes right after the upgrade.
+      const reason = 'the WebSocket upgrade did not ask for the subprotocol "ship"';
       this.options.onRefused?.({
         remoteAddress: peer.remoteAddress,
         ski: peer.ski,
-        reason: 'the WebSocket upgrade did not ask for the subprotocol "ship"',
+        reason,
+        error: shipError('SHIPHUB_ERR_FRAME_INVALID', reason),
       });
       this.refuseUpgraded(ws, CloseCode.protocolError, 'subprotocol ship required');
       return;
@@ -375,4 +396,9 @@ export class ShipServer {
     );
     ws.once('close', () => linger.cancel());
   }
+}
+
+/** A refusal decision as an error of the failure table. */
+function refusalError(decision: { readonly reason: string; readonly code?: ShipErrorCode }) {
+  return shipError(decision.code ?? 'SHIPHUB_ERR_CONNECTION_LIMIT', decision.reason);
 }

@@ -174,7 +174,7 @@ describe('hub admission: denials are remembered', () => {
     const failures: Array<Ski | undefined> = [];
     center.on('pairingRequest', (p) => requests.push(p.ski));
     center.on('pairingRefusedDenied', (ski) => refusedQuietly.push(ski));
-    center.on('connectionFailed', (ski) => failures.push(ski));
+    center.on('connectionFailed', ({ ski }) => failures.push(ski));
     await device.start();
     await clock.advanceAsync(20_000);
     assert.deepEqual(requests, [deviceSki]);

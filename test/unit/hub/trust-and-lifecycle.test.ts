@@ -12,6 +12,8 @@ import {
   type HubTrustStore,
   type TrustedDeviceDescription,
 } from '../../../src/hub/trust-port.js';
+import { failureInfo, TransportError } from '../../../src/errors.js';
+import type { ConnectionFailure } from '../../../src/hub/types.js';
 import { toSki, type Ski } from '../../../src/ship/ski.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { MemoryNetwork, seededRandom } from '../../helpers/memory-network.js';
@@ -226,6 +228,32 @@ describe('hub trust store port', () => {
       () => hubOn(net, 'a', BIG, { trustStore: new MemoryTrustStore(), trusted: [] }),
       /either trustStore or trusted/,
     );
+  });
+});
+
+describe('hub failures carry the error of the failure table', () => {
+  it('a dial that fails reports a TransportError whose table row gives the metric label', async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork(clock);
+    const a = hubOn(net, 'a', BIG, { trusted: [{ ski: SMALL }] });
+    const b = hubOn(net, 'b', SMALL, { trusted: [{ ski: BIG }] });
+    const failures: ConnectionFailure[] = [];
+    a.on('connectionFailed', (failure) => failures.push(failure));
+    // b's mDNS record outlives b: a sees the device but nothing answers at its address.
+    await b.start();
+    const record = net.announcedService('b');
+    assert.ok(record);
+    await stopAll(clock, b);
+    await a.start();
+    net.reappear('b', record);
+    await clock.advanceAsync(5_000);
+    const dial = failures.find((f) => f.ski === SMALL && f.refusedFrom === undefined);
+    assert.ok(dial, `a dial failure was reported: ${failures.map((f) => f.reason).join('; ')}`);
+    assert.ok(dial.error instanceof TransportError);
+    assert.equal(dial.error.code, 'SHIPHUB_ERR_TRANSPORT');
+    assert.equal(failureInfo(dial.error).metricLabel, 'connection_failed');
+    assert.equal(dial.trusted, true);
+    await stopAll(clock, a);
   });
 });
 
