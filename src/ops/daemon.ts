@@ -1,37 +1,33 @@
 /**
- * The production daemon `ship-hub [config.json]`: the composition root. Loads the config, keeps
- * the identity and the trusted devices on disk, runs the hub with mDNS, logs the seed's operator
- * lines, serves the admin API and metrics, asks a person about pairing requests (terminal prompt
- * or CLI through the admin API) and shuts down gracefully.
+ * The production daemon `ship-hub [config.json]`: its lifecycle. Takes the data-directory lock,
+ * runs the start-up checks (startup-checks.ts), loads or creates the identity, opens the trust
+ * and state stores, builds the hub through createHub (the one composition root) with the trust
+ * store as the owner of trust, serves the admin API (admin-backend.ts), reports what the hub does
+ * (hub-reporter.ts: operator lines, metrics, counters), reloads the trust file on SIGHUP, lets a
+ * person answer pairing requests (attachPairingQuestions; the terminal prompt is in src/cli) and
+ * shuts down gracefully.
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { failureInfo } from '../errors.js';
 import { createHub } from '../hub/create-hub.js';
 import type { Hub, DeviceDataHandler, PendingPairing, RemoteDevice } from '../hub/hub.js';
-import type { DiscoveredService, MdnsProvider } from '../mdns/types.js';
-import { shortSki, toSki, type Ski } from '../ship/ski.js';
+import type { MdnsProvider } from '../mdns/types.js';
+import { toSki, type Ski } from '../ship/ski.js';
 import { StateStore } from '../trust/state-store.js';
-import { TrustStore, formatTimestamp } from '../trust/trust-store.js';
+import { TrustStore } from '../trust/trust-store.js';
 import { expiryWarning, loadOrCreateIdentity, type NodeIdentity } from '../trust/identity.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
-import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
-import { safeTerminalText } from '../util/terminal-text.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { loadOrCreateAdminToken } from './admin-token.js';
-import { RefusalLog } from './refusal-log.js';
+import { HubReporter } from './hub-reporter.js';
+import { AUTO_ACCEPT_MARKER, openFirstStartAutoAccept } from './auto-accept.js';
 import { createAdminServer, type AdminHealth, type AdminServer } from './admin-api.js';
 import { createAdminBackend } from './admin-backend.js';
 import type { HubConfig } from './config.js';
 import { listenError, runStartupChecks } from './startup-checks.js';
 import { acquireDataLock, dataLockPath, type DataLock } from './data-lock.js';
 import type { Logger } from './logger.js';
-import { createHubMetrics, type HandshakePhase, type HubMetrics } from './metrics.js';
-import * as oplog from './operator-log.js';
+import { createHubMetrics, type HubMetrics } from './metrics.js';
 
-/** Connections shorter than this are reported as short-lived (seed log line). */
-const SHORT_LIVED_MS = 30_000;
-const HEALTH_INTERVAL_MS = 60_000;
-const METRICS_INTERVAL_MS = 5 * 60_000;
+export { AUTO_ACCEPT_MARKER };
+
 /** The seed's bound for a graceful shutdown. */
 export const SHUTDOWN_BOUND_MS = 30_000;
 
@@ -73,17 +69,13 @@ export class Daemon {
   private metrics: HubMetrics | undefined;
   private admin: AdminServer | undefined;
   private identity: NodeIdentity | undefined;
-  /** The periodic log timers, one handle per kind (re-armed in place, never accumulated). */
-  private readonly timers = new Map<'health' | 'metrics', TimerHandle>();
   private readonly startedAt: number;
-  private readonly connectedAt = new Map<Ski, number>();
   private readonly deviceInfo = new Map<
     Ski,
     { brand: string; model: string; device_type: string }
   >();
   private prompt: PairingQuestions | undefined;
-  private refusals: RefusalLog | undefined;
-  private lastDiscoveredKey = '';
+  private reporter: HubReporter | undefined;
   private ready = false;
   private stopping: Promise<void> | undefined;
   private lock: DataLock | undefined;
@@ -203,7 +195,20 @@ export class Daemon {
         })),
     });
     this.hub = hub;
-    this.wire(hub);
+    this.reporter = new HubReporter({
+      logger: log,
+      clock: this.clock,
+      metrics: this.metrics,
+      trust: this.trustStore,
+      state: this.stateStore,
+      startedAt: this.startedAt,
+      metricsReports: c.metrics_enabled,
+      describe: (ski, pending) => this.describe(ski, pending),
+      questions: () => this.prompt,
+      isStopping: () => this.stopping !== undefined,
+      storeError: (err) => this.storeError(err),
+    });
+    this.reporter.attach(hub);
     const port = await hub.start().catch((err: unknown) => {
       throw listenError(err, 'port', c.port);
     });
@@ -248,52 +253,16 @@ export class Daemon {
       log.info({ event: 'admin_listening', url }, `🛠️  Admin API on ${url}`);
     }
 
-    if (c.auto_accept_pairing) await this.openFirstStartAutoAccept(hub, identity.ski);
-    this.schedule();
+    if (c.auto_accept_pairing) {
+      await openFirstStartAutoAccept(hub, identity.ski, {
+        config: c,
+        logger: log,
+        clock: this.clock,
+        trustedCount: this.trustStore.size,
+      });
+    }
+    this.reporter.startReports();
     this.ready = true;
-  }
-
-  /**
-   * auto_accept_pairing opens a window at start at most once per identity, and only while
-   * nothing is trusted yet (the first installation). A restart, clean or after a crash, never
-   * reopens it by itself: otherwise an attacker who makes the hub crash is auto-accepted on the
-   * restart. The use is recorded durably in auto_accept_used.json (next to the trust file)
-   * before the window opens; a marker that cannot be read counts as used (fail closed).
-   */
-  private async openFirstStartAutoAccept(hub: Hub, ski: Ski): Promise<void> {
-    const c = this.config;
-    const log = this.logger;
-    const marker = join(dirname(c.trusted_devices_file), AUTO_ACCEPT_MARKER);
-    const notOpened = (why: string): void => {
-      log.info(
-        { event: 'auto_accept_not_opened', reason: why },
-        `🔒 Auto-accept not opened at start: ${why}; pair with the prompt or ` +
-          '`ship-hub pairing approve`',
-      );
-    };
-    if ((this.trustStore?.size ?? 0) > 0) {
-      notOpened('devices are paired already');
-      return;
-    }
-    const used = await readAutoAcceptMarker(marker);
-    if (used === 'unreadable') {
-      notOpened(`${marker} cannot be read (counted as used)`);
-      return;
-    }
-    if (used?.ski === ski) {
-      notOpened(`the first-start window of this identity was used at ${used.opened_at}`);
-      return;
-    }
-    const openedAt = formatTimestamp(this.clock.wallNow());
-    await writeFileAtomic(marker, `${JSON.stringify({ ski, opened_at: openedAt }, null, 2)}\n`, {
-      mode: 0o600,
-    });
-    await hub.openAutoAcceptWindow(c.auto_accept_window_seconds * 1000);
-    log.warn(
-      { event: 'auto_accept_open', seconds: c.auto_accept_window_seconds },
-      `⚠️  AUTO-ACCEPT is open for ${c.auto_accept_window_seconds} s: any device may pair now ` +
-        '(first start of this identity only)',
-    );
   }
 
   /** Graceful shutdown (SIGINT/SIGTERM): the same promise for every caller. */
@@ -305,11 +274,10 @@ export class Daemon {
   private async doStop(): Promise<void> {
     this.ready = false;
     this.logger.info({ event: 'shutdown' }, '🛑 Shutting down');
-    for (const t of this.timers.values()) t.cancel();
-    this.timers.clear();
+    this.reporter?.stopReports();
     this.prompt?.close();
     await this.hub?.stop(5_000);
-    this.refusals?.close();
+    this.reporter?.close();
     await this.admin?.close();
     await this.trustStore?.flush();
     // A full disk must not keep the lock from being released: the counters are lost, not more.
@@ -386,156 +354,6 @@ export class Daemon {
 
   // ------------------------------------------------------------------------------------------
 
-  private wire(hub: Hub): void {
-    const log = this.logger;
-    const metrics = this.metrics!;
-    const trust = this.trustStore!;
-    const state = this.stateStore!;
-
-    hub.on('servicesChanged', (services) => this.logDiscovered(services));
-    hub.on('pairingRequest', (pending) => {
-      const info = this.describe(pending.ski, pending);
-      oplog.trustDecisionRequested(log, pending.ski, {
-        ...info,
-        address: pending.remoteAddress,
-      });
-      metrics.setPendingPairings(hub.pendingPairings().length);
-      if (this.prompt !== undefined) {
-        this.prompt.ask(pending);
-      } else {
-        log.info(
-          { event: 'pairing_hint', ski: pending.ski },
-          `   decide with: ship-hub pairing approve ${safeTerminalText(pending.ski)} (or deny)`,
-        );
-      }
-    });
-    hub.on('trustDecision', (ski, decision) => {
-      // Decided through the CLI, the API or by expiry while the question is on screen.
-      this.prompt?.withdraw(ski, `${shortSki(ski)} was ${decision.replace('_', '-')} meanwhile`);
-      metrics.trustDecision(decision);
-      metrics.setPendingPairings(hub.pendingPairings().length);
-      if (decision === 'approved') oplog.userApproved(log, ski);
-      else if (decision === 'denied') oplog.userDenied(log, ski);
-      else if (decision === 'expired') oplog.pairingExpired(log, ski);
-      else
-        log.warn(
-          { event: 'auto_accepted', ski },
-          `⚠️  Auto-accepted device: ${safeTerminalText(shortSki(ski))}`,
-        );
-    });
-    // The hub keeps trust in the trust store (trusted_devices.json) itself; the daemon only
-    // reports what changed. A reload is reported as one "reloaded" line instead.
-    hub.on('trustChanged', (ski, trusted, cause) => {
-      if (cause === 'rolled_back') {
-        log.warn(
-          { event: 'trust_rolled_back', ski },
-          `⚠️  trust of ${safeTerminalText(shortSki(ski))} undone: it could not be saved`,
-        );
-      } else if (cause !== 'reloaded') {
-        if (trusted) oplog.trustedDeviceAdded(log, { ski, ...this.describe(ski) });
-        else oplog.trustedDeviceRemoved(log, ski);
-      }
-      metrics.setTrustedDevices(trust.size);
-    });
-    hub.on('trustStoreError', (err) => {
-      this.storeError(err);
-      metrics.setTrustedDevices(trust.size);
-    });
-    hub.on('connected', (device) => {
-      this.connectedAt.set(device.ski, this.clock.now());
-      oplog.deviceConnected(log, device.ski, {
-        direction: device.direction,
-        address: device.remoteAddress,
-      });
-      metrics.connectionOpened(device.direction);
-      state.recordConnection();
-      state.recordHandshake();
-      this.updateConnectionGauges();
-    });
-    hub.on('disconnected', (ski, info) => {
-      const since = this.connectedAt.get(ski);
-      this.connectedAt.delete(ski);
-      const duration = since === undefined ? info.durationMs : this.clock.now() - since;
-      oplog.deviceDisconnected(log, ski, duration, {
-        ...(info.failure ? { reason: info.failure.message } : {}),
-      });
-      // Only unplanned ends are worth a warning: not our shutdown, un-pairing or duplicate drop.
-      if (
-        this.stopping === undefined &&
-        oplog.isUnplannedShortLived(info, duration, SHORT_LIVED_MS)
-      ) {
-        oplog.shortLivedConnection(log, ski, duration);
-      }
-      this.updateConnectionGauges();
-    });
-    hub.on('keyPinned', (ski, keySha256) => {
-      log.debug(
-        { event: 'key_pinned', ski, key_sha256: keySha256 },
-        `key of ${shortSki(ski)} pinned`,
-      );
-    });
-    hub.on('pairingWithdrawn', (ski) => {
-      this.prompt?.withdraw(ski, `${shortSki(ski)} left or reconnected`);
-      metrics.setPendingPairings(hub.pendingPairings().length);
-    });
-    hub.on('pairingRefusedDenied', (ski, until) => {
-      log.debug(
-        { event: 'pairing_refused_denied', ski, until: until.toISOString() },
-        `denied device ${shortSki(ski)} asked again; refused without a question until ${until.toISOString()}`,
-      );
-    });
-    const refusals = new RefusalLog(log, this.clock);
-    this.refusals = refusals;
-    hub.on('connectionFailed', ({ ski, reason, error, refusedFrom }) => {
-      // The hub's own admission refusing a connection is not a device error: aggregated per
-      // source at warn level (a flood from one host must not flood the log).
-      if (refusedFrom !== undefined) refusals.record(refusedFrom, reason);
-      else oplog.deviceError(log, ski ?? 'unknown', reason);
-      // The failure table names the metric label of each code (src/errors.ts).
-      const kind = failureInfo(error).metricLabel;
-      metrics.connectionFailed(kind);
-      // total = every connection with an outcome (data exchange reached, or failed before it),
-      // so failed <= total and (total - failed) / total is the success rate (docs/metrics.md).
-      state.recordConnection();
-      state.recordFailedConnection(
-        kind === 'trust_rejected' ? 'trust_rejected' : 'connection_failed',
-      );
-    });
-    hub.on('pairingState', (ski, update) => {
-      if (update.state === 'error' || update.state === 'remoteDeniedTrust') {
-        oplog.connectionState(
-          log,
-          ski,
-          `ConnectionState${capitalise(update.state)}`,
-          this.clock.wallNow(),
-        );
-      }
-    });
-    hub.on('connectionLimit', (active, max) => oplog.connectionLimitApproaching(log, active, max));
-    hub.on('handshakePhase', (_ski, phase, durationMs) => {
-      const mapped = PHASE_METRIC[phase];
-      if (mapped !== undefined) metrics.observeHandshakePhase(mapped, durationMs / 1000);
-    });
-    hub.on('reconnectScheduled', () => metrics.reconnect());
-    hub.on('autoAccept', (open) => {
-      if (!open) log.info({ event: 'auto_accept_closed' }, '🔒 Auto-accept window closed');
-    });
-  }
-
-  private updateConnectionGauges(): void {
-    const hub = this.hub;
-    if (hub === undefined || this.metrics === undefined) return;
-    const counts = { handshake: 0, pending_trust: 0, data: 0, closing: 0 };
-    for (const c of hub.connections()) {
-      if (c.state === 'SME_STATE_COMPLETE' || c.state === 'SME_ACCESS_METHODS_REQUEST')
-        counts.data++;
-      else if (c.state === 'SME_HELLO_STATE_PENDING_LISTEN') counts.pending_trust++;
-      else if (c.state === 'CLOSING_ANNOUNCED') counts.closing++;
-      else counts.handshake++;
-    }
-    this.metrics.setConnectionCounts(counts);
-  }
-
   /** Brand, model and type of a device: from its pending request, mDNS record or trust entry. */
   private describe(
     ski: Ski,
@@ -550,65 +368,6 @@ export class Daemon {
     };
     this.deviceInfo.set(ski, info);
     return info;
-  }
-
-  private logDiscovered(services: DiscoveredService[]): void {
-    const others = services.filter((s) => !s.own);
-    const key = others
-      .map((s) => `${s.ski}/${s.addresses[0]?.address ?? ''}`)
-      .sort()
-      .join(',');
-    if (key === this.lastDiscoveredKey) return;
-    this.lastDiscoveredKey = key;
-    for (const s of others) this.describe(s.ski);
-    oplog.discovered(
-      this.logger,
-      others.map((s) => ({
-        ski: s.ski,
-        brand: s.record.brand,
-        model: s.record.model,
-        address: s.addresses[0]?.address,
-        trusted: this.trustStore?.has(s.ski) ?? false,
-      })),
-    );
-  }
-
-  private schedule(): void {
-    // Each run re-arms its own timer; the map keeps only the current handle, so a daemon that
-    // runs for months holds two timers, not one more per minute.
-    const every = (kind: 'health' | 'metrics', name: string, ms: number, run: () => void) => {
-      const tick = () => {
-        if (this.stopping !== undefined) return;
-        run();
-        this.timers.set(kind, this.clock.setTimer(name, ms, tick));
-      };
-      this.timers.set(kind, this.clock.setTimer(name, ms, tick));
-    };
-    every('health', 'healthCheck', HEALTH_INTERVAL_MS, () => {
-      const snapshot = this.stateStore!.snapshot;
-      oplog.healthCheck(this.logger, {
-        uptimeMs: this.clock.now() - this.startedAt,
-        // Devices in data exchange now, each counted in `total` when it got there.
-        connections: this.connectedAt.size,
-        total: snapshot.total_connections,
-        failed: snapshot.failed_connections,
-        activeHandles: oplog.activeHandleCount(),
-      });
-    });
-    if (this.config.metrics_enabled) {
-      every('metrics', 'metricsReport', METRICS_INTERVAL_MS, () => {
-        const snapshot = this.stateStore!.snapshot;
-        oplog.metricsReport(this.logger, {
-          uptimeMs: this.clock.now() - this.startedAt,
-          active: this.connectedAt.size,
-          total: snapshot.total_connections,
-          failed: snapshot.failed_connections,
-          handshakes: snapshot.handshakes,
-          trustedDevices: this.trustStore?.size ?? 0,
-          errorCounts: snapshot.error_counts,
-        });
-      });
-    }
   }
 
   private storeError(err: unknown): void {
@@ -641,44 +400,7 @@ export class Daemon {
   }
 }
 
-const PHASE_METRIC: Record<string, HandshakePhase | undefined> = {
-  cmi: 'cmi',
-  hello: 'hello',
-  protocol: 'protocol',
-  pin: 'pin',
-  access_methods: 'access_methods',
-  total: 'total',
-};
-
-function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
 /** Parses a user-typed SKI for the CLI (throws a TypeError naming the input). */
 export function cliSki(text: string): Ski {
   return toSki(text);
-}
-
-/** Records that the first-start auto-accept window of an identity was used. */
-export const AUTO_ACCEPT_MARKER = 'auto_accept_used.json';
-
-async function readAutoAcceptMarker(
-  path: string,
-): Promise<{ ski: string; opened_at: string } | 'unreadable' | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : 'unreadable';
-  }
-  try {
-    const data: unknown = JSON.parse(text);
-    if (typeof data === 'object' && data !== null && 'ski' in data && 'opened_at' in data) {
-      const { ski, opened_at } = data;
-      if (typeof ski === 'string' && typeof opened_at === 'string') return { ski, opened_at };
-    }
-  } catch {
-    // Falls through: not ours to repair; counted as used.
-  }
-  return 'unreadable';
 }

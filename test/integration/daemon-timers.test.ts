@@ -70,8 +70,9 @@ describe('the daemon periodic lines (fake clock)', () => {
         .filter((name) => name === 'healthCheck' || name === 'metricsReport');
       assert.deepEqual(periodic.sort(), ['healthCheck', 'metricsReport']);
       // ...and the daemon holds only those two handles (it used to keep every one it armed).
-      const held = (daemon as unknown as { timers: { size?: number; length?: number } }).timers;
-      assert.equal(held.size ?? held.length, 2);
+      const held = (daemon as unknown as { reporter: { timers: { size: number } } }).reporter
+        .timers;
+      assert.equal(held.size, 2);
     } finally {
       await daemon.stop();
     }
