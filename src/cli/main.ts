@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, ShipHubError } from '../ship/errors.js';
 import { toSki } from '../ship/ski.js';
+import { parseStaticAddress } from '../util/host-port.js';
 import { shipQrText } from '../mdns/txt.js';
 import { AdminClient } from '../ops/admin-client.js';
 import {
@@ -584,8 +585,19 @@ export function buildProgram(): Command {
           (await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock })).list(),
       });
       if (opts.json === true) print(terminalJson(devices));
-      else
-        table(devices, ['ski', 'brand', 'model', 'device_type', 'paired_at', 'connection_count']);
+      else {
+        // On the file (no daemon running) nothing is connected.
+        const rows = devices.map((d) => ({
+          ...d,
+          connected:
+            d.connected === true && typeof d.connected_since === 'string'
+              ? `since ${d.connected_since}`
+              : 'no',
+        }));
+        const columns = ['ski', 'brand', 'model', 'device_type', 'connected', 'last_connection'];
+        if (devices.some((d) => typeof d.address === 'string')) columns.push('address');
+        table(rows, [...columns, 'connection_count']);
+      }
       printWhere(where, opts.json === true);
     });
   trust
@@ -594,18 +606,27 @@ export function buildProgram(): Command {
     .option('--brand <brand>')
     .option('--model <model>')
     .option('--type <type>', 'device type')
+    .option(
+      '--address <host:port>',
+      'dial the device here when mDNS does not show it (VLANs, containers)',
+    )
     .option('--config <file>', 'config.json')
     .action(
       async (
         skiText: string,
-        opts: { brand?: string; model?: string; type?: string; config?: string },
+        opts: { brand?: string; model?: string; type?: string; address?: string; config?: string },
       ) => {
+        if (opts.address !== undefined) {
+          const parsed = parseStaticAddress(opts.address);
+          if (typeof parsed === 'string') throw new TypeError(`--address: ${parsed}`);
+        }
         const cfg = await config(opts.config);
         const ski = toSki(skiText);
         const info = {
           ...(opts.brand !== undefined ? { brand: opts.brand } : {}),
           ...(opts.model !== undefined ? { model: opts.model } : {}),
           ...(opts.type !== undefined ? { device_type: opts.type } : {}),
+          ...(opts.address !== undefined ? { address: opts.address } : {}),
         };
         const { where } = await throughDaemon(cfg, (c) => c.addTrusted(ski, info), {
           edit: true,

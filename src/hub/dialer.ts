@@ -8,7 +8,6 @@ import type { Logger } from 'pino';
 import { CloseCode, CloseReasonText } from '../ship/close-codes.js';
 import { ShipHubError, shipError } from '../ship/errors.js';
 import type { Ski } from '../ship/ski.js';
-import type { DiscoveredService } from '../mdns/types.js';
 import type { ShipConnection } from '../transport/ship-connection.js';
 import type { Clock } from '../util/clock.js';
 import type { PeerEntry, PeerRegistry, Tracked } from './peer-registry.js';
@@ -18,6 +17,7 @@ import {
   type Direction,
   type DoubleConnectionRule,
 } from './policy.js';
+import type { DialRoute } from './routes.js';
 import type { HubTransport } from './transport.js';
 import type { HubOptions, PairingStateUpdate } from './types.js';
 
@@ -34,7 +34,8 @@ export interface DialerContext {
   /** Starting or running (not stopping or stopped). */
   isActive(): boolean;
   isTrusted(ski: Ski): boolean;
-  visible(ski: Ski): DiscoveredService | undefined;
+  /** Where to reach the device now (mDNS record, else a static address), if anywhere. */
+  route(ski: Ski): DialRoute | undefined;
   reconnectScheduled(ski: Ski, attempt: number, delayMs: number): void;
   dialFailed(ski: Ski, error: ShipHubError): void;
   setPairingState(entry: PeerEntry, update: PairingStateUpdate): void;
@@ -51,8 +52,7 @@ export class Dialer {
     if (!ctx.isActive()) return;
     if (!entry.queued && !ctx.isTrusted(entry.ski)) return;
     if (entry.connections.size > 0 || entry.dial !== undefined || entry.reconnectTimer) return;
-    const service = ctx.visible(entry.ski);
-    if (service === undefined || service.own || entry.ski === ctx.localSki) return;
+    if (entry.ski === ctx.localSki || ctx.route(entry.ski) === undefined) return;
     entry.attempt += 1;
     const delayMs = opts.immediate === true ? 0 : reconnectDelayMs(entry.attempt, ctx.random);
     ctx.reconnectScheduled(entry.ski, entry.attempt, delayMs);
@@ -78,24 +78,24 @@ export class Dialer {
     const ctx = this.ctx;
     if (!ctx.isActive()) return;
     if (entry.connections.size > 0 || entry.dial !== undefined) return;
-    const service = ctx.visible(entry.ski);
-    if (service === undefined) return;
+    const route = ctx.route(entry.ski);
+    if (route === undefined) return;
     const controller = new AbortController();
     entry.dial = controller;
     ctx.setPairingState(entry, { state: 'initiated' });
     let lastError: ShipHubError = shipError(
       'SHIPHUB_ERR_TRANSPORT',
-      `no usable address for ${entry.ski} in its mDNS record`,
+      `no usable address for ${entry.ski} (${route.source === 'mdns' ? 'mDNS record' : 'static address'})`,
     );
-    for (const address of service.addresses) {
+    for (const address of route.addresses) {
       if (controller.signal.aborted) break;
       try {
         await ctx.transport.dial(
           {
-            host: address.address,
-            port: service.port,
-            path: service.record.path,
-            ...(service.hostName !== undefined ? { servername: service.hostName } : {}),
+            host: address,
+            port: route.port,
+            ...(route.path !== undefined ? { path: route.path } : {}),
+            ...(route.servername !== undefined ? { servername: route.servername } : {}),
             expectedSki: entry.ski,
             sme: {
               ...ctx.sme,

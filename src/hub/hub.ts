@@ -20,6 +20,7 @@ import {
   PairingRequests,
 } from './pairing.js';
 import { PeerRegistry, type PeerEntry } from './peer-registry.js';
+import { mdnsRoute, staticPeerTable, staticRoute, type DialRoute } from './routes.js';
 import { TrustKeeper } from './trust-keeper.js';
 import type { DoubleConnectionRule } from './policy.js';
 import { MemoryTrustStore, type HubTrustStore } from './trust-port.js';
@@ -52,6 +53,8 @@ export class Hub extends EventEmitter<HubEvents> {
   private readonly logger: Logger | undefined;
   private readonly peers: PeerRegistry;
   private readonly visible = new Map<Ski, DiscoveredService>();
+  /** The config's static peers: SKI → "host:port". */
+  private readonly staticPeers: Map<Ski, string>;
   private readonly rateLimiter: AddressRateLimiter;
   private readonly denials: DenialList;
   private readonly autoAccept: AutoAcceptWindow;
@@ -88,6 +91,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (options.trustStore !== undefined && options.trusted !== undefined) {
       throw new TypeError('HubOptions: give either trustStore or trusted, not both');
     }
+    this.staticPeers = staticPeerTable(options.staticPeers);
     const seeds = [...(options.trusted ?? [])];
     this.trust = options.trustStore ?? new MemoryTrustStore(seeds);
     this.peers = new PeerRegistry(
@@ -137,7 +141,7 @@ export class Hub extends EventEmitter<HubEvents> {
       logger: this.logger,
       isActive: () => this.active,
       isTrusted: (ski) => this.trust.has(ski),
-      visible: (ski) => this.visible.get(ski),
+      route: (ski) => this.route(ski),
       reconnectScheduled: (ski, attempt, delayMs) =>
         this.emit('reconnectScheduled', ski, attempt, delayMs),
       dialFailed: (ski, error) =>
@@ -250,6 +254,7 @@ export class Hub extends EventEmitter<HubEvents> {
         this.onServiceEvent({ type: 'up', service });
       }
     }
+    this.dialStaticPeers();
     return this.port;
   }
 
@@ -456,9 +461,13 @@ export class Hub extends EventEmitter<HubEvents> {
     if (event.type === 'down') {
       this.visible.delete(service.ski);
       const entry = this.peers.get(service.ski);
-      // Pending attempts are cancelled when the SKI disappears (ship-go dev).
-      entry?.reconnectTimer?.cancel();
-      if (entry) entry.reconnectTimer = undefined;
+      // Pending attempts are cancelled when the SKI disappears (ship-go dev); a device with a
+      // static address is dialled there instead.
+      if (entry !== undefined) {
+        entry.reconnectTimer?.cancel();
+        entry.reconnectTimer = undefined;
+        if (this.route(entry.ski) !== undefined) this.dialer.schedule(entry);
+      }
     } else {
       this.visible.set(service.ski, service);
     }
@@ -468,6 +477,27 @@ export class Hub extends EventEmitter<HubEvents> {
         this.peers.get(service.ski) ??
         (this.trust.has(service.ski) ? this.peers.entry(service.ski) : undefined);
       if (entry !== undefined) this.dialer.schedule(entry, { immediate: entry.queued });
+    }
+  }
+
+  /**
+   * Where to dial a device: its mDNS record while visible, else a static address (its trust
+   * entry's, then the config's `peers`).
+   */
+  private route(ski: Ski): DialRoute | undefined {
+    const service = this.visible.get(ski);
+    const fromMdns = service === undefined ? undefined : mdnsRoute(service);
+    if (fromMdns !== undefined) return fromMdns;
+    const address = this.trust.get(ski)?.address ?? this.staticPeers.get(ski);
+    return address === undefined ? undefined : staticRoute(address);
+  }
+
+  /** Trusted devices with a static address are dialled at start, mDNS or not. */
+  private dialStaticPeers(): void {
+    for (const { ski } of this.trust.list()) {
+      if (this.visible.has(ski) || ski === this.localSki) continue;
+      if (this.route(ski) !== undefined)
+        this.dialer.schedule(this.peers.entry(ski), { immediate: true });
     }
   }
 

@@ -113,6 +113,7 @@ export class TrustKeeper {
     const model = info.model ?? pending?.model ?? record?.model;
     const deviceType = info.deviceType ?? pending?.deviceType ?? record?.type;
     return {
+      ...(info.address !== undefined ? { address: info.address } : {}),
       ...(brand !== undefined ? { brand } : {}),
       ...(model !== undefined ? { model } : {}),
       ...(deviceType !== undefined ? { device_type: deviceType } : {}),

@@ -17,6 +17,8 @@ export interface TrustEntry {
   readonly ski: Ski;
   /** SHA-256 (hex) of the public key the device was paired with; pinned at its first connection. */
   readonly public_key_sha256?: string;
+  /** Where to dial it when mDNS does not show it ("host:port"; `trust add SKI --address`). */
+  readonly address?: string;
 }
 
 /** What is recorded when a device becomes trusted (known from mDNS, the request or a person). */
@@ -25,6 +27,8 @@ export interface TrustedDeviceDescription {
   readonly brand?: string;
   readonly model?: string;
   readonly device_type?: string;
+  /** A static address ("host:port"); undefined leaves what the store has. */
+  readonly address?: string;
 }
 
 export interface HubTrustStore {
@@ -73,7 +77,9 @@ export class MemoryTrustStore implements HubTrustStore {
 
   add(device: TrustedDeviceDescription): Promise<TrustEntry> {
     const ski = toSki(device.ski);
-    const entry = this.#entries.get(ski) ?? { ski };
+    const existing = this.#entries.get(ski) ?? { ski };
+    const entry =
+      device.address === undefined ? existing : { ...existing, address: device.address };
     this.#entries.set(ski, entry);
     return Promise.resolve(entry);
   }

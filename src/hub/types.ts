@@ -12,6 +12,7 @@ import type { ShipTxtInfo } from '../mdns/txt.js';
 import type { ConnectionClosedInfo } from '../transport/ship-connection.js';
 import type { Clock } from '../util/clock.js';
 import type { Direction, DoubleConnectionRule } from './policy.js';
+import type { StaticPeer } from './routes.js';
 import type { HubTransport } from './transport.js';
 import type { HubTrustStore } from './trust-port.js';
 
@@ -60,6 +61,8 @@ export type TrustChangeCause =
 /** What is known of a device when it becomes trusted (recorded in the trust store). */
 export interface DeviceDescription {
   readonly shipId?: string;
+  /** A static address ("host:port") to dial the device at when mDNS does not show it. */
+  readonly address?: string;
   readonly brand?: string;
   readonly model?: string;
   readonly deviceType?: string;
@@ -211,6 +214,11 @@ export interface HubOptions {
   readonly sme?: Omit<Partial<SmeConfig>, 'role' | 'localShipId' | 'initialTrust'>;
   /** Source of randomness for reconnect delays, in [0, 1). */
   readonly random?: () => number;
+  /**
+   * Devices to dial at a fixed address where mDNS does not reach (the config's `peers`); used
+   * when the device is not visible on mDNS, and only while it is trusted.
+   */
+  readonly staticPeers?: readonly StaticPeer[];
 }
 
 /**

@@ -74,6 +74,10 @@ export interface TrustedDeviceInfo {
   paired_at: string;
   last_connection: string;
   connection_count: number;
+  /**
+   * Further fields: `address` (dialled there when mDNS does not show it), and through the daemon
+   * `connected` (in data exchange now) with `connected_since`.
+   */
   [field: string]: unknown;
 }
 
@@ -82,6 +86,8 @@ export interface TrustedDeviceDetails {
   brand?: string;
   model?: string;
   device_type?: string;
+  /** Where to dial it when mDNS does not show it ("host:port"). */
+  address?: string;
 }
 
 /** A SHIP connection (GET /api/connections). */
@@ -235,7 +241,7 @@ const TRUST_BODY = {
   type: 'object',
   required: ['ski'],
   additionalProperties: false,
-  properties: { ski: SKI_SCHEMA, brand: TEXT, model: TEXT, device_type: TEXT },
+  properties: { ski: SKI_SCHEMA, brand: TEXT, model: TEXT, device_type: TEXT, address: TEXT },
 } as const;
 
 /** The error body every route returns. */

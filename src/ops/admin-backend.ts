@@ -7,6 +7,8 @@ import type { Hub, PendingPairing } from '../hub/hub.js';
 import type { Ski } from '../ship/ski.js';
 import type { TrustStore } from '../trust/trust-store.js';
 import type { Clock } from '../util/clock.js';
+import { ShipHubError } from '../util/errors.js';
+import { parseStaticAddress } from '../util/host-port.js';
 import type { AdminBackend, AdminHealth } from './admin-api.js';
 
 /** Brand, model and type of a device, as the daemon knows them. */
@@ -89,8 +91,31 @@ export function createAdminBackend(deps: AdminBackendDeps): AdminBackend {
       );
       return { until };
     },
-    listTrusted: () => trust.list(),
+    // Each trusted device with whether it is in data exchange now, and since when.
+    listTrusted: () => {
+      const wallNow = clock.wallNow().getTime();
+      const since = new Map<string, string>();
+      for (const c of hub.connections()) {
+        if (c.state !== 'SME_STATE_COMPLETE') continue;
+        since.set(c.ski, new Date(wallNow - c.connectedForMs).toISOString());
+      }
+      return trust.list().map((d) => {
+        const connectedSince = since.get(d.ski);
+        return {
+          ...d,
+          connected: connectedSince !== undefined,
+          ...(connectedSince !== undefined ? { connected_since: connectedSince } : {}),
+        };
+      });
+    },
     addTrusted: async (ski, info) => {
+      const address = info?.address;
+      if (address !== undefined) {
+        const parsed = parseStaticAddress(address);
+        if (typeof parsed === 'string') {
+          throw new ShipHubError('SHIPHUB_ERR_BAD_REQUEST', `"address": ${parsed}`);
+        }
+      }
       const current = deps.describe(ski);
       const merged = {
         brand: info?.brand ?? current.brand,
@@ -103,6 +128,7 @@ export function createAdminBackend(deps: AdminBackendDeps): AdminBackend {
         brand: merged.brand,
         model: merged.model,
         deviceType: merged.device_type,
+        ...(address !== undefined ? { address } : {}),
       });
       return trust.get(ski)!;
     },

@@ -28,6 +28,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../ship/errors.js';
+import { parseStaticAddress } from '../util/host-port.js';
 import { parseSki, toSki, type Ski } from '../ship/ski.js';
 import type { Clock } from '../util/clock.js';
 import { removeStaleTempFiles } from '../util/atomic-file.js';
@@ -54,6 +55,11 @@ export interface TrustedDevice {
    * seed's format; absent until the device has connected once.
    */
   readonly public_key_sha256?: string;
+  /**
+   * Where to dial the device when mDNS does not show it ("host:port", "[ipv6]:port"; set by
+   * `trust add SKI --address`). Beyond the seed's format; absent for devices found by mDNS.
+   */
+  readonly address?: string;
   /** Fields the seed format does not define, preserved as they are. */
   readonly [extra: string]: unknown;
 }
@@ -64,6 +70,8 @@ export interface NewTrustedDevice {
   brand?: string;
   model?: string;
   device_type?: string;
+  /** A static address; undefined leaves the entry's address as it is. */
+  address?: string;
 }
 
 /** Options of {@link TrustStore.open}. */
@@ -187,6 +195,11 @@ function parseEntry(path: string, key: string, value: unknown): TrustedDevice {
     'a non-negative integer',
     (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
   );
+  if ('address' in entry) {
+    const address = entry.address;
+    const parsed = typeof address === 'string' ? parseStaticAddress(address) : 'not a string';
+    if (typeof parsed === 'string') fail(`"address": expected "host:port", ${parsed}`);
+  }
   if ('public_key_sha256' in entry) {
     field(
       'public_key_sha256',
@@ -361,6 +374,7 @@ export class TrustStore {
           paired_at: now,
           last_connection: now,
           connection_count: 0,
+          ...(device.address === undefined ? {} : { address: device.address }),
         };
         devices.set(ski, Object.freeze(fresh));
       } else {
@@ -371,6 +385,7 @@ export class TrustStore {
             ...(device.brand === undefined ? {} : { brand: device.brand }),
             ...(device.model === undefined ? {} : { model: device.model }),
             ...(device.device_type === undefined ? {} : { device_type: device.device_type }),
+            ...(device.address === undefined ? {} : { address: device.address }),
           }),
         );
       }

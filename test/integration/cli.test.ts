@@ -248,6 +248,42 @@ describe('ship-hub cert renew: from the existing key, whatever the certificate',
   });
 });
 
+describe('static addresses (trust add --address)', () => {
+  it('stores the address on the file, lists it, and refuses what is not HOST:PORT', async () => {
+    const dir = await configDir();
+    const ski = 'a'.repeat(40);
+    const added = runIn(dir, [
+      'trust',
+      'add',
+      ski,
+      '--address',
+      '192.0.2.7:4712',
+      '--config',
+      'config.json',
+    ]);
+    assert.equal(added.status, 0, added.stderr);
+    const list = runIn(dir, ['trust', 'list', '--config', 'config.json']);
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, /ADDRESS/);
+    assert.match(list.stdout, /192\.0\.2\.7:4712/);
+    assert.match(list.stdout, /CONNECTED +LAST_CONNECTION/);
+    const json = runIn(dir, ['trust', 'list', '--json', '--config', 'config.json']);
+    const devices = JSON.parse(json.stdout) as Array<{ ski: string; address?: string }>;
+    assert.equal(devices.find((d) => d.ski === ski)?.address, '192.0.2.7:4712');
+    const bad = runIn(dir, [
+      'trust',
+      'add',
+      ski,
+      '--address',
+      '192.0.2.7',
+      '--config',
+      'config.json',
+    ]);
+    assert.equal(bad.status, 2, 'bad usage');
+    assert.match(bad.stderr, /--address: "192\.0\.2\.7" is not HOST:PORT/);
+  });
+});
+
 describe('exit codes (README "Exit codes") and environment warnings', () => {
   it('0 done, 1 runtime failure, 2 bad usage or configuration error', async () => {
     const dir = await configDir();

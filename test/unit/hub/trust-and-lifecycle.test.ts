@@ -231,6 +231,75 @@ describe('hub trust store port', () => {
   });
 });
 
+describe('static peers (no mDNS)', () => {
+  function hubWithoutMdns(
+    net: MemoryNetwork,
+    host: string,
+    ski: Ski,
+    options: Partial<HubOptions>,
+  ) {
+    const shipId = `${host}-ship-id`;
+    return new Hub({
+      localSki: ski,
+      localShipId: shipId,
+      transport: net.transport(host, ski, shipId),
+      clock: net.clock,
+      random: seededRandom(5),
+      ...options,
+    });
+  }
+
+  it('a trusted device with an address in its trust entry is dialled there', async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork(clock);
+    const b = hubWithoutMdns(net, 'b', SMALL, { trusted: [{ ski: BIG }] });
+    const port = await b.start();
+    const store = new MemoryTrustStore();
+    await store.add({ ski: SMALL, address: `b:${port}` });
+    const a = hubWithoutMdns(net, 'a', BIG, { trustStore: store });
+    await a.start();
+    await clock.advanceAsync(30_000);
+    const ca = a.connections().filter((c) => c.ski === SMALL);
+    assert.equal(ca.length, 1);
+    assert.equal(ca[0]?.state, 'SME_STATE_COMPLETE');
+    assert.equal(ca[0]?.direction, 'outbound');
+    await stopAll(clock, a, b);
+  });
+
+  it("the config's peers give addresses, and only trusted devices are dialled", async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork(clock);
+    const b = hubWithoutMdns(net, 'b', SMALL, { trusted: [{ ski: BIG }] });
+    const port = await b.start();
+    const a = hubWithoutMdns(net, 'a', BIG, {
+      staticPeers: [{ ski: SMALL, address: `b:${port}` }],
+    });
+    const dials: string[] = [];
+    a.on('reconnectScheduled', (ski) => dials.push(ski));
+    await a.start();
+    await clock.advanceAsync(30_000);
+    assert.deepEqual(dials, [], 'not trusted: not dialled');
+    await a.registerRemoteSki(SMALL);
+    await clock.advanceAsync(30_000);
+    assert.equal(
+      a.connections().filter((c) => c.ski === SMALL && c.state === 'SME_STATE_COMPLETE').length,
+      1,
+    );
+    await stopAll(clock, a, b);
+  });
+
+  it('a registration with an address records it in the trust store', async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork(clock);
+    const store = new RecordingStore();
+    const a = hubWithoutMdns(net, 'a', BIG, { trustStore: store });
+    await a.start();
+    await a.registerRemoteSki(SMALL, { address: '192.0.2.7:4712' });
+    assert.equal(store.get(SMALL)?.address, '192.0.2.7:4712');
+    await stopAll(clock, a);
+  });
+});
+
 describe('hub failures carry the error of the failure table', () => {
   it('a dial that fails reports a TransportError whose table row gives the metric label', async () => {
     const clock = new FakeClock();

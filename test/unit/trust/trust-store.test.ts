@@ -315,6 +315,26 @@ describe('TrustStore operations', () => {
     );
   });
 
+  it('a static address is stored, kept on a later add without one, and checked on open', async () => {
+    const path = await freshPath();
+    const clock = fixedClock('2024-01-09T10:30:00Z');
+    const store = await TrustStore.open(path, { clock });
+    await store.add({ ski: SKI, brand: 'B', address: '192.0.2.7:4712' });
+    await store.add({ ski: SKI, model: 'M' });
+    const reopened = await TrustStore.open(path, { clock });
+    assert.equal(reopened.get(SKI)?.address, '192.0.2.7:4712');
+    assert.equal(reopened.get(SKI)?.model, 'M');
+
+    const broken = JSON.parse(await readFile(path, 'utf8')) as Record<string, object>;
+    broken[SKI] = { ...broken[SKI], address: '192.0.2.7' };
+    const brokenPath = await freshPath(JSON.stringify(broken));
+    await assert.rejects(
+      TrustStore.open(brokenPath, { clock }),
+      (e: unknown) =>
+        e instanceof ConfigError && /entry ".*": "address": expected "host:port"/.test(e.message),
+    );
+  });
+
   it('serialises concurrent changes: every add lands in the file', async () => {
     const path = await freshPath();
     const store = await TrustStore.open(path, { clock: fixedClock('2024-01-09T10:30:00Z') });
