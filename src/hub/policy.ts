@@ -3,6 +3,7 @@
  * Kept free of I/O so the rules are unit-tested on their own.
  */
 import { compareSki, type Ski } from '../ship/ski.js';
+import { backoffDelayMs, type BackoffPolicy } from '../util/backoff.js';
 
 /**
  * Reconnect delay for the n-th attempt (1-based), as ship-go does it (reference §9.2): a random
@@ -10,9 +11,18 @@ import { compareSki, type Ski } from '../ship/ski.js';
  * both sides of a pair. `random` returns a number in [0, 1).
  */
 export function reconnectDelayMs(attempt: number, random: () => number): number {
-  const [min, max] = attempt <= 1 ? [0, 3_000] : attempt === 2 ? [3_000, 10_000] : [10_000, 20_000];
-  return Math.round(min + random() * (max - min));
+  return backoffDelayMs(RECONNECT_BACKOFF, attempt, random);
 }
+
+/** ship-go's reconnect delay ranges, in the project's one backoff (src/util/backoff.ts). */
+export const RECONNECT_BACKOFF: BackoffPolicy = {
+  kind: 'ranges',
+  rangesMs: [
+    [0, 3_000],
+    [3_000, 10_000],
+    [10_000, 20_000],
+  ],
+};
 
 /**
  * `spec`: SHIP §12.2.2, the node with the bigger SKI keeps only the most recent connection.
