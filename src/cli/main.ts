@@ -22,6 +22,7 @@ import {
   type HubConfig,
 } from '../ops/config.js';
 import { Daemon, SHUTDOWN_BOUND_MS } from '../ops/daemon.js';
+import { joinDevices } from './devices-view.js';
 import { terminalPairingPrompt } from './pairing-prompt.js';
 import { runStartupChecks } from '../ops/startup-checks.js';
 import { acquireDataLock, dataLockPath, inspectLock, LockHeldError } from '../ops/data-lock.js';
@@ -569,6 +570,53 @@ export function buildProgram(): Command {
         printWhere(where);
       });
   }
+
+  program
+    .command('devices')
+    .description(
+      'every device the hub knows of: seen on mDNS, asking to pair, trusted, connected (one row each)',
+    )
+    .option('--json', 'JSON output')
+    .option('--config <file>', 'config.json')
+    .action(async (opts: { json?: boolean; config?: string }) => {
+      const cfg = await config(opts.config);
+      const { result: sources, where } = await throughDaemon(
+        cfg,
+        async (c) => ({
+          discovered: await c.listDiscovered(),
+          pending: await c.listPending(),
+          trusted: await c.listTrusted(),
+          connections: await c.listConnections(),
+        }),
+        {
+          edit: false,
+          // Without the daemon only the trust file is known.
+          run: async () => ({
+            discovered: [],
+            pending: [],
+            trusted: (
+              await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock })
+            ).list(),
+            connections: [],
+          }),
+        },
+      );
+      const rows = joinDevices(sources);
+      if (opts.json === true) print(terminalJson(rows));
+      else {
+        table(rows, [
+          'ski',
+          'brand',
+          'model',
+          'device_type',
+          'trusted',
+          'mdns',
+          'pairing',
+          'connection',
+        ]);
+      }
+      printWhere(where, opts.json === true);
+    });
 
   const trust = program
     .command('trust')

@@ -270,6 +270,15 @@ describe('static addresses (trust add --address)', () => {
     const json = runIn(dir, ['trust', 'list', '--json', '--config', 'config.json']);
     const devices = JSON.parse(json.stdout) as Array<{ ski: string; address?: string }>;
     assert.equal(devices.find((d) => d.ski === ski)?.address, '192.0.2.7:4712');
+    // `devices` without a daemon: what the trust file knows, one row per SKI.
+    const view = runIn(dir, ['devices', '--json', '--config', 'config.json']);
+    assert.equal(view.status, 0, view.stderr);
+    const rows = JSON.parse(view.stdout) as Array<{ ski: string; trusted: string }>;
+    assert.deepEqual(
+      rows.map((r) => [r.ski, r.trusted]),
+      [[ski, 'yes']],
+    );
+    assert.match(view.stderr, /read from the file .*trusted_devices\.json/);
     const bad = runIn(dir, [
       'trust',
       'add',
