@@ -24,6 +24,9 @@ export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 import { DOUBLE_CONNECTION_RULES, type DoubleConnectionRule } from '../hub/policy.js';
 import { MDNS_PROVIDER_CHOICES, type MdnsProviderChoice } from '../mdns/index.js';
+import type { StaticPeer } from '../hub/routes.js';
+import { parseSki } from '../ship/ski.js';
+import { parseStaticAddress } from '../util/host-port.js';
 
 /**
  * SHIP §12.3.1.1 limits the time a node accepts pairing without user interaction: the
@@ -65,6 +68,11 @@ export interface HubConfig {
   readonly metrics_enabled: boolean;
   /** Interfaces to announce and browse on; empty = all (seed key). */
   readonly network_interfaces: readonly string[];
+  /**
+   * Devices to dial at a fixed address where mDNS does not reach (VLANs, containers):
+   * "SKI@HOST:PORT" each. Dialled only while trusted; mDNS records win while visible.
+   */
+  readonly peers: readonly string[];
   /** Announce and browse `_ship._tcp` via mDNS. */
   readonly mdns_enabled: boolean;
   /** TCP port of the admin HTTP API; 0 disables it. */
@@ -148,6 +156,19 @@ function isHostHeaderValue(value: string): boolean {
   return name !== undefined && (isIP(name) === 4 || HOSTNAME.test(name));
 }
 
+/**
+ * One entry of `peers`: "SKI@HOST:PORT" → the hub's static peer, or the reason it is not one.
+ */
+export function parsePeerEntry(entry: string): StaticPeer | string {
+  const at = entry.indexOf('@');
+  if (at < 0) return `"${entry}" is not SKI@HOST:PORT`;
+  const ski = parseSki(entry.slice(0, at));
+  if (ski === undefined) return `"${entry.slice(0, at)}" is not an SKI (40 hexadecimal digits)`;
+  const address = entry.slice(at + 1);
+  const parsed = parseStaticAddress(address);
+  return typeof parsed === 'string' ? parsed : { ski, address };
+}
+
 /** Every key: schema, description, environment conversion. The order is that of the docs. */
 const KEYS = {
   device_brand: { schema: text(), expected: 'a non-empty string', env: 'string' },
@@ -180,6 +201,12 @@ const KEYS = {
   network_interfaces: {
     schema: z.array(text(64)).refine((list) => new Set(list).size === list.length),
     expected: 'an array of distinct interface names such as ["eth0"] ([] = all interfaces)',
+    env: 'list',
+  },
+  peers: {
+    schema: z.array(z.string().refine((entry) => typeof parsePeerEntry(entry) !== 'string')),
+    expected:
+      'an array of "SKI@HOST:PORT" such as ["a1b2…(40 hex digits)@192.168.20.7:4712"] ([] = none)',
     env: 'list',
   },
   mdns_enabled: { schema: z.boolean(), expected: 'true or false', env: 'bool' },
@@ -277,6 +304,7 @@ const DEFAULTS = {
   log_level: 'info',
   metrics_enabled: true,
   network_interfaces: [],
+  peers: [],
   mdns_enabled: true,
   admin_port: 4713,
   admin_host: '127.0.0.1',
@@ -471,6 +499,7 @@ function build(
   } = {
     ...DEFAULTS,
     network_interfaces: [...DEFAULTS.network_interfaces],
+    peers: [...DEFAULTS.peers],
     admin_allowed_hosts: [...DEFAULTS.admin_allowed_hosts],
   };
   for (const [key, value] of Object.entries(parsed.data)) {
@@ -505,6 +534,7 @@ function build(
     ...merged,
     ...resolvedPaths,
     network_interfaces: [...merged.network_interfaces],
+    peers: [...merged.peers],
     admin_allowed_hosts: [...merged.admin_allowed_hosts],
     admin_token: merged.admin_token,
     ship_id:

@@ -20,7 +20,7 @@ import { HubReporter } from './hub-reporter.js';
 import { AUTO_ACCEPT_MARKER, openFirstStartAutoAccept } from './auto-accept.js';
 import { createAdminServer, type AdminHealth, type AdminServer } from './admin-api.js';
 import { createAdminBackend } from './admin-backend.js';
-import type { HubConfig } from './config.js';
+import { parsePeerEntry, type HubConfig } from './config.js';
 import { listenError, runStartupChecks } from './startup-checks.js';
 import { acquireDataLock, dataLockPath, type DataLock } from './data-lock.js';
 import type { Logger } from './logger.js';
@@ -174,6 +174,11 @@ export class Daemon {
       logger: log,
       mdns: this.options.discovery ?? (c.mdns_enabled ? c.mdns_provider : false),
       interfaces: c.network_interfaces,
+      // Validated at load: every entry is SKI@HOST:PORT.
+      staticPeers: c.peers.flatMap((entry) => {
+        const peer = parsePeerEntry(entry);
+        return typeof peer === 'string' ? [] : [peer];
+      }),
       acceptLegacySki: c.accept_legacy_ski,
       maxHandshakesInFlight: c.max_handshakes_in_flight,
       announce: {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CONFIG_KEYS,
+  parsePeerEntry,
   DEFAULT_CONFIG_JSON,
   closestKey,
   configWarnings,
@@ -87,6 +88,7 @@ describe('config defaults', () => {
         log_level: 'info',
         metrics_enabled: true,
         network_interfaces: [],
+        peers: [],
         mdns_enabled: true,
         admin_port: 4713,
         admin_host: '127.0.0.1',
@@ -188,6 +190,12 @@ describe('config errors name file, key, expected and got', () => {
       'an array of distinct interface names such as ["eth0"] ([] = all interfaces)',
       '["eth0","eth0"]',
     ],
+    [
+      'peers',
+      '["192.168.20.7:4712"]',
+      'an array of "SKI@HOST:PORT" such as ["a1b2…(40 hex digits)@192.168.20.7:4712"] ([] = none)',
+      '["192.168.20.7:4712"]',
+    ],
     ['admin_port', '70000', 'an integer from 0 (admin API disabled) to 65535', '70000'],
     [
       'admin_host',
@@ -236,6 +244,20 @@ describe('config errors name file, key, expected and got', () => {
       assert.equal(error.message, `${path}: "${key}": expected ${expected}, got ${got}`);
     });
   }
+
+  it("peers: SKI@HOST:PORT entries are kept and parse to the hub's static peers", async () => {
+    const ski = 'a1'.repeat(20);
+    const path = await configFile(
+      `{ "peers": ["${ski}@192.168.20.7:4712", "${ski.toUpperCase()}@[fd00::8]:4712/ship/"] }`,
+    );
+    const config = await loadConfig(path, {});
+    assert.deepEqual(config.peers.map(parsePeerEntry), [
+      { ski, address: '192.168.20.7:4712' },
+      { ski, address: '[fd00::8]:4712/ship/' },
+    ]);
+    assert.match(parsePeerEntry('nonsense@1.2.3.4:1') as string, /not an SKI/);
+    assert.match(parsePeerEntry(`${ski}1.2.3.4:1`) as string, /not SKI@HOST:PORT/);
+  });
 
   it('covers every key in the table above', () => {
     const tested = new Set(cases.map(([key]) => key));
