@@ -241,6 +241,9 @@ export function exitOf(child: ChildProcess, ms: number): Promise<void> {
 }
 
 /** In a child: sends a message to the parent (no-op without an IPC channel). */
+// The type parameter lets a caller name its message type (toParent<ReadyMessage>({...})), so the
+// literal gets excess-property checks against it.
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
 export function toParent<T extends { type: string }>(message: T): void {
   process.send?.(message);
 }

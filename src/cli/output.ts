@@ -30,10 +30,12 @@ export function formatTable(
 ): string[] {
   if (rows.length === 0) return ['(none)'];
   const cells = rows.map((r) => columns.map((c) => cell(r[c])));
-  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
+  const widths = columns.map((c, i) =>
+    Math.max(c.length, ...cells.map((row) => (row[i] ?? '').length)),
+  );
   return [
-    columns.map((c, i) => c.toUpperCase().padEnd(widths[i]!)).join('  '),
-    ...cells.map((row) => row.map((text, i) => text.padEnd(widths[i]!)).join('  ')),
+    columns.map((c, i) => c.toUpperCase().padEnd(widths[i] ?? 0)).join('  '),
+    ...cells.map((row) => row.map((text, i) => text.padEnd(widths[i] ?? 0)).join('  ')),
   ];
 }
 

@@ -456,7 +456,7 @@ export class DnsSdBrowser {
       }
     }
     if (this.running && now >= this.nextQueryAt) {
-      refresh.push({ name: `${this.serviceType}`, type: 'PTR' });
+      refresh.push({ name: this.serviceType, type: 'PTR' });
       this.queriesSent += 1;
       this.nextQueryAt = now + backoffDelayMs(QUERY_BACKOFF, this.queriesSent);
     }

@@ -144,7 +144,7 @@ export function txtToMap(
 ): Map<string, string> {
   const map = new Map<string, string>();
   if (!Array.isArray(entries)) {
-    for (const [key, value] of Object.entries(entries as Record<string, string>)) {
+    for (const [key, value] of Object.entries(entries as Record<string, unknown>)) {
       const lower = key.toLowerCase();
       if (lower.length > 0 && !map.has(lower)) map.set(lower, String(value));
     }

@@ -130,7 +130,14 @@ export function createAdminBackend(deps: AdminBackendDeps): AdminBackend {
         deviceType: merged.device_type,
         ...(address !== undefined ? { address } : {}),
       });
-      return trust.get(ski)!;
+      const device = trust.get(ski);
+      if (device === undefined) {
+        throw new ShipHubError(
+          'SHIPHUB_ERR_INTERNAL',
+          `${ski} was trusted but is not in the store`,
+        );
+      }
+      return device;
     },
     // The file first (inside the hub): if the removal cannot be saved, the device stays
     // trusted everywhere (an error, not a removal a restart would undo).

@@ -639,7 +639,7 @@ export async function loadConfig(
     const text = env[name];
     if (text === undefined) continue;
     if (text === '' && (key === 'admin_token' || key === 'ship_id')) {
-      delete raw[key];
+      Reflect.deleteProperty(raw, key);
       sources.delete(key);
       continue;
     }

@@ -11,6 +11,7 @@ import { createHub } from '../hub/create-hub.js';
 import type { Hub, DeviceDataHandler, PendingPairing, RemoteDevice } from '../hub/hub.js';
 import type { MdnsProvider } from '../mdns/types.js';
 import { toSki, type Ski } from '../ship/ski.js';
+import { ShipHubError } from '../util/errors.js';
 import { StateStore } from '../trust/state-store.js';
 import { TrustStore } from '../trust/trust-store.js';
 import { expiryWarning, loadOrCreateIdentity, type NodeIdentity } from '../trust/identity.js';
@@ -350,7 +351,10 @@ export class Daemon {
    */
   private async approvePairing(pending: PendingPairing): Promise<void> {
     const info = this.describe(pending.ski, pending);
-    await this.hub!.approve(pending.ski, {
+    const hub = this.hub;
+    if (hub === undefined)
+      throw new ShipHubError('SHIPHUB_ERR_NOT_READY', 'the hub is not running');
+    await hub.approve(pending.ski, {
       brand: info.brand,
       model: info.model,
       deviceType: info.device_type,

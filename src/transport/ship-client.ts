@@ -80,7 +80,9 @@ export async function connectShip(
   const throwIfAborted = () => {
     if (abortedWith !== undefined) throw abortedWith;
   };
-  const abortFromCaller = () => abort(abortReason(signal!, options));
+  const abortFromCaller = () => {
+    if (signal !== undefined) abort(abortReason(signal, options));
+  };
   signal?.addEventListener('abort', abortFromCaller, { once: true });
   const deadline = options.clock.setTimer('dialTimeout', timeoutMs, () =>
     abort(

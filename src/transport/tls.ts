@@ -116,7 +116,7 @@ export function isCcm8Supported(): boolean {
 
 /** True if the OpenSSL Node runs on is at least `major.minor` (`process.versions.openssl`). */
 export function openSslAtLeast(major: number, minor: number, version?: string): boolean {
-  const match = /^(\d+)\.(\d+)/.exec(version ?? process.versions.openssl ?? '');
+  const match = /^(\d+)\.(\d+)/.exec(version ?? process.versions.openssl);
   if (match === null) return false;
   const [have, haveMinor] = [Number(match[1]), Number(match[2])];
   return have > major || (have === major && haveMinor >= minor);

@@ -45,11 +45,18 @@ interface Tlv {
 
 class DerError extends Error {}
 
+/** The byte at `offset`; a read past the end is a truncated certificate. */
+function byteAt(bytes: Uint8Array, offset: number): number {
+  const byte = bytes[offset];
+  if (byte === undefined) throw new DerError(`truncated at byte ${offset}`);
+  return byte;
+}
+
 function readTlv(bytes: Uint8Array, offset: number, limit: number): Tlv {
   if (offset + 2 > limit) throw new DerError(`truncated element at byte ${offset}`);
-  const tag = bytes[offset]!;
+  const tag = byteAt(bytes, offset);
   if ((tag & 0x1f) === 0x1f) throw new DerError(`multi-byte tag at byte ${offset}`);
-  let length = bytes[offset + 1]!;
+  let length = byteAt(bytes, offset + 1);
   let start = offset + 2;
   if (length & 0x80) {
     const count = length & 0x7f;
@@ -57,7 +64,7 @@ function readTlv(bytes: Uint8Array, offset: number, limit: number): Tlv {
     if (count === 0 || count > 4) throw new DerError(`unsupported length form at byte ${offset}`);
     if (start + count > limit) throw new DerError(`truncated length at byte ${offset}`);
     length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + bytes[start + i]!;
+    for (let i = 0; i < count; i++) length = length * 256 + byteAt(bytes, start + i);
     start += count;
   }
   const end = start + length;
@@ -91,7 +98,7 @@ function decodeOid(bytes: Uint8Array, tlv: Tlv): string {
   const parts: number[] = [];
   let value = 0;
   for (let i = tlv.start; i < tlv.end; i++) {
-    const b = bytes[i]!;
+    const b = byteAt(bytes, i);
     value = value * 128 + (b & 0x7f);
     if ((b & 0x80) === 0) {
       if (parts.length === 0) {
@@ -231,10 +238,15 @@ function readDetails(der: Uint8Array, walk: CertificateWalk): CertificateDetails
   const { certificate, tbs, fieldsBeforeKey } = walk;
   // version [0] EXPLICIT is absent in v1 certificates.
   const base = fieldsBeforeKey[0]?.tag === TAG_CONTEXT_0 ? 1 : 0;
-  const serial = expectTag(fieldsBeforeKey[base]!, TAG_INTEGER, 'serialNumber');
-  const issuer = fieldsBeforeKey[base + 2]!;
-  const validity = fieldsBeforeKey[base + 3]!;
-  const subject = fieldsBeforeKey[base + 4]!;
+  const field = (index: number, name: string): Tlv => {
+    const tlv = fieldsBeforeKey[index];
+    if (tlv === undefined) throw new DerError(`${name} missing`);
+    return tlv;
+  };
+  const serial = expectTag(field(base, 'serialNumber'), TAG_INTEGER, 'serialNumber');
+  const issuer = field(base + 2, 'issuer');
+  const validity = field(base + 3, 'validity');
+  const subject = field(base + 4, 'subject');
   const [notBefore, notAfter] = children(der, expectTag(validity, TAG_SEQUENCE, 'validity'));
   if (notBefore === undefined || notAfter === undefined) throw new DerError('validity incomplete');
   if (tbs.end >= certificate.end) throw new DerError('Certificate is incomplete');

@@ -95,7 +95,7 @@ function errorText(error: unknown): string {
 /** A positive serial: 16 random bytes, first byte 0x01..0x7f (no sign bit, minimal DER). */
 function randomSerialHex(): string {
   const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f || 0x01;
+  bytes[0] = (bytes[0] ?? 0) & 0x7f || 0x01;
   return bytes.toString('hex');
 }
 

@@ -27,7 +27,7 @@
  * made in the same tick is coalesced into one write.
  */
 import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../ship/errors.js';
+import { ConfigError, InternalError } from '../ship/errors.js';
 import { parseStaticAddress } from '../util/host-port.js';
 import { parseSki, toSki, type Ski } from '../ship/ski.js';
 import type { Clock } from '../util/clock.js';
@@ -391,7 +391,7 @@ export class TrustStore {
       }
     };
     this.#apply(change);
-    const entry = this.#devices.get(ski)!;
+    const entry = this.#entry(ski);
     return this.#persist().then(() => entry);
   }
 
@@ -425,7 +425,7 @@ export class TrustStore {
         }),
       );
     });
-    const entry = this.#devices.get(existing.ski)!;
+    const entry = this.#entry(existing.ski);
     return this.#persist().then(() => entry);
   }
 
@@ -443,7 +443,7 @@ export class TrustStore {
       if (current === undefined) return;
       devices.set(existing.ski, Object.freeze({ ...current, public_key_sha256: keySha256 }));
     });
-    const entry = this.#devices.get(existing.ski)!;
+    const entry = this.#entry(existing.ski);
     return this.#persist().then(() => entry);
   }
 
@@ -458,6 +458,13 @@ export class TrustStore {
   /** The file content for the current state: seed format, sorted, 2 spaces, trailing newline. */
   serialize(): string {
     return serializeDevices(this.#devices);
+  }
+
+  /** The entry a change just made (it is in the view: the change ran synchronously). */
+  #entry(ski: Ski): TrustedDevice {
+    const entry = this.#devices.get(ski);
+    if (entry === undefined) throw new InternalError('SHIPHUB_ERR_INTERNAL', `${ski} vanished`);
+    return entry;
   }
 
   #apply(change: Change): void {
@@ -496,6 +503,8 @@ export class TrustStore {
 
 function serializeDevices(devices: Map<Ski, TrustedDevice>): string {
   const out: Record<string, TrustedDevice> = {};
-  for (const ski of [...devices.keys()].sort()) out[ski] = devices.get(ski)!;
+  for (const [ski, device] of [...devices.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    out[ski] = device;
+  }
   return `${JSON.stringify(out, null, 2)}\n`;
 }

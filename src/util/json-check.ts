@@ -127,7 +127,7 @@ export function checkJsonText(text: string): JsonProblem | undefined {
       skipSpace();
       if (wantValue) {
         if (i >= n) stop('unexpected end of the file (expected a value)');
-        const c = text[i]!;
+        const c = text.charAt(i);
         if (c === '{' || c === '[') {
           if (stack.length >= MAX_DEPTH) stop(`nested deeper than ${MAX_DEPTH} levels`);
           i++;
@@ -155,7 +155,7 @@ export function checkJsonText(text: string): JsonProblem | undefined {
           if (match === null || /^[0-9.eE+-]$/.test(text[i + match[0].length] ?? '')) {
             stop('invalid number');
           }
-          i += match![0].length;
+          i += match === null ? 0 : match[0].length;
         } else if (text.startsWith('true', i)) {
           i += 4;
         } else if (text.startsWith('false', i)) {

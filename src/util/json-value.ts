@@ -14,7 +14,9 @@ export function describeValue(value: unknown, maxChars = 60): string {
   if (value === undefined) return 'nothing';
   let rendered: string;
   try {
-    rendered = JSON.stringify(value) ?? typeof value;
+    // undefined for functions and symbols, whatever its type says.
+    const text = JSON.stringify(value) as unknown;
+    rendered = typeof text === 'string' ? text : typeof value;
   } catch {
     rendered = typeof value; // a BigInt or a cycle: never in parsed JSON, but never throw here
   }

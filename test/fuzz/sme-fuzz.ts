@@ -245,7 +245,7 @@ export class FuzzDriver {
     };
     const next = result.state;
     const effects = result.effects;
-    if (!SUB_STATES.has(next.sub)) fail('valid state', `unknown sub-state ${String(next.sub)}`);
+    if (!SUB_STATES.has(next.sub)) fail('valid state', `unknown sub-state ${next.sub}`);
     if (next.lastOpenPhase === 'closing' || next.lastOpenPhase === 'closed') {
       fail('valid state', `lastOpenPhase is ${next.lastOpenPhase}`);
     }
@@ -332,7 +332,7 @@ export class FuzzDriver {
         case 'event': {
           const event = effect.event;
           if (!EVENT_TYPES.has(event.type)) {
-            fail('effects well-formed', `unknown event ${String(event.type)}`);
+            fail('effects well-formed', `unknown event ${event.type}`);
           }
           switch (event.type) {
             case 'state':

@@ -44,7 +44,7 @@ export const arbText: fc.Arbitrary<string> = fc.oneof(
 
 const arbHex = (minLength: number, maxLength: number): fc.Arbitrary<string> =>
   fc
-    .array(fc.constantFrom(...'0123456789abcdefABCDEF'), { minLength, maxLength })
+    .array(fc.constantFrom(...Array.from('0123456789abcdefABCDEF')), { minLength, maxLength })
     .map((digits) => digits.join(''));
 
 const arbHello: fc.Arbitrary<ConnectionHello> = fc.record(

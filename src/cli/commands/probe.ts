@@ -31,7 +31,7 @@ export interface ProbeOptions {
 /** Parses HOST:PORT, [IPv6]:PORT; the port defaults to 4712. */
 export function parseTarget(text: string): { host: string; port: number } {
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  if (bracketed) return { host: bracketed[1]!, port: Number(bracketed[2] ?? 4712) };
+  if (bracketed) return { host: bracketed[1] ?? '', port: Number(bracketed[2] ?? 4712) };
   const colons = text.split(':').length - 1;
   if (colons === 1) {
     const [host, port] = text.split(':');

@@ -117,7 +117,9 @@ function checkBounds(value: unknown, limits: Required<DatagramDecodeOptions>): v
   const stack: Array<[unknown, number]> = [[value, 0]];
   let count = 0;
   while (stack.length > 0) {
-    const [item, depth] = stack.pop()!;
+    const top = stack.pop();
+    if (top === undefined) break;
+    const [item, depth] = top;
     if (++count > limits.maxValues) {
       throw new Fail('tooLarge', 'datagram', `more than ${limits.maxValues} JSON values`);
     }
@@ -190,10 +192,10 @@ function readHeader(value: unknown, partial: Partial<SpineHeader>): SpineHeader 
   const path = 'datagram.header';
   const object = asObject(value);
   if (object === undefined) throw new Fail('notDatagram', path, 'the header is not an element');
-  const required = (key: string): unknown => {
-    const child = own(object, key);
-    if (child === undefined) throw new Fail('missingField', `${path}.${key}`, 'is missing');
-    return child;
+  /** A mandatory header field, read above when present (§2.4). */
+  const required = <T>(value: T | undefined, key: string): T => {
+    if (value === undefined) throw new Fail('missingField', `${path}.${key}`, 'is missing');
+    return value;
   };
   // Addresses and counter first: they are what an error result needs (§2.4, §6.2).
   const source = own(object, 'addressSource');
@@ -248,16 +250,12 @@ function readHeader(value: unknown, partial: Partial<SpineHeader>): SpineHeader 
   if (originator !== undefined) {
     partial.addressOriginator = readAddress(originator, `${path}.addressOriginator`);
   }
-  required('addressSource');
-  required('addressDestination');
-  required('msgCounter');
-  required('cmdClassifier');
   // Rebuilt in XSD order so that encoding writes it back in that order.
   const header: SpineHeader = {
-    addressSource: partial.addressSource!,
-    addressDestination: partial.addressDestination!,
-    msgCounter: partial.msgCounter!,
-    cmdClassifier: partial.cmdClassifier!,
+    addressSource: required(partial.addressSource, 'addressSource'),
+    addressDestination: required(partial.addressDestination, 'addressDestination'),
+    msgCounter: required(partial.msgCounter, 'msgCounter'),
+    cmdClassifier: required(partial.cmdClassifier, 'cmdClassifier'),
   };
   if (partial.specificationVersion !== undefined) {
     header.specificationVersion = partial.specificationVersion;

@@ -59,7 +59,7 @@ function readOperations(value: unknown): FunctionOperations {
 }
 
 /** Copies the optional text elements that are present (label, description, …; §5.1). */
-function copyText<T extends object>(target: T, source: Record<string, unknown>, keys: string[]) {
+function copyText(target: object, source: Record<string, unknown>, keys: string[]) {
   for (const key of keys) {
     const value = stringOf(source, key);
     if (value !== undefined) (target as Record<string, unknown>)[key] = value;
@@ -277,10 +277,10 @@ export function applyDiscoveryNotify(
     }
     const own = parsed.features.filter((f) => sameEntity(f.entity, entry.entity));
     const [rebuilt] = assemble([entry], own, warnings);
+    if (rebuilt === undefined) continue;
+    const known = index >= 0 ? entities[index] : undefined;
     const entity: EntityDescription =
-      own.length === 0 && index >= 0
-        ? { ...rebuilt!, features: entities[index]!.features }
-        : rebuilt!;
+      own.length === 0 && known !== undefined ? { ...rebuilt, features: known.features } : rebuilt;
     if (index >= 0) {
       entities = entities.map((e, i) => (i === index ? entity : e));
     } else {

@@ -127,7 +127,7 @@ function clearElements(item: Item, elements: Item, rule: ListMergeRule): Item {
     if (isObject(spec) && Object.keys(spec).length > 0 && isObject(current)) {
       out[field] = clearElements(current, spec, { entry: '', keys: [] });
     } else {
-      delete out[field];
+      Reflect.deleteProperty(out, field);
     }
   }
   return out;
@@ -293,8 +293,9 @@ export function mergeFunctionData(
           const stored_ = keyOf(item, rule);
           return stored_ !== undefined && sameKey(stored_, key);
         });
-        if (index >= 0) {
-          touched.add(items[index]!);
+        const found = index >= 0 ? items[index] : undefined;
+        if (found !== undefined) {
+          touched.add(found);
           items = items.map((item, i) => (i === index ? mergeFields(item, source) : item));
         } else if (mode !== 'write' || options?.writeMayAdd === true) {
           items = [...items, source];

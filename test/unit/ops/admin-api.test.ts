@@ -6,15 +6,13 @@ import { ConfigError, ShipHubError } from '../../../src/ship/errors.js';
 import type { TrustedDevice } from '../../../src/trust/trust-store.js';
 import { OTHER, SKI, SKI2, TOKEN, server } from '../../helpers/admin-fakes.js';
 
-// Compile-time check: the trust store's entries are what the admin API lists and returns.
-const fromStore: (devices: TrustedDevice[]) => Awaited<ReturnType<AdminBackend['listTrusted']>> = (
-  devices,
-) => devices;
-const addFromStore: (device: TrustedDevice) => Awaited<ReturnType<AdminBackend['addTrusted']>> = (
-  device,
-) => device;
-void fromStore;
-void addFromStore;
+// Compile-time check: the trust store's entries are what the admin API lists and returns
+// (tsc fails on this file when either side drifts).
+type Assignable<From, To> = [From] extends [To] ? true : never;
+export const TRUST_ENTRIES_ARE_ADMIN_ENTRIES: [
+  Assignable<TrustedDevice[], Awaited<ReturnType<AdminBackend['listTrusted']>>>,
+  Assignable<TrustedDevice, Awaited<ReturnType<AdminBackend['addTrusted']>>>,
+] = [true, true];
 
 describe('admin API', () => {
   it('serves health, readiness and metrics', async () => {

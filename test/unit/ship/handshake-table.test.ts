@@ -396,7 +396,7 @@ describe('SME state × input table', () => {
     }
   });
   for (const [state, row] of Object.entries(TABLE)) {
-    it(`${state}`, () => {
+    it(state, () => {
       for (const [input, expected] of Object.entries(row)) {
         assert.equal(outcome(state, input), expected, `${state} × ${input}`);
       }
