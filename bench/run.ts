@@ -48,7 +48,7 @@ const CONFIG = {
   stormMaxHandshakesInFlight: 600,
   /** Cross-process: sequential with an idle gap like reconnecting devices, then back to back. */
   xprocWarmup: 20,
-  xprocCount: QUICK ? 20 : 40,
+  xprocCount: QUICK ? 20 : 30,
   xprocGapMs: 500,
   xprocB2bCount: QUICK ? 100 : 200,
 } as const;
