@@ -47,6 +47,18 @@ const RAW_TIMER_MODULES = ['timers', 'timers/promises', 'node:timers', 'node:tim
  */
 const RAW_TIMER_ALLOWED = ['src/util/clock.ts'];
 
+/**
+ * Files still over the 500-line limit (issue 11 item 3). TODO(issue 11): temporary; split each
+ * by job and delete it from this list. No file may join it.
+ */
+const MAX_LINES_EXCEPTIONS = [
+  'src/cli/main.ts',
+  'src/mdns/avahi.ts',
+  'src/mdns/dns-sd-browser.ts',
+  'src/spine/codec/datagram.ts',
+  'src/hub/hub.ts',
+];
+
 /** One no-restricted-imports block per layer: the folders above it and the package entry. */
 const layerBlocks = LAYERS.map(([folder, allowed]) => {
   const forbidden = FOLDERS.filter((f) => f !== folder && !allowed.includes(f));
@@ -104,6 +116,14 @@ export default tseslint.config(
     },
   },
   ...layerBlocks,
+  {
+    // Issue 11 item 3: no source file over 500 lines, blank lines and comments included.
+    files: ['src/**/*.ts'],
+    ignores: MAX_LINES_EXCEPTIONS,
+    rules: {
+      'max-lines': ['error', { max: 500, skipBlankLines: false, skipComments: false }],
+    },
+  },
   {
     // Before the src/ship block, which sets the same rules more strictly for the pure core.
     files: ['src/**/*.ts'],

@@ -26,7 +26,7 @@ import { removeStaleTempFiles } from '../util/atomic-file.js';
 import { StoreWriter } from './store-writer.js';
 import { describeValue as describe, isJsonObject } from '../util/json-value.js';
 import { formatTimestamp, isRfc3339DateTime } from '../util/rfc3339.js';
-import { readJsonStoreFile } from './trust-store.js';
+import { readJsonStoreFile } from './json-store-file.js';
 
 /** The persisted counters. */
 export interface HubState {
