@@ -114,7 +114,7 @@ export function createHubMetrics(options: CreateHubMetricsOptions = {}): HubMetr
   });
   const opened = new Counter({
     name: `${METRIC_PREFIX}connections_total`,
-    help: 'SHIP connections opened, by direction (inbound, outbound).',
+    help: 'SHIP connections that reached data exchange, by direction (inbound, outbound).',
     labelNames: ['direction'] as const,
     registers: [registry],
   });
