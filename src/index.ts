@@ -40,7 +40,9 @@ export type {
   PendingPairing,
   RemoteDevice,
   TrustDecisionKind,
+  ConnectionFailure,
 } from './hub/types.js';
+export type { StaticPeer } from './hub/routes.js';
 export {
   TlsTransport,
   type DialTarget,
