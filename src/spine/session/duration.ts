@@ -26,7 +26,14 @@ export function parseDurationMs(text: string): number | undefined {
   return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
 
-/** `PT<seconds>S` for whole seconds (`PT60S`), as spine-go writes heartbeatTimeout. */
+/**
+ * `PT<seconds>S` (`PT60S` as spine-go writes heartbeatTimeout; fractions of a second as
+ * `PT0.3S`, which xs:duration allows).
+ */
 export function formatDurationSeconds(ms: number): string {
-  return `PT${Math.max(0, Math.round(ms / 1000))}S`;
+  const whole = Math.max(0, Math.round(ms));
+  const seconds = Math.floor(whole / 1000);
+  const fraction = whole % 1000;
+  if (fraction === 0) return `PT${seconds}S`;
+  return `PT${seconds}.${String(fraction).padStart(3, '0').replace(/0+$/, '')}S`;
 }
