@@ -335,6 +335,68 @@ describe('SPINE session: reading the partner (spine-protocol.md §7)', () => {
   });
 });
 
+describe('SPINE session: application requests', () => {
+  it('reads and subscribes from our client feature of the same type; refuses unknown features', () => {
+    const { h } = discovered();
+    const measurement = { entity: [1], feature: 6 };
+    const read = sent(
+      h.input({ kind: 'read', now: 0, destination: measurement, function: 'measurementListData' }),
+    );
+    assert.equal(read.length, 1);
+    assert.deepEqual(read[0]!.header.addressSource, { device: US, entity: [1], feature: 3 });
+    assert.deepEqual(read[0]!.header.addressDestination, { device: NIBE, ...measurement });
+    const reply = h.receive(
+      h.peer(
+        'reply',
+        { device: NIBE, ...measurement },
+        { device: US, entity: [1], feature: 3 },
+        cmd('measurementListData', {
+          measurementData: [{ measurementId: 1, value: { number: 7 } }],
+        }),
+        { msgCounterReference: read[0]!.header.msgCounter },
+      ),
+    );
+    assert.ok(events(reply).some((e) => e.kind === 'dataUpdated' && e.classifier === 'reply'));
+    assert.deepEqual(h.state.remote.data.get('1:6')?.get('measurementListData'), {
+      measurementData: [{ measurementId: 1, value: { number: 7 } }],
+    });
+    const bind = sent(
+      h.input({
+        kind: 'subscribe',
+        now: 0,
+        server: { entity: [1], feature: 2 },
+        relation: 'binding',
+      }),
+    );
+    assert.equal(bind[0]!.payload.cmd[0]!.data!.name, 'nodeManagementBindingRequestCall');
+    assert.deepEqual(bind[0]!.payload.cmd[0]!.data!.value, {
+      bindingRequest: {
+        clientAddress: { device: US, entity: [1], feature: 5 },
+        serverAddress: { device: NIBE, entity: [1], feature: 2 },
+        serverFeatureType: 'LoadControl',
+      },
+    });
+    // Pending: asking again sends nothing.
+    assert.deepEqual(
+      sent(
+        h.input({
+          kind: 'subscribe',
+          now: 0,
+          server: { entity: [1], feature: 2 },
+          relation: 'binding',
+        }),
+      ),
+      [],
+    );
+    const unknown = h.input({ kind: 'subscribe', now: 0, server: { entity: [1], feature: 99 } });
+    assert.deepEqual(sent(unknown), []);
+    assert.deepEqual(
+      events(unknown).map((e) => e.kind),
+      ['warning'],
+    );
+  });
+});
+
 describe('SPINE session: the partner heartbeat (spine-protocol.md §8.3)', () => {
   it('is lost after twice its announced timeout on our clock, and restored (checklist 45)', () => {
     const { h } = discovered();
