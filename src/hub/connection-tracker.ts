@@ -122,8 +122,8 @@ export class ConnectionTracker {
       entry.queued = false;
     });
     connection.on('dataChannelOpen', () => this.onDataChannelOpen(entry, tracked));
-    connection.on('data', (payload) => {
-      if (entry.active === tracked) tracked.handler?.onData(payload);
+    connection.on('data', (payload, payloadText) => {
+      if (entry.active === tracked) tracked.handler?.onData(payload, payloadText);
     });
     connection.on('shipId', (shipId) => {
       entry.shipId = shipId;

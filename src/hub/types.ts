@@ -84,7 +84,7 @@ export interface RemoteDevice {
   readonly remoteAddress: string;
   /** The device's SHIP ID, once access methods were exchanged. */
   readonly shipId: string | undefined;
-  /** Sends one SPINE payload (`{"datagram":[...]}`). */
+  /** Sends one SPINE payload (`{"datagram":[...]}`), or its JSON text as a RawJsonPayload. */
   send(payload: unknown): void;
   /** Closes with a SHIP close; the hub reconnects trusted devices later. */
   close(reason?: CloseReason): Promise<void>;
@@ -92,7 +92,8 @@ export interface RemoteDevice {
 
 /** The application's side of one device connection (ship-go's data reader). */
 export interface DeviceDataHandler {
-  onData(payload: unknown): void;
+  /** `payloadText`: the payload as received, for lossless 64-bit numbers (SPINE counters). */
+  onData(payload: unknown, payloadText?: string): void;
   onClose?(info: ConnectionClosedInfo): void;
 }
 

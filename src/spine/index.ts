@@ -15,3 +15,10 @@ export * as correlation from './correlation/machine.js';
 export * from './device/local.js';
 export * from './merge/merge.js';
 export * from './correlation/decode-errors.js';
+export * from './node-management/use-cases.js';
+export * from './node-management/relations.js';
+export * from './session/duration.js';
+export * from './session/types.js';
+/** One SPINE session per remote device: `session.step(state, input)`. */
+export * as session from './session/session.js';
+export * from './session/defaults.js';

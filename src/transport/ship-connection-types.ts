@@ -40,8 +40,11 @@ export interface ShipConnectionEvents {
   helloOk: [];
   /** Data exchange entered: send() works from now on. */
   dataChannelOpen: [];
-  /** A SPINE payload (the JSON value of the data message's `payload`). */
-  data: [payload: unknown];
+  /**
+   * A SPINE payload: the JSON value of the data message's `payload` (parsed with JSON.parse) and
+   * its text as received (for lossless 64-bit numbers; undefined only if it could not be cut out).
+   */
+  data: [payload: unknown, payloadText: string | undefined];
   shipId: [shipId: string];
   complete: [];
   warning: [code: string, message: string];

@@ -25,6 +25,7 @@ import {
   type SubState,
   type TimerId,
 } from '../ship/handshake/index.js';
+import { dataMessagePayloadText } from '../ship/codec/frame.js';
 import type { CloseReason } from '../ship/messages.js';
 import type { Ski } from '../ship/ski.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
@@ -81,6 +82,8 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
   private started = false;
   private processing = false;
   private readonly queue: SmeInput[] = [];
+  /** The input being stepped (its message bytes give a data event its payload text). */
+  private current: SmeInput | undefined;
 
   constructor(options: ShipConnectionOptions) {
     super();
@@ -167,7 +170,8 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
   }
 
   /**
-   * Sends one SPINE payload (a JSON value; for SPINE `{"datagram":[...]}`).
+   * Sends one SPINE payload (a JSON value; for SPINE `{"datagram":[...]}`), or a
+   * RawJsonPayload holding the payload's JSON text as it is to be sent.
    * Throws if the data channel is not open or the peer stopped reading.
    */
   send(payload: unknown): void {
@@ -253,11 +257,13 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
     try {
       let next: SmeInput | undefined;
       while ((next = this.queue.shift()) !== undefined) {
+        this.current = next;
         const result = step(this.state, next);
         this.state = result.state;
         for (const effect of result.effects) this.apply(effect);
       }
     } finally {
+      this.current = undefined;
       this.processing = false;
       this.stream?.uncork();
     }
@@ -326,9 +332,15 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
         this.reachedData = true;
         this.emit('dataChannelOpen');
         return;
-      case 'data':
-        this.emit('data', event.payload);
+      case 'data': {
+        // The payload's own text, for SPINE's lossless uint64 reading (src/spine): cut out of
+        // the message being stepped, which is the one that produced this event.
+        const current = this.current;
+        const text =
+          current?.kind === 'message' ? dataMessagePayloadText(current.bytes) : undefined;
+        this.emit('data', event.payload, text);
         return;
+      }
       case 'shipId':
         this.emit('shipId', event.shipId);
         return;

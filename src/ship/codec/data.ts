@@ -21,6 +21,21 @@ import {
 } from './elements.js';
 import { escapeLikeGo, jsonString } from './json-text.js';
 
+/**
+ * A payload that is already JSON text, sent as it is. For SPINE, whose uint64 counters
+ * (spine-protocol.md §1, §2.3) JSON.stringify cannot write beyond 2^53: the SPINE layer writes
+ * the datagram text itself. The text must be one valid JSON value (the caller's promise; it is
+ * not parsed again on the hot path). Go's escaping is applied as to any payload.
+ */
+export class RawJsonPayload {
+  constructor(readonly text: string) {}
+
+  /** For logs and JSON.stringify: the value the text stands for. */
+  toJSON(): unknown {
+    return JSON.parse(this.text) as unknown;
+  }
+}
+
 /** Everything before the payload of a SPINE data message, precomputed for the hot path. */
 const SPINE_PREFIX = `{"data":[{"header":[{"protocolId":"${PROTOCOL_ID_SPINE}"}]},{"payload":`;
 
@@ -34,7 +49,10 @@ const SPINE_PREFIX = `{"data":[{"header":[{"protocolId":"${PROTOCOL_ID_SPINE}"}]
  * a string; JSON.stringify's own errors (cycles, BigInt) pass through. All are caller bugs.
  */
 export function encodeDataJson(value: DataMessage): string {
-  const payload = JSON.stringify(value.payload) as string | undefined;
+  const payload =
+    value.payload instanceof RawJsonPayload
+      ? value.payload.text
+      : (JSON.stringify(value.payload) as string | undefined);
   if (payload === undefined) {
     throw new TypeError('cannot encode data.payload: the value has no JSON form');
   }
@@ -107,4 +125,87 @@ function decodeExtension(path: string, value: unknown): DataExtension {
   const text = optionalString(children, path, 'string');
   if (text !== undefined) extension.string = text;
   return extension;
+}
+
+/**
+ * The payload of a SHIP data message as the text it was received as, cut out of the message's
+ * JSON without parsing it again: `{"data":[{"header":[…]},{"payload":<this>}…]}` (or the
+ * plain-object form `{"data":{"header":…,"payload":<this>}}`). For SPINE, which reads its uint64
+ * counters from the text losslessly (spine-protocol.md §1); the decoded `payload` value stays what
+ * the SHIP layer hands on. Undefined if the text holds no payload member where SHIP §13.4.5 puts
+ * it. Expects JSON that JSON.parse accepted (the frame decoder checked it).
+ */
+export function dataPayloadText(json: string): string | undefined {
+  let i = skipSpace(json, 0);
+  const data = memberValue(json, i, 'data');
+  if (data === undefined) return undefined;
+  i = data;
+  if (json[i] === '{') {
+    const payload = memberValue(json, i, 'payload');
+    return payload === undefined ? undefined : json.slice(payload, skipValue(json, payload));
+  }
+  if (json[i] !== '[') return undefined;
+  i = skipSpace(json, i + 1);
+  while (i < json.length && json[i] !== ']') {
+    if (json[i] === '{') {
+      const payload = memberValue(json, i, 'payload');
+      if (payload !== undefined) return json.slice(payload, skipValue(json, payload));
+    }
+    i = skipSpace(json, skipValue(json, i));
+    if (json[i] === ',') i = skipSpace(json, i + 1);
+  }
+  return undefined;
+}
+
+/** Where the value of member `key` of the object at `start` begins, if it has that member. */
+function memberValue(json: string, start: number, key: string): number | undefined {
+  if (json[start] !== '{') return undefined;
+  let i = skipSpace(json, start + 1);
+  while (i < json.length && json[i] === '"') {
+    const keyEnd = skipValue(json, i);
+    const name = JSON.parse(json.slice(i, keyEnd)) as string;
+    i = skipSpace(json, keyEnd);
+    if (json[i] !== ':') return undefined;
+    i = skipSpace(json, i + 1);
+    if (name === key) return i;
+    i = skipSpace(json, skipValue(json, i));
+    if (json[i] !== ',') return undefined;
+    i = skipSpace(json, i + 1);
+  }
+  return undefined;
+}
+
+function skipSpace(json: string, i: number): number {
+  while (i < json.length) {
+    const c = json.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
+    i++;
+  }
+  return i;
+}
+
+/** The index after the JSON value starting at `start` (strings, nesting; scalars to a delimiter). */
+function skipValue(json: string, start: number): number {
+  let depth = 0;
+  let i = start;
+  while (i < json.length) {
+    const c = json[i];
+    if (c === '"') {
+      i++;
+      while (i < json.length && json[i] !== '"') i += json[i] === '\\' ? 2 : 1;
+      i++;
+      if (depth === 0) return i;
+      continue;
+    }
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      if (depth === 0) return i;
+      depth--;
+      if (depth === 0) return i + 1;
+    } else if (depth === 0 && (c === ',' || c === ' ' || c === '\t' || c === '\n' || c === '\r')) {
+      return i;
+    }
+    i++;
+  }
+  return i;
 }

@@ -26,7 +26,7 @@ import {
   encodeMessageProtocolHandshake,
   encodeMessageProtocolHandshakeError,
 } from './control.js';
-import { decodeData, encodeDataJson } from './data.js';
+import { dataPayloadText, decodeData, encodeDataJson } from './data.js';
 import { isJsonObject } from '../../util/json-value.js';
 import { FieldError, isUint } from './elements.js';
 import { frameText } from './json-text.js';
@@ -334,4 +334,21 @@ function unknownRoot(
   // The name is chosen by the peer and goes into logs: cap it.
   const first = firstKey.length > 64 ? `${firstKey.slice(0, 64)}…` : firstKey;
   return failure('unknownMessage', `${first} is not a SHIP ${typeName} message`, typeByte, first);
+}
+
+/**
+ * The payload text of a received SHIP `data` message (type byte 0x02), exactly as it was on the
+ * wire (see {@link dataPayloadText}): for protocols that must read numbers JSON.parse would round
+ * (SPINE's uint64 counters). Trailing 0x00 bytes are trimmed as in {@link decodeMessage};
+ * undefined for other messages and for bytes decodeMessage would refuse.
+ */
+export function dataMessagePayloadText(bytes: Uint8Array): string | undefined {
+  if (bytes.length < 2 || bytes[0] !== MessageType.data) return undefined;
+  let end = bytes.length;
+  while (end > 1 && bytes[end - 1] === 0x00) end--;
+  try {
+    return dataPayloadText(utf8Decoder.decode(bytes.subarray(1, end)));
+  } catch {
+    return undefined;
+  }
 }

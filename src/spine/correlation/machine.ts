@@ -112,12 +112,15 @@ export type CorrelationInput =
       readonly datagram: SpineDatagram;
       readonly outcome?: ResultData;
     }
-  /** Answer a received `read` with its `reply` data (§2.2, §2.4). */
+  /**
+   * Answer a received `read` with its `reply` data (§2.2, §2.4): one cmd per cmd of the read,
+   * in the read's order.
+   */
   | {
       readonly kind: 'reply';
       readonly now: number;
       readonly request: SpineHeader;
-      readonly cmd: SpineCmd;
+      readonly cmd: SpineCmd | readonly SpineCmd[];
     }
   /** Answer a received datagram with a `result` (§6.1/§6.2). */
   | {
@@ -332,7 +335,10 @@ export function step(state: CorrelationState, input: CorrelationInput): Correlat
       return receive(state, input.now, input.datagram, input.outcome, effects);
     case 'reply': {
       if (state.closed) return refuse(state, 'closed', undefined);
-      const sent = emitDatagram(state, answerHeader(state, input.request, 'reply'), [input.cmd]);
+      const cmds: readonly SpineCmd[] = Array.isArray(input.cmd)
+        ? (input.cmd as readonly SpineCmd[])
+        : [input.cmd as SpineCmd];
+      const sent = emitDatagram(state, answerHeader(state, input.request, 'reply'), cmds);
       return { state: sent.state, effects: [{ kind: 'send', datagram: sent.datagram }] };
     }
     case 'acknowledge':

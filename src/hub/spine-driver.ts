@@ -1,0 +1,196 @@
+/**
+ * The thin driver that runs one pure SPINE session (src/spine/session) per device in data
+ * exchange: it plugs into the hub as `setupRemoteDevice`, feeds the session every received
+ * payload as text (lossless 64-bit counters, spine-protocol.md §1), sends what the session sends
+ * as JSON text (RawJsonPayload), runs its timers on the injected Clock and hands its events on.
+ * Every protocol decision is the session's.
+ */
+import type { Logger } from 'pino';
+import { RawJsonPayload } from '../ship/codec/data.js';
+import type { Ski } from '../ship/ski.js';
+import type { FeatureAddress } from '../spine/model/address.js';
+import type { RelationKind } from '../spine/node-management/relations.js';
+import { initialSessionState, step } from '../spine/session/session.js';
+import type {
+  SessionTimerId,
+  SpineSessionConfig,
+  SpineSessionEvent,
+  SpineSessionInput,
+  SpineSessionState,
+} from '../spine/session/types.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { formatTimestamp } from '../util/rfc3339.js';
+import type { DeviceDataHandler, RemoteDevice } from './types.js';
+
+/** Options of {@link SpineDriver}. */
+export interface SpineDriverOptions {
+  readonly clock: Clock;
+  /** Our device, use cases and server data: the same for every connection. */
+  readonly session: SpineSessionConfig;
+  readonly logger?: Logger;
+  /** Every session event, with the device it concerns. Exceptions are logged, not propagated. */
+  readonly onEvent?: (ski: Ski, event: SpineSessionEvent) => void;
+}
+
+/** A session input without the time fields, which the driver fills in from its clock. */
+type UntimedInput = SpineSessionInput extends infer I
+  ? I extends unknown
+    ? Omit<I, 'now' | 'timestamp'>
+    : never
+  : never;
+
+/** The session of one connection: state, timers, and an input queue against re-entrance. */
+class DeviceSession {
+  state: SpineSessionState;
+  private readonly timers = new Map<SessionTimerId, TimerHandle>();
+  private readonly queue: SpineSessionInput[] = [];
+  private processing = false;
+
+  constructor(
+    private readonly driver: SpineDriverOptions,
+    readonly device: RemoteDevice,
+    private readonly logger: Logger | undefined,
+  ) {
+    this.state = initialSessionState(driver.session);
+  }
+
+  /** Steps one input (queued while another is being stepped, so effects keep their order). */
+  input(input: UntimedInput): void {
+    this.queue.push({
+      ...input,
+      now: this.driver.clock.now(),
+      timestamp: formatTimestamp(this.driver.clock.wallNow()),
+    });
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      let next: SpineSessionInput | undefined;
+      while ((next = this.queue.shift()) !== undefined) {
+        const result = step(this.state, next);
+        this.state = result.state;
+        for (const effect of result.effects) {
+          switch (effect.kind) {
+            case 'send':
+              this.send(effect.text);
+              break;
+            case 'startTimer':
+              this.startTimer(effect.id, effect.ms);
+              break;
+            case 'cancelTimer':
+              this.timers.get(effect.id)?.cancel();
+              this.timers.delete(effect.id);
+              break;
+            case 'event':
+              this.report(effect.event);
+              break;
+          }
+        }
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private send(text: string): void {
+    if (this.state.phase === 'closed') return;
+    try {
+      this.device.send(new RawJsonPayload(text));
+      if (this.logger?.isLevelEnabled('trace'))
+        this.logger.trace({ bytes: text.length }, 'SPINE send');
+    } catch (err) {
+      // The connection is closing under us: its `closed` input follows.
+      this.logger?.debug({ err }, 'SPINE datagram not sent');
+    }
+  }
+
+  private startTimer(id: SessionTimerId, ms: number): void {
+    this.timers.get(id)?.cancel();
+    this.timers.set(
+      id,
+      this.driver.clock.setTimer(`spine-${id}`, ms, () => {
+        this.timers.delete(id);
+        this.input({ kind: 'timer', id });
+      }),
+    );
+  }
+
+  private report(event: SpineSessionEvent): void {
+    if (this.logger?.isLevelEnabled('debug'))
+      this.logger.debug({ event: event.kind }, 'SPINE event');
+    try {
+      this.driver.onEvent?.(this.device.ski, event);
+    } catch (err) {
+      this.logger?.error({ err }, 'SPINE event handler threw');
+    }
+  }
+
+  close(): void {
+    this.input({ kind: 'closed' });
+    for (const timer of this.timers.values()) timer.cancel();
+    this.timers.clear();
+  }
+}
+
+/**
+ * Runs a SPINE session for every device in data exchange. Pass
+ * `setupRemoteDevice` to the hub (HubOptions.setupRemoteDevice).
+ */
+export class SpineDriver {
+  private readonly sessions = new Map<Ski, DeviceSession>();
+  private readonly options: SpineDriverOptions;
+
+  constructor(options: SpineDriverOptions) {
+    // Refuse a broken local device now, not at the first connection.
+    initialSessionState(options.session);
+    this.options = options;
+  }
+
+  /** The hub's hook: a new session that starts at once (§7.1: read the partner's discovery). */
+  readonly setupRemoteDevice = (device: RemoteDevice): DeviceDataHandler => {
+    const logger = this.options.logger?.child({ component: 'spine', peerSki: device.ski });
+    const session = new DeviceSession(this.options, device, logger);
+    this.sessions.get(device.ski)?.close();
+    this.sessions.set(device.ski, session);
+    session.input({ kind: 'start' });
+    return {
+      onData: (payload, payloadText) => {
+        if (payloadText !== undefined) session.input({ kind: 'receivedText', text: payloadText });
+        else session.input({ kind: 'receivedValue', value: payload });
+      },
+      onClose: () => {
+        session.close();
+        if (this.sessions.get(device.ski) === session) this.sessions.delete(device.ski);
+      },
+    };
+  };
+
+  /** The devices with a session now. */
+  devices(): Ski[] {
+    return [...this.sessions.keys()];
+  }
+
+  /** A device's session state (its remote view: discovery, use cases, data, heartbeat). */
+  state(ski: Ski): SpineSessionState | undefined {
+    return this.sessions.get(ski)?.state;
+  }
+
+  /** Reads a function of a partner's feature; false if the device has no session. */
+  read(ski: Ski, destination: FeatureAddress, functionName: string): boolean {
+    const session = this.sessions.get(ski);
+    session?.input({ kind: 'read', destination, function: functionName });
+    return session !== undefined;
+  }
+
+  /** Subscribes (or binds) to a partner's server feature; false if the device has no session. */
+  subscribe(ski: Ski, server: FeatureAddress, relation: RelationKind = 'subscription'): boolean {
+    const session = this.sessions.get(ski);
+    session?.input({ kind: 'subscribe', server, relation });
+    return session !== undefined;
+  }
+
+  /** Ends every session (the hub closes the connections themselves). */
+  close(): void {
+    for (const session of this.sessions.values()) session.close();
+    this.sessions.clear();
+  }
+}
