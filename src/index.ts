@@ -12,11 +12,48 @@
  *   a user chooses behaviour through `HubOptions` (`DoubleConnectionRule`), not by calling them.
  * - `failureClose`/`failureError`: the wire side of the failure table, used by the core only;
  *   users read a failure through `failureInfo` and the error classes.
- * - the SPINE core (src/spine): still being built on top of the hub; exporting it now would freeze
- *   a surface the hub does not use yet. It becomes public together with the hub's SPINE binding.
+ * - the SPINE core's step machines and codec (src/spine): the hub's SpineDriver drives them;
+ *   the package exports the driver, its summaries and the types of its events.
  */
 export { Hub } from './hub/hub.js';
-export { createHub, DEFAULT_SHIP_PORT, type CreateHubOptions } from './hub/create-hub.js';
+export {
+  createHub,
+  DEFAULT_SHIP_PORT,
+  type CreateHubOptions,
+  type CreateHubSpineOptions,
+} from './hub/create-hub.js';
+export { SpineDriver, type SpineDriverOptions } from './hub/spine-driver.js';
+export type {
+  SpineDeviceSummary,
+  SpineEntitySummary,
+  SpineFeatureSummary,
+  SpineUseCaseSummary,
+} from './hub/spine-summary.js';
+export type { SpineSessionEvent } from './spine/session/types.js';
+export type { FunctionOperations } from './spine/model/device.js';
+export type { Expectation } from './spine/correlation/machine.js';
+export type { FeatureRole, SupportedFunction } from './spine/model/device.js';
+export type { PendingRequest } from './spine/correlation/machine.js';
+export type { FeatureDescription } from './spine/model/device.js';
+export type { HeartbeatWatch } from './spine/session/types.js';
+export type { DatagramErrorCode } from './spine/codec/datagram.js';
+export type { CorrelationConfig, CorrelationState } from './spine/correlation/machine.js';
+export type { CmdClassifier, MsgCounter } from './spine/model/datagram.js';
+export type { EntityDescription } from './spine/model/device.js';
+export type { UseCaseSupport } from './spine/node-management/use-cases.js';
+export type { RemoteView, ResolvedSessionConfig } from './spine/session/types.js';
+export type { DatagramDecodeError } from './spine/codec/datagram.js';
+export type { FeatureAddress } from './spine/model/address.js';
+export type { ResultData, SpineHeader } from './spine/model/datagram.js';
+export type { DeviceDescription as SpineDeviceDescription } from './spine/model/device.js';
+export type { RelationEntry, RelationKind } from './spine/node-management/relations.js';
+export type { LocalUseCase, UseCaseInformation } from './spine/node-management/use-cases.js';
+export type {
+  LocalServerData,
+  OurRelation,
+  SpineSessionConfig,
+  SpineSessionState,
+} from './spine/session/types.js';
 export { MemoryTrustStore } from './hub/trust-port.js';
 export type { HubTrustStore, TrustEntry, TrustedDeviceDescription } from './hub/trust-port.js';
 export {

@@ -4,18 +4,23 @@
  * an installer sees in one table what is where (found but not paired, paired but not reachable,
  * asking to pair, connected).
  */
+import type { SpineDeviceSummary } from '../hub/spine-summary.js';
 import type {
   ConnectionInfo,
   DiscoveredDeviceInfo,
   PendingPairingInfo,
+  SpineDeviceInfo,
   TrustedDeviceInfo,
 } from '../ops/admin-api.js';
+import { safeTerminalText } from '../util/terminal-text.js';
 
 export interface DeviceViewSources {
   readonly discovered: readonly DiscoveredDeviceInfo[];
   readonly pending: readonly PendingPairingInfo[];
   readonly trusted: readonly TrustedDeviceInfo[];
   readonly connections: readonly ConnectionInfo[];
+  /** The SPINE side of devices in data exchange (GET /api/devices); none without the daemon. */
+  readonly spine?: readonly SpineDeviceInfo[];
 }
 
 export interface DeviceRow extends Record<string, unknown> {
@@ -31,6 +36,73 @@ export interface DeviceRow extends Record<string, unknown> {
   pairing: string;
   /** "inbound, <state>" / "outbound, <state>" per open connection, or "-". */
   connection: string;
+  /** What SPINE says: "<device type>, N use cases, heartbeat ok|lost|none", or "-". */
+  spine: string;
+  /** The whole SPINE summary (JSON output; `ship-hub devices SKI` prints it). */
+  spine_details?: SpineDeviceSummary;
+}
+
+/** The one-cell SPINE text of a device (device strings escaped by the table printer). */
+export function spineCell(summary: SpineDeviceSummary): string {
+  if (!summary.discovered) return 'discovery pending';
+  const useCases = summary.useCases;
+  return [
+    summary.deviceType ?? 'unknown type',
+    useCases === undefined
+      ? 'use cases pending'
+      : `${useCases.length} use case${useCases.length === 1 ? '' : 's'}`,
+    `heartbeat ${summary.heartbeat.state}`,
+  ].join(', ');
+}
+
+/** The lines of `ship-hub devices SKI`: the device's SPINE side, every device string escaped. */
+export function spineDetailLines(summary: SpineDeviceSummary): string[] {
+  const t = (value: string) => safeTerminalText(value, 128);
+  const lines = [
+    `SPINE session:  ${summary.session}${summary.discovered ? '' : ' (discovery pending)'}`,
+  ];
+  if (summary.deviceAddress !== undefined)
+    lines.push(`device address: ${t(summary.deviceAddress)}`);
+  if (summary.deviceType !== undefined) lines.push(`device type:    ${t(summary.deviceType)}`);
+  for (const [name, value] of Object.entries(summary.manufacturer ?? {})) {
+    lines.push(`${t(name)}: ${t(value)}`);
+  }
+  const hb = summary.heartbeat;
+  lines.push(
+    `heartbeat:      ${hb.state}` +
+      (hb.silentForMs !== undefined ? ` (last ${Math.round(hb.silentForMs / 1000)} s ago)` : '') +
+      (hb.announcedTimeoutMs !== undefined
+        ? `, announced timeout ${Math.round(hb.announcedTimeoutMs / 1000)} s`
+        : ''),
+  );
+  const r = summary.relations;
+  lines.push(
+    `subscriptions:  ours ${r.ours} accepted, ${r.oursRefused} refused; theirs ${r.theirSubscriptions}, bindings ${r.theirBindings}`,
+  );
+  if (summary.useCases === undefined) lines.push('use cases:      pending');
+  else if (summary.useCases.length === 0) lines.push('use cases:      none');
+  else {
+    lines.push('use cases:');
+    for (const u of summary.useCases) {
+      lines.push(
+        `  ${t(u.name)}${u.version !== undefined ? ` ${t(u.version)}` : ''} as ${t(u.actor)}` +
+          (u.entity !== undefined ? ` on entity [${u.entity.join(',')}]` : '') +
+          ` (scenarios ${u.scenarios.join(', ') || 'none'})` +
+          (u.available === false ? ', not available' : ''),
+      );
+    }
+  }
+  lines.push('entities:');
+  for (const e of summary.entities) {
+    lines.push(`  [${e.entity.join(',')}] ${t(e.type)}`);
+    for (const f of e.features) {
+      lines.push(
+        `    ${f.feature}: ${t(f.type)} (${t(f.role)})` +
+          (f.functions.length > 0 ? ` ${f.functions.map(t).join(', ')}` : ''),
+      );
+    }
+  }
+  return lines;
 }
 
 /** Joins the four views by SKI; rows sorted by SKI. */
@@ -48,6 +120,7 @@ export function joinDevices(sources: DeviceViewSources): DeviceRow[] {
         mdns: '-',
         pairing: '-',
         connection: '-',
+        spine: '-',
       };
       rows.set(ski, existing);
     }
@@ -86,6 +159,13 @@ export function joinDevices(sources: DeviceViewSources): DeviceRow[] {
     const target = row(connection.ski);
     const text = `${connection.direction}, ${connection.state}`;
     target.connection = target.connection === '-' ? text : `${target.connection}; ${text}`;
+  }
+  for (const device of sources.spine ?? []) {
+    const target = row(device.ski);
+    target.spine = spineCell(device.spine);
+    target.spine_details = device.spine;
+    const type = device.spine.deviceType;
+    if (target.device_type === '' && type !== undefined) target.device_type = type;
   }
   return [...rows.values()].sort((a, b) => (a.ski < b.ski ? -1 : a.ski > b.ski ? 1 : 0));
 }

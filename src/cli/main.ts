@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, ShipHubError } from '../ship/errors.js';
-import { toSki } from '../ship/ski.js';
+import { parseSki, toSki } from '../ship/ski.js';
 import { parseStaticAddress } from '../util/host-port.js';
 import { shipQrText } from '../mdns/txt.js';
 import { AdminClient } from '../ops/admin-client.js';
@@ -22,7 +22,7 @@ import {
   type HubConfig,
 } from '../ops/config.js';
 import { Daemon, SHUTDOWN_BOUND_MS } from '../ops/daemon.js';
-import { joinDevices } from './devices-view.js';
+import { joinDevices, spineDetailLines, type DeviceViewSources } from './devices-view.js';
 import { terminalPairingPrompt } from './pairing-prompt.js';
 import { runStartupChecks } from '../ops/startup-checks.js';
 import { acquireDataLock, dataLockPath, inspectLock, LockHeldError } from '../ops/data-lock.js';
@@ -36,7 +36,7 @@ import {
 } from '../trust/identity.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { systemClock } from '../util/clock.js';
-import { terminalJson } from '../util/terminal-text.js';
+import { safeTerminalText, terminalJson } from '../util/terminal-text.js';
 import { runDiscover } from './commands/discover.js';
 import { runProbe } from './commands/probe.js';
 import { formatCliError, formatTable } from './output.js';
@@ -574,19 +574,28 @@ export function buildProgram(): Command {
   program
     .command('devices')
     .description(
-      'every device the hub knows of: seen on mDNS, asking to pair, trusted, connected (one row each)',
+      'every device the hub knows of: seen on mDNS, asking to pair, trusted, connected, and ' +
+        'what SPINE says of it (one row each); with SKI: that device in detail',
     )
+    .argument('[ski]', 'one device: its row and its SPINE description')
     .option('--json', 'JSON output')
     .option('--config <file>', 'config.json')
-    .action(async (opts: { json?: boolean; config?: string }) => {
+    .action(async (skiText: string | undefined, opts: { json?: boolean; config?: string }) => {
+      const ski = skiText === undefined ? undefined : parseSki(skiText);
+      if (skiText !== undefined && ski === undefined) {
+        throw new TypeError(
+          `not an SKI: "${safeTerminalText(skiText)}" (40 hexadecimal digits expected)`,
+        );
+      }
       const cfg = await config(opts.config);
-      const { result: sources, where } = await throughDaemon(
+      const { result: sources, where } = await throughDaemon<DeviceViewSources>(
         cfg,
         async (c) => ({
           discovered: await c.listDiscovered(),
           pending: await c.listPending(),
           trusted: await c.listTrusted(),
           connections: await c.listConnections(),
+          spine: await c.listDevices(),
         }),
         {
           edit: false,
@@ -602,7 +611,27 @@ export function buildProgram(): Command {
         },
       );
       const rows = joinDevices(sources);
-      if (opts.json === true) print(terminalJson(rows));
+      if (ski !== undefined) {
+        const row = rows.find((r) => r.ski === ski);
+        if (row === undefined) {
+          throw new ShipHubError(
+            'SHIPHUB_ERR_NOT_FOUND',
+            `${ski} is not known: not seen on mDNS, not asking to pair, not trusted, not connected`,
+          );
+        }
+        if (opts.json === true) print(terminalJson(row));
+        else {
+          const { spine_details: details, ...fields } = row;
+          for (const [name, value] of Object.entries(fields)) {
+            print(`${name.padEnd(15)} ${safeTerminalText(String(value))}`);
+          }
+          for (const line of details === undefined
+            ? ['SPINE:          - (not in data exchange, or the daemon is not running)']
+            : spineDetailLines(details)) {
+            print(line);
+          }
+        }
+      } else if (opts.json === true) print(terminalJson(rows));
       else {
         table(rows, [
           'ski',
@@ -613,6 +642,7 @@ export function buildProgram(): Command {
           'mdns',
           'pairing',
           'connection',
+          'spine',
         ]);
       }
       printWhere(where, opts.json === true);

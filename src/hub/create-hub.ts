@@ -9,7 +9,20 @@ import type { MdnsProvider } from '../mdns/types.js';
 import { createShipTlsContext } from '../transport/tls.js';
 import type { NodeIdentity } from '../trust/identity.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { createLocalDevice } from '../spine/device/local.js';
+import type { DeviceDescription as SpineDeviceDescription } from '../spine/model/device.js';
+import type { LocalUseCase } from '../spine/node-management/use-cases.js';
+import {
+  energyManagerDeviceSpec,
+  manufacturerServerData,
+  spineDeviceAddress,
+  spineDeviceType,
+} from '../spine/session/defaults.js';
+import type { LocalServerData, SpineSessionEvent } from '../spine/session/types.js';
+import type { Ski } from '../ship/ski.js';
+import { ConfigError } from '../util/errors.js';
 import { Hub, type HubOptions } from './hub.js';
+import { SpineDriver } from './spine-driver.js';
 import { TlsTransport, type HubTransport } from './transport.js';
 
 /**
@@ -19,7 +32,7 @@ import { TlsTransport, type HubTransport } from './transport.js';
 export const DEFAULT_SHIP_PORT = 4712;
 
 export interface CreateHubOptions extends Partial<
-  Omit<HubOptions, 'localSki' | 'localShipId' | 'transport' | 'clock' | 'discovery'>
+  Omit<HubOptions, 'localSki' | 'localShipId' | 'transport' | 'clock' | 'discovery' | 'spine'>
 > {
   readonly identity: NodeIdentity;
   readonly shipId: string;
@@ -45,6 +58,77 @@ export interface CreateHubOptions extends Partial<
   readonly dialTimeoutMs?: number;
   /** Replaces TLS + WebSocket (an in-memory network in tests). */
   readonly transport?: HubTransport;
+  /**
+   * Our SPINE device: by default an energy manager (CEM, spine-protocol.md §5.1) with the
+   * announced brand, model, type and serial, answering every device in data exchange and
+   * reading its discovery, use cases, manufacturer data and heartbeat (hub.spine, `spine`
+   * events). False for none (SPINE payloads then go to `setupRemoteDevice` only).
+   */
+  readonly spine?: CreateHubSpineOptions | false;
+}
+
+/** How createHub builds the SPINE driver. Every field is optional. */
+export interface CreateHubSpineOptions {
+  /** Our device (createLocalDevice); default the energy manager of energyManagerDeviceSpec. */
+  readonly localDevice?: SpineDeviceDescription;
+  /** Default `d:_n:<brand>_<model>-<serial>` from `announce` (spine-protocol.md §4.1). */
+  readonly deviceAddress?: string;
+  readonly useCases?: readonly LocalUseCase[];
+  /** Data our server features answer with; default our manufacturer data (§9.1). */
+  readonly serverData?: readonly LocalServerData[];
+  /** Our announced heartbeat timeout (we send at half of it); default 60 s (§8.2). */
+  readonly heartbeatTimeoutMs?: number;
+  /** Silence after which the partner's heartbeat counts as lost (default 2 × its timeout). */
+  readonly heartbeatLossMs?: number;
+  /** Every SPINE payload received or sent (message counters). */
+  readonly onMessage?: (ski: Ski, direction: 'received' | 'sent') => void;
+}
+
+/** The default SPINE driver of a hub (see {@link CreateHubOptions.spine}). */
+function buildSpineDriver(
+  options: CreateHubOptions,
+  spine: CreateHubSpineOptions,
+  clock: Clock,
+  emit: (ski: Ski, event: SpineSessionEvent) => void,
+): SpineDriver {
+  const announce = options.announce;
+  const brand = announce?.brand ?? 'ShipHub';
+  const model = announce?.model ?? 'Hub';
+  let localDevice = spine.localDevice;
+  if (localDevice === undefined) {
+    const device =
+      spine.deviceAddress ??
+      spineDeviceAddress({ brand, model, serial: announce?.serial ?? options.identity.ski });
+    const built = createLocalDevice(
+      energyManagerDeviceSpec({ device, deviceType: spineDeviceType(announce?.type ?? '') }),
+    );
+    if (!built.ok) {
+      throw new ConfigError('SHIPHUB_ERR_CONFIG', `our SPINE device: ${built.errors.join('; ')}`);
+    }
+    localDevice = built.device;
+  }
+  return new SpineDriver({
+    clock,
+    session: {
+      localDevice,
+      ...(spine.useCases !== undefined ? { useCases: spine.useCases } : {}),
+      serverData: spine.serverData ?? [
+        manufacturerServerData({
+          brand,
+          model,
+          shipId: options.shipId,
+          ...(announce?.serial !== undefined ? { serialNumber: announce.serial } : {}),
+        }),
+      ],
+      ...(spine.heartbeatTimeoutMs !== undefined
+        ? { heartbeatTimeoutMs: spine.heartbeatTimeoutMs }
+        : {}),
+      ...(spine.heartbeatLossMs !== undefined ? { heartbeatLossMs: spine.heartbeatLossMs } : {}),
+    },
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    onEvent: emit,
+    ...(spine.onMessage !== undefined ? { onMessage: spine.onMessage } : {}),
+  });
 }
 
 /**
@@ -72,10 +156,19 @@ export async function createHub(options: CreateHubOptions): Promise<Hub> {
     dialTimeoutMs,
     transport,
     clock: givenClock,
+    spine: spineOptions,
     ...hubOptions
   } = options;
   const clock = givenClock ?? systemClock;
   const logger = options.logger;
+  // The driver exists before the hub; it raises events only once connections exist, when `hub`
+  // below is set.
+  const spine =
+    spineOptions === false || hubOptions.setupRemoteDevice !== undefined
+      ? undefined
+      : buildSpineDriver(options, spineOptions ?? {}, clock, (ski, event) =>
+          hub.emit('spine', ski, event),
+        );
   const discovery =
     mdns === false
       ? undefined
@@ -89,8 +182,9 @@ export async function createHub(options: CreateHubOptions): Promise<Hub> {
             // createMdnsProvider binds component "mdns" itself (once: no repeated JSON key).
             ...(logger !== undefined ? { logger } : {}),
           });
-  return new Hub({
+  const hub: Hub = new Hub({
     ...hubOptions,
+    ...(spine !== undefined ? { spine } : {}),
     localSki: identity.ski,
     localShipId: shipId,
     clock,
@@ -111,4 +205,5 @@ export async function createHub(options: CreateHubOptions): Promise<Hub> {
         ...(dialTimeoutMs !== undefined ? { dialTimeoutMs } : {}),
       }),
   });
+  return hub;
 }

@@ -22,6 +22,7 @@ import {
 import { PeerRegistry, type PeerEntry } from './peer-registry.js';
 import { mdnsRoute, staticPeerTable, staticRoute, type DialRoute } from './routes.js';
 import { TrustKeeper } from './trust-keeper.js';
+import type { SpineDriver } from './spine-driver.js';
 import type { DoubleConnectionRule } from './policy.js';
 import { MemoryTrustStore, type HubTrustStore } from './trust-port.js';
 import type {
@@ -48,6 +49,8 @@ export const DEFAULT_MAX_IDLE_UNKNOWN_PEERS = 1_024;
 export class Hub extends EventEmitter<HubEvents> {
   readonly localSki: Ski;
   readonly localShipId: string;
+  /** The SPINE driver running a session per device in data exchange, if any. */
+  readonly spine: SpineDriver | undefined;
   private readonly options: HubOptions;
   private readonly clock: Clock;
   private readonly logger: Logger | undefined;
@@ -77,6 +80,7 @@ export class Hub extends EventEmitter<HubEvents> {
   constructor(options: HubOptions) {
     super();
     this.options = options;
+    this.spine = options.spine;
     this.localSki = options.localSki;
     this.localShipId = options.localShipId;
     this.clock = options.clock;
@@ -174,7 +178,7 @@ export class Hub extends EventEmitter<HubEvents> {
       pairing: this.pairing,
       dialer: this.dialer,
       maxConnections: this.maxConnections,
-      setupRemoteDevice: options.setupRemoteDevice,
+      setupRemoteDevice: options.setupRemoteDevice ?? options.spine?.setupRemoteDevice,
       isStopping: () => this.stopping,
       keyMismatch: (entry, keySha256) => this.admission.keyMismatch(entry, keySha256),
       setPairingState: (entry, update) => this.setPairingState(entry, update),

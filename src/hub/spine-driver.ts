@@ -20,6 +20,7 @@ import type {
 } from '../spine/session/types.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { formatTimestamp } from '../util/rfc3339.js';
+import { summarizeSpineSession, type SpineDeviceSummary } from './spine-summary.js';
 import type { DeviceDataHandler, RemoteDevice } from './types.js';
 
 /** Options of {@link SpineDriver}. */
@@ -30,6 +31,8 @@ export interface SpineDriverOptions {
   readonly logger?: Logger;
   /** Every session event, with the device it concerns. Exceptions are logged, not propagated. */
   readonly onEvent?: (ski: Ski, event: SpineSessionEvent) => void;
+  /** Every SPINE payload received from or sent to a device (for message counters). */
+  readonly onMessage?: (ski: Ski, direction: 'received' | 'sent') => void;
 }
 
 /** A session input without the time fields, which the driver fills in from its clock. */
@@ -95,6 +98,7 @@ class DeviceSession {
     if (this.state.phase === 'closed') return;
     try {
       this.device.send(new RawJsonPayload(text));
+      this.driver.onMessage?.(this.device.ski, 'sent');
       if (this.logger?.isLevelEnabled('trace'))
         this.logger.trace({ bytes: text.length }, 'SPINE send');
     } catch (err) {
@@ -154,6 +158,7 @@ export class SpineDriver {
     session.input({ kind: 'start' });
     return {
       onData: (payload, payloadText) => {
+        this.options.onMessage?.(device.ski, 'received');
         if (payloadText !== undefined) session.input({ kind: 'receivedText', text: payloadText });
         else session.input({ kind: 'receivedValue', value: payload });
       },
@@ -172,6 +177,22 @@ export class SpineDriver {
   /** A device's session state (its remote view: discovery, use cases, data, heartbeat). */
   state(ski: Ski): SpineSessionState | undefined {
     return this.sessions.get(ski)?.state;
+  }
+
+  /** What a device in data exchange is on the SPINE side (undefined: it has no session). */
+  summary(ski: Ski): SpineDeviceSummary | undefined {
+    const session = this.sessions.get(ski);
+    return session === undefined
+      ? undefined
+      : summarizeSpineSession(session.state, this.options.clock.now());
+  }
+
+  /** The summaries of every device with a session, by SKI. */
+  summaries(): Map<Ski, SpineDeviceSummary> {
+    const now = this.options.clock.now();
+    return new Map(
+      [...this.sessions].map(([ski, session]) => [ski, summarizeSpineSession(session.state, now)]),
+    );
   }
 
   /** Reads a function of a partner's feature; false if the device has no session. */

@@ -7,12 +7,14 @@ import type { ShipHubError } from '../ship/errors.js';
 import type { SmeConfig, SmeFailure } from '../ship/handshake/index.js';
 import type { CloseReason } from '../ship/messages.js';
 import type { Ski } from '../ship/ski.js';
+import type { SpineSessionEvent } from '../spine/session/types.js';
 import type { MdnsProvider, DiscoveredService, ServiceEvent } from '../mdns/types.js';
 import type { ShipTxtInfo } from '../mdns/txt.js';
 import type { ConnectionClosedInfo } from '../transport/ship-connection.js';
 import type { Clock } from '../util/clock.js';
 import type { Direction, DoubleConnectionRule } from './policy.js';
 import type { StaticPeer } from './routes.js';
+import type { SpineDriver } from './spine-driver.js';
 import type { HubTransport } from './transport.js';
 import type { HubTrustStore } from './trust-port.js';
 
@@ -167,6 +169,11 @@ export interface HubEvents {
    * pairing): from now on only this key is accepted for the SKI.
    */
   keyPinned: [ski: Ski, keySha256: string];
+  /**
+   * Something happened in a device's SPINE session: its discovery arrived or changed, its use
+   * cases, data updates, heartbeat lost or restored, a request failed (createHub's driver).
+   */
+  spine: [ski: Ski, event: SpineSessionEvent];
 }
 
 export interface HubOptions {
@@ -209,8 +216,16 @@ export interface HubOptions {
   readonly maxIdleUnknownPeers?: number;
   /** Is a person able to decide about this SKI now? If not, unknown devices are aborted at once. */
   readonly canWaitForTrust?: (ski: Ski) => boolean;
-  /** Set-up of the application's data handler for each device in data exchange. */
+  /**
+   * Set-up of the application's data handler for each device in data exchange. Replaces `spine`
+   * (an application with its own SPINE stack).
+   */
   readonly setupRemoteDevice?: (device: RemoteDevice) => DeviceDataHandler | undefined;
+  /**
+   * The SPINE driver that runs a session for every device in data exchange (createHub builds
+   * one by default; `hub.spine` gives it back for reads, subscriptions and summaries).
+   */
+  readonly spine?: SpineDriver;
   /** SME settings for every connection (timings, PINs). */
   readonly sme?: Omit<Partial<SmeConfig>, 'role' | 'localShipId' | 'initialTrust'>;
   /** Source of randomness for reconnect delays, in [0, 1). */

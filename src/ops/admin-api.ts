@@ -46,6 +46,7 @@ export type {
   PendingPairingInfo,
   TrustedDeviceDetails,
   TrustedDeviceInfo,
+  SpineDeviceInfo,
 } from './admin-types.js';
 
 /** SHIP §12.3.1.1: an auto-accept window lasts at most 2 minutes. */
@@ -378,6 +379,24 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
 
   app.get('/api/connections', async () => ({ connections: await backend.listConnections() }));
   app.get('/api/discovered', async () => ({ devices: await backend.listDiscovered() }));
+
+  // --- devices in data exchange and their SPINE side ------------------------------------------
+
+  app.get('/api/devices', async () => ({ devices: await backend.listDevices() }));
+  app.get<{ Params: { ski: string } }>(
+    '/api/devices/:ski',
+    { schema: { params: SKI_PARAMS } },
+    async (request, reply) => {
+      const ski = requireSki(request.params.ski);
+      const device = await backend.device(ski);
+      if (device === undefined) {
+        return reply
+          .code(404)
+          .send(errorBody('SHIPHUB_ERR_NOT_FOUND', `${ski} has no SPINE session (not connected)`));
+      }
+      return device;
+    },
+  );
 
   let listening: Promise<{ host: string; port: number; url: string }> | undefined;
   let closed = false;

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Hub, PendingPairing } from '../hub/hub.js';
+import type { SpineDeviceSummary } from '../hub/spine-summary.js';
 import type { Ski } from '../ship/ski.js';
 import type { TrustStore } from '../trust/trust-store.js';
 import type { Clock } from '../util/clock.js';
@@ -166,5 +167,13 @@ export function createAdminBackend(deps: AdminBackendDeps): AdminBackend {
           register: s.record.register,
           trusted: trust.has(s.ski),
         })),
+    listDevices: () =>
+      [...(hub.spine?.summaries() ?? new Map<Ski, SpineDeviceSummary>())]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([ski, spine]) => ({ ski, spine })),
+    device: (ski) => {
+      const spine = hub.spine?.summary(ski);
+      return spine === undefined ? undefined : { ski, spine };
+    },
   };
 }

@@ -11,9 +11,11 @@ import type {
   DeniedPairingInfo,
   DiscoveredDeviceInfo,
   PendingPairingInfo,
+  SpineDeviceInfo,
   TrustedDeviceDetails,
   TrustedDeviceInfo,
 } from './admin-api.js';
+import type { Ski } from '../ship/ski.js';
 import { readAdminTokenFile } from './admin-token.js';
 import type { HubConfig } from './config.js';
 
@@ -192,6 +194,16 @@ export class AdminClient {
   async listDiscovered(): Promise<DiscoveredDeviceInfo[]> {
     return (await this.#request<{ devices: DiscoveredDeviceInfo[] }>('GET', '/api/discovered'))
       .devices;
+  }
+
+  /** GET /api/devices */
+  async listDevices(): Promise<SpineDeviceInfo[]> {
+    return (await this.#request<{ devices: SpineDeviceInfo[] }>('GET', '/api/devices')).devices;
+  }
+
+  /** GET /api/devices/:ski */
+  async device(ski: Ski): Promise<SpineDeviceInfo> {
+    return this.#request<SpineDeviceInfo>('GET', `/api/devices/${ski}`);
   }
 
   async #request<T>(method: string, path: string, body?: unknown, asText = false): Promise<T> {

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { SpineDeviceSummary } from '../hub/spine-summary.js';
 import type { Ski } from '../ship/ski.js';
 import type { Logger } from './logger.js';
 
@@ -124,6 +125,18 @@ export interface AdminBackend {
   removeTrusted(ski: Ski): MaybePromise<boolean>;
   listConnections(): MaybePromise<readonly ConnectionInfo[]>;
   listDiscovered(): MaybePromise<readonly DiscoveredDeviceInfo[]>;
+  /** Devices in data exchange with their SPINE side (empty with `spine_enabled` false). */
+  listDevices(): MaybePromise<readonly SpineDeviceInfo[]>;
+  /** One device's SPINE side; undefined when it has no SPINE session (→ 404). */
+  device(ski: Ski): MaybePromise<SpineDeviceInfo | undefined>;
+}
+
+/** A device in data exchange and its SPINE side (GET /api/devices, /api/devices/:ski). */
+export interface SpineDeviceInfo {
+  ski: string;
+  /** What its SPINE session learnt: device type, entities, use cases, manufacturer, heartbeat. */
+  spine: SpineDeviceSummary;
+  [field: string]: unknown;
 }
 
 /** Options of {@link createAdminServer}. */

@@ -65,6 +65,11 @@ export interface HubConfig {
   readonly peers: readonly string[];
   /** Announce and browse `_ship._tcp` via mDNS. */
   readonly mdns_enabled: boolean;
+  /**
+   * Speak SPINE with every device in data exchange, as an energy manager (CEM) with the
+   * configured brand, model, type and serial; false only logs SPINE payloads at debug level.
+   */
+  readonly spine_enabled: boolean;
   /** TCP port of the admin HTTP API; 0 disables it. */
   readonly admin_port: number;
   /** Address the admin API binds to. */
@@ -200,6 +205,7 @@ export const KEYS = {
     env: 'list',
   },
   mdns_enabled: { schema: z.boolean(), expected: 'true or false', env: 'bool' },
+  spine_enabled: { schema: z.boolean(), expected: 'true or false', env: 'bool' },
   admin_port: {
     schema: int(0, 65535),
     expected: 'an integer from 0 (admin API disabled) to 65535',
@@ -296,6 +302,7 @@ export const DEFAULTS = {
   network_interfaces: [],
   peers: [],
   mdns_enabled: true,
+  spine_enabled: true,
   admin_port: 4713,
   admin_host: '127.0.0.1',
   admin_allowed_hosts: [],

@@ -22,6 +22,7 @@ import { AUTO_ACCEPT_MARKER, openFirstStartAutoAccept } from './auto-accept.js';
 import { createAdminServer, type AdminHealth, type AdminServer } from './admin-api.js';
 import { createAdminBackend } from './admin-backend.js';
 import { parsePeerEntry, type HubConfig } from './config.js';
+import { SpineReporter } from './spine-reporter.js';
 import { listenError, runStartupChecks } from './startup-checks.js';
 import { acquireDataLock, dataLockPath, type DataLock } from './data-lock.js';
 import type { Logger } from './logger.js';
@@ -161,8 +162,9 @@ export class Daemon {
         ),
     });
     await this.stateStore.markStarted();
-    this.metrics = createHubMetrics();
-    this.metrics.setTrustedDevices(this.trustStore.size);
+    const metrics = createHubMetrics();
+    this.metrics = metrics;
+    metrics.setTrustedDevices(this.trustStore.size);
     for (const d of this.trustStore.list()) {
       this.deviceInfo.set(d.ski, { brand: d.brand, model: d.model, device_type: d.device_type });
     }
@@ -194,13 +196,22 @@ export class Daemon {
       pendingPairingTimeoutMs: c.pending_pairing_timeout_seconds * 1000,
       maxPendingPairings: c.max_pending_pairings,
       deniedPairingCooldownMs: c.denied_pairing_cooldown_seconds * 1000,
-      setupRemoteDevice:
-        this.options.setupRemoteDevice ??
-        ((device) => ({
-          onData: (payload) => log.debug({ peerSki: device.ski, payload }, 'SPINE data'),
-        })),
+      // An application's own handler replaces our SPINE session (createHub then builds none).
+      ...(this.options.setupRemoteDevice !== undefined || !c.spine_enabled
+        ? {
+            setupRemoteDevice:
+              this.options.setupRemoteDevice ??
+              ((device) => ({
+                onData: (payload) => log.debug({ peerSki: device.ski, payload }, 'SPINE data'),
+              })),
+          }
+        : {}),
+      spine: c.spine_enabled
+        ? { onMessage: (_ski, direction) => metrics.spineMessage(direction) }
+        : false,
     });
     this.hub = hub;
+    new SpineReporter(hub, { logger: log.child({ component: 'spine' }), metrics });
     this.reporter = new HubReporter({
       logger: log,
       clock: this.clock,

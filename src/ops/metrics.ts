@@ -29,6 +29,17 @@ export type TrustDecision = (typeof TRUST_DECISIONS)[number];
 
 import { DIRECTIONS, type Direction } from '../hub/policy.js';
 
+/** Directions of `shiphub_spine_messages_total`. */
+export const SPINE_MESSAGE_DIRECTIONS = ['received', 'sent'] as const;
+export type SpineMessageDirection = (typeof SPINE_MESSAGE_DIRECTIONS)[number];
+
+/**
+ * Kinds of `shiphub_spine_errors_total`: a payload that is no SPINE datagram, an error result we
+ * answered (spine-protocol.md §6.3), a request of ours answered with an error or timed out.
+ */
+export const SPINE_ERROR_KINDS = ['undecodable', 'error_answered', 'request_failed'] as const;
+export type SpineErrorKind = (typeof SPINE_ERROR_KINDS)[number];
+
 /**
  * Histogram buckets in seconds, 1 ms to 120 s: CMI and protocol exchanges take milliseconds,
  * hello may wait for a person, with prolongations (SHIP §13.4.4.1).
@@ -60,6 +71,11 @@ export interface HubMetrics {
   reconnect(): void;
   setTrustedDevices(count: number): void;
   setPendingPairings(count: number): void;
+  /** A SPINE payload received from or sent to a device. */
+  spineMessage(direction: SpineMessageDirection): void;
+  spineError(kind: SpineErrorKind): void;
+  /** A device's SPINE heartbeat stopped (spine-protocol.md §8.3). */
+  spineHeartbeatLost(): void;
   /** Prometheus text exposition of the registry. */
   text(): Promise<string>;
 }
@@ -129,6 +145,24 @@ export function createHubMetrics(options: CreateHubMetricsOptions = {}): HubMetr
     registers: [registry],
   });
 
+  const spineMessages = new Counter({
+    name: `${METRIC_PREFIX}spine_messages_total`,
+    help: 'SPINE payloads received from and sent to devices.',
+    labelNames: ['direction'],
+    registers: [registry],
+  });
+  const spineErrors = new Counter({
+    name: `${METRIC_PREFIX}spine_errors_total`,
+    help: 'SPINE errors: undecodable payloads, error results answered, requests failed.',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  const heartbeatLosses = new Counter({
+    name: `${METRIC_PREFIX}spine_heartbeat_losses_total`,
+    help: "Times a device's SPINE heartbeat stopped.",
+    registers: [registry],
+  });
+
   // Known label values start at 0 so dashboards and rate() see them before the first event.
   for (const state of CONNECTION_STATES) connections.set({ state }, 0);
   for (const phase of HANDSHAKE_PHASES) phaseDuration.zero({ phase });
@@ -136,6 +170,9 @@ export function createHubMetrics(options: CreateHubMetricsOptions = {}): HubMetr
   for (const direction of DIRECTIONS) opened.inc({ direction }, 0);
   trusted.set(0);
   pending.set(0);
+  for (const direction of SPINE_MESSAGE_DIRECTIONS) spineMessages.inc({ direction }, 0);
+  for (const kind of SPINE_ERROR_KINDS) spineErrors.inc({ kind }, 0);
+  heartbeatLosses.inc(0);
 
   const count = (n: number) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
 
@@ -154,6 +191,9 @@ export function createHubMetrics(options: CreateHubMetricsOptions = {}): HubMetr
     reconnect: () => reconnects.inc(),
     setTrustedDevices: (n) => trusted.set(count(n)),
     setPendingPairings: (n) => pending.set(count(n)),
+    spineMessage: (direction) => spineMessages.inc({ direction }),
+    spineError: (kind) => spineErrors.inc({ kind }),
+    spineHeartbeatLost: () => heartbeatLosses.inc(),
     text: () => registry.metrics(),
   };
 }

@@ -14,11 +14,24 @@ import {
 import { createLogger } from '../../src/ops/logger.js';
 import { createHubMetrics } from '../../src/ops/metrics.js';
 import type { Ski } from '../../src/ship/ski.js';
+import type { SpineDeviceSummary } from '../../src/hub/spine-summary.js';
 
 export const SKI = 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0';
 export const SKI2 = '0123456789abcdef0123456789abcdef01234567';
 export const OTHER = 'ffffffffffffffffffffffffffffffffffffffff';
 export const TOKEN = 'test-token-0123456789';
+
+/** The SPINE side of the fake's connected device. */
+export const SPINE_SUMMARY: SpineDeviceSummary = {
+  session: 'running',
+  discovered: true,
+  deviceAddress: 'd:_i:19667_PorscheEVSE-00016544',
+  deviceType: 'ChargingStation',
+  entities: [{ entity: [1], type: 'EVSE', features: [] }],
+  useCases: [{ actor: 'EVSE', name: 'evseCommissioningAndConfiguration', scenarios: [1, 2] }],
+  heartbeat: { state: 'ok', silentForMs: 1_000 },
+  relations: { ours: 1, oursRefused: 0, theirSubscriptions: 1, theirBindings: 0 },
+};
 
 /** A fake hub that records calls. */
 export function fakeBackend() {
@@ -89,6 +102,8 @@ export function fakeBackend() {
     async listDiscovered() {
       return [{ ski: SKI, trusted: false, address: '192.168.1.100' }];
     },
+    listDevices: () => [{ ski: SKI, spine: SPINE_SUMMARY }],
+    device: (ski: Ski) => (ski === SKI ? { ski: SKI, spine: SPINE_SUMMARY } : undefined),
   };
   return {
     backend,

@@ -73,3 +73,46 @@ export function manufacturerServerData(info: ManufacturerInfo): LocalServerData 
   if (info.brand !== undefined) data.brandName = info.brand;
   return { entity: [0], feature: 1, function: 'deviceClassificationManufacturerData', data };
 }
+
+/** `DeviceTypeType` values (spine-protocol.md §4.2); anything else is announced as `Generic`. */
+export const SPINE_DEVICE_TYPES = [
+  'Dishwasher',
+  'Dryer',
+  'EnvironmentSensor',
+  'Generic',
+  'HeatGenerationSystem',
+  'HeatSinkSystem',
+  'HeatStorageSystem',
+  'HVACController',
+  'SubMeter',
+  'Washer',
+  'ElectricitySupplySystem',
+  'EnergyManagementSystem',
+  'Inverter',
+  'ChargingStation',
+] as const;
+
+/**
+ * The SPINE device type for a configured device type: itself when it is a `DeviceTypeType`
+ * (§4.2), `EnergyManagementSystem` for the energy-manager names SHIP TXT records use
+ * (`EnergyManager`, `HEMS`, `CEM`), else `Generic`.
+ */
+export function spineDeviceType(configured: string): string {
+  const known = SPINE_DEVICE_TYPES.find((type) => type.toLowerCase() === configured.toLowerCase());
+  if (known !== undefined) return known;
+  return /^(energy ?manager|hems|cem|ems)$/i.test(configured)
+    ? 'EnergyManagementSystem'
+    : 'Generic';
+}
+
+/**
+ * Our SPINE device address as eebus-go builds it (spine-protocol.md §4.1, SPINE_PS 7.1.1.2):
+ * `d:_n:<brand>_<model>-<serial>`, with the brand reduced to `[A-Za-z0-9-]` and control, format
+ * and space characters left out of the rest, so that it matches the address pattern conformance
+ * tests use. An empty brand becomes `ShipHub`.
+ */
+export function spineDeviceAddress(info: { brand: string; model: string; serial: string }): string {
+  const brand = info.brand.replace(/[^A-Za-z0-9-]/g, '') || 'ShipHub';
+  const rest = `${info.model}-${info.serial}`.replace(/[\p{Cc}\p{Cf}\p{Z}]/gu, '');
+  return `d:_n:${brand}_${rest}`.slice(0, 256);
+}

@@ -3,7 +3,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { joinDevices } from '../../../src/cli/devices-view.js';
+import { joinDevices, spineCell, spineDetailLines } from '../../../src/cli/devices-view.js';
+import type { SpineDeviceSummary } from '../../../src/hub/spine-summary.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -72,6 +73,62 @@ describe('devices view', () => {
         ],
         ['d', '', 'yes', '-', '-', '-'],
       ],
+    );
+  });
+
+  it("adds what SPINE says of connected devices, and escapes the device's strings in detail", () => {
+    const summary: SpineDeviceSummary = {
+      session: 'running',
+      discovered: true,
+      deviceAddress: 'd:_i:19667_PorscheEVSE-\u001b[2J',
+      deviceType: 'ChargingStation',
+      entities: [
+        {
+          entity: [1],
+          type: 'EVSE\u202e',
+          features: [
+            { feature: 2, type: 'Measurement', role: 'server', functions: ['measurementListData'] },
+          ],
+        },
+      ],
+      useCases: [{ actor: 'EVSE', name: 'evseCommissioningAndConfiguration', scenarios: [1, 2] }],
+      manufacturer: { brandName: 'Porsche\u0007' },
+      heartbeat: { state: 'lost', silentForMs: 130_000, announcedTimeoutMs: 60_000 },
+      relations: { ours: 2, oursRefused: 1, theirSubscriptions: 1, theirBindings: 0 },
+    };
+    const rows = joinDevices({
+      trusted: [],
+      discovered: [],
+      pending: [],
+      connections: [{ ski: A, direction: 'inbound', state: 'data' }],
+      spine: [{ ski: A, spine: summary }],
+    });
+    assert.equal(rows[0]?.spine, 'ChargingStation, 1 use case, heartbeat lost');
+    assert.equal(rows[0]?.device_type, 'ChargingStation', 'the SPINE type fills an empty label');
+    assert.equal(rows[0]?.spine_details, summary);
+    assert.equal(spineCell({ ...summary, discovered: false }), 'discovery pending');
+    assert.equal(
+      spineCell({
+        session: summary.session,
+        discovered: true,
+        deviceType: 'ChargingStation',
+        entities: [],
+        heartbeat: summary.heartbeat,
+        relations: summary.relations,
+      }),
+      'ChargingStation, use cases pending, heartbeat lost',
+    );
+
+    const lines = spineDetailLines(summary);
+    const text = lines.join('\n');
+    // eslint-disable-next-line no-control-regex -- control characters are what is looked for
+    assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f\u202e]/.test(text), text);
+    assert.ok(lines.includes('heartbeat:      lost (last 130 s ago), announced timeout 60 s'));
+    assert.ok(lines.includes('  evseCommissioningAndConfiguration as EVSE (scenarios 1, 2)'));
+    assert.ok(lines.includes('    2: Measurement (server) measurementListData'));
+    assert.ok(
+      lines.includes('subscriptions:  ours 2 accepted, 1 refused; theirs 1, bindings 0'),
+      text,
     );
   });
 

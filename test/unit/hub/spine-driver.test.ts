@@ -21,6 +21,7 @@ function setup() {
   const clock = new FakeClock();
   const sentTexts: string[] = [];
   const events: SpineSessionEvent[] = [];
+  const messages = { received: 0, sent: 0 };
   const device: RemoteDevice = {
     ski: SKI,
     direction: 'outbound',
@@ -36,6 +37,7 @@ function setup() {
     clock,
     session: { localDevice: localDevice(), heartbeatTimeoutMs: 4_000, heartbeatLossMs: 10_000 },
     onEvent: (_ski, event) => events.push(event),
+    onMessage: (_ski, direction) => messages[direction]++,
   });
   const handler = driver.setupRemoteDevice(device);
   const sent = (): SpineDatagram[] =>
@@ -44,7 +46,7 @@ function setup() {
       assert.ok(decoded.ok);
       return decoded.datagram;
     });
-  return { clock, driver, handler, sent, events };
+  return { clock, driver, handler, sent, events, messages };
 }
 
 describe('SpineDriver', () => {
@@ -123,8 +125,8 @@ describe('SpineDriver', () => {
     assert.ok(!events.some((e) => e.kind === 'heartbeatLost'));
   });
 
-  it('reports a stalled partner heartbeat through the clock', () => {
-    const { clock, driver, handler, sent, events } = setup();
+  it('reports a stalled partner heartbeat through the clock, and summarises the device', () => {
+    const { clock, driver, handler, sent, events, messages } = setup();
     const [read] = sent();
     const peer = new SessionHarness();
     handler.onData(
@@ -173,5 +175,39 @@ describe('SpineDriver', () => {
       ],
     );
     assert.equal(driver.state(SKI)?.remote.heartbeat?.lost, true);
+
+    // The summary an application and the admin API see.
+    const summary = driver.summary(SKI);
+    assert.deepEqual(
+      { ...summary, relations: undefined },
+      {
+        session: 'running',
+        discovered: true,
+        deviceAddress: PEER,
+        entities: [
+          { entity: [0], type: 'DeviceInformation', features: [] },
+          {
+            entity: [1],
+            type: 'HeatPumpAppliance',
+            features: [
+              {
+                feature: 4,
+                type: 'DeviceDiagnosis',
+                role: 'server',
+                functions: ['deviceDiagnosisHeartbeatData'],
+              },
+            ],
+          },
+        ],
+        heartbeat: { state: 'lost', silentForMs: 10_000 },
+        // Its NodeManagement announces no use case data: none, not "still unknown" (§7.1).
+        useCases: [],
+        relations: undefined,
+      },
+    );
+    assert.deepEqual([...driver.summaries().keys()], [SKI]);
+    assert.equal(driver.summary('ffffffffffffffffffffffffffffffffffffffff' as Ski), undefined);
+    assert.deepEqual(messages, { received: 1, sent: messages.sent });
+    assert.ok(messages.sent >= 2, 'discovery read and the subscription/read that followed');
   });
 });

@@ -4,7 +4,7 @@ import type { AdminBackend, TrustedDeviceInfo } from '../../../src/ops/admin-api
 import { AdminClient, adminUrlFromConfig } from '../../../src/ops/admin-client.js';
 import { ConfigError, ShipHubError } from '../../../src/ship/errors.js';
 import type { TrustedDevice } from '../../../src/trust/trust-store.js';
-import { OTHER, SKI, SKI2, TOKEN, server } from '../../helpers/admin-fakes.js';
+import { OTHER, SKI, SKI2, SPINE_SUMMARY, TOKEN, server } from '../../helpers/admin-fakes.js';
 
 // Compile-time check: the trust store's entries are what the admin API lists and returns
 // (tsc fails on this file when either side drifts).
@@ -15,6 +15,20 @@ export const TRUST_ENTRIES_ARE_ADMIN_ENTRIES: [
 ] = [true, true];
 
 describe('admin API', () => {
+  it("serves the devices' SPINE side, and 404 for a device without a session", async () => {
+    const { app } = server();
+    const list = await app.inject({ url: '/api/devices' });
+    assert.equal(list.statusCode, 200);
+    assert.deepEqual(list.json(), { devices: [{ ski: SKI, spine: SPINE_SUMMARY }] });
+    const one = await app.inject({ url: `/api/devices/${SKI.toUpperCase()}` });
+    assert.equal(one.statusCode, 200);
+    assert.deepEqual(one.json(), { ski: SKI, spine: SPINE_SUMMARY });
+    const missing = await app.inject({ url: `/api/devices/${OTHER}` });
+    assert.equal(missing.statusCode, 404);
+    assert.match(missing.body, /"code":"SHIPHUB_ERR_NOT_FOUND"/);
+    assert.equal((await app.inject({ url: '/api/devices/nonsense' })).statusCode, 400);
+  });
+
   it('serves health, readiness and metrics', async () => {
     const { app, setReady } = server();
     const health = await app.inject({ method: 'GET', url: '/healthz' });

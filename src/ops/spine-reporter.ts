@@ -1,0 +1,155 @@
+/**
+ * What the daemon tells an operator about each device's SPINE session (hub `spine` events):
+ * the device type and entities of its discovery, its use cases, heartbeat lost and restored,
+ * as log lines with structured fields, and the SPINE counters of /metrics. Every string in a
+ * line comes from the device, so it is escaped and bounded. Errors a device causes (undecodable
+ * payloads, error results we answered, failed requests) are counted and logged at debug level
+ * only: a hostile device must not be able to flood the log.
+ */
+import type { Logger } from 'pino';
+import type { Hub } from '../hub/hub.js';
+import type { Ski } from '../ship/ski.js';
+import { shortSki } from '../ship/ski.js';
+import { formatAddress } from '../spine/model/address.js';
+import type { DeviceDescription } from '../spine/model/device.js';
+import type { UseCaseInformation } from '../spine/node-management/use-cases.js';
+import type { SpineSessionEvent } from '../spine/session/types.js';
+import { safeTerminalText } from '../util/terminal-text.js';
+import type { HubMetrics } from './metrics.js';
+
+/** Longest device text in a line. */
+const FIELD_MAX = 64;
+/** Most entity types or use cases named in one line; the rest are counted. */
+const LIST_MAX = 8;
+
+function text(value: string): string {
+  return safeTerminalText(value, FIELD_MAX);
+}
+
+function list(items: readonly string[]): string {
+  const shown = items.slice(0, LIST_MAX).map(text).join(', ');
+  return items.length > LIST_MAX ? `${shown} and ${items.length - LIST_MAX} more` : shown;
+}
+
+/** "🔌 SPINE a1b2c3d4e5f6...: HeatPumpAppliance d:_i:… with 3 entities (HeatPumpAppliance, …)" */
+export function discoveredLine(ski: string, device: DeviceDescription): string {
+  const entities = device.entities.filter((entity) => entity.entity.join('.') !== '0');
+  const type = device.type === undefined ? 'device of unknown type' : text(device.type);
+  const address = device.device === undefined ? '' : ` ${text(device.device)}`;
+  return (
+    `🔌 SPINE ${shortSki(ski)}: ${type}${address} with ${entities.length} ` +
+    `entit${entities.length === 1 ? 'y' : 'ies'}` +
+    (entities.length > 0 ? ` (${list(entities.map((e) => e.type))})` : '')
+  );
+}
+
+/** "📋 SPINE a1b2c3d4e5f6...: use cases monitoringOfPowerConsumption (MonitoringAppliance), …" */
+export function useCasesLine(ski: string, useCases: readonly UseCaseInformation[]): string {
+  const names = useCases.flatMap((actor) =>
+    actor.useCases.map((useCase) => `${useCase.useCaseName} (${actor.actor})`),
+  );
+  return names.length === 0
+    ? `📋 SPINE ${shortSki(ski)}: offers no use cases`
+    : `📋 SPINE ${shortSki(ski)}: use cases ${list(names)}`;
+}
+
+export interface SpineReporterOptions {
+  readonly logger: Logger;
+  readonly metrics: HubMetrics;
+}
+
+/** Subscribes to the hub's `spine` events; lives as long as the hub. */
+export class SpineReporter {
+  constructor(
+    hub: Hub,
+    private readonly options: SpineReporterOptions,
+  ) {
+    hub.on('spine', (ski, event) => {
+      this.report(ski, event);
+    });
+  }
+
+  private report(ski: Ski, event: SpineSessionEvent): void {
+    const { logger: log, metrics } = this.options;
+    switch (event.kind) {
+      case 'discovered':
+        log.info(
+          {
+            event: 'spine_discovered',
+            ski,
+            device_type: event.device.type,
+            device_address: event.device.device,
+            entities: event.device.entities.length,
+          },
+          discoveredLine(ski, event.device),
+        );
+        return;
+      case 'discoveryChanged':
+        log.info(
+          {
+            event: 'spine_discovery_changed',
+            ski,
+            added: event.added.map((path) => path.join('.')),
+            removed: event.removed.map((path) => path.join('.')),
+          },
+          `🔌 SPINE ${shortSki(ski)}: entities added ${event.added.length}, removed ${event.removed.length}`,
+        );
+        return;
+      case 'useCases':
+        log.info(
+          {
+            event: 'spine_use_cases',
+            ski,
+            use_cases: event.useCases.flatMap((actor) =>
+              actor.useCases.map((useCase) => useCase.useCaseName),
+            ),
+          },
+          useCasesLine(ski, event.useCases),
+        );
+        return;
+      case 'heartbeatLost':
+        metrics.spineHeartbeatLost();
+        log.warn(
+          {
+            event: 'spine_heartbeat_lost',
+            ski,
+            feature: formatAddress(event.feature),
+            silent_ms: event.silentForMs,
+          },
+          `💔 SPINE ${shortSki(ski)}: heartbeat lost (silent for ${Math.round(event.silentForMs / 1000)} s)`,
+        );
+        return;
+      case 'heartbeatRestored':
+        log.info(
+          { event: 'spine_heartbeat_restored', ski },
+          `💚 SPINE ${shortSki(ski)}: heartbeat back`,
+        );
+        return;
+      case 'undecodable':
+        metrics.spineError('undecodable');
+        log.debug({ event: 'spine_undecodable', ski, problem: event.error.code }, 'SPINE payload');
+        return;
+      case 'errorAnswered':
+        metrics.spineError('error_answered');
+        log.debug(
+          { event: 'spine_error_answered', ski, error_number: event.result.errorNumber },
+          'SPINE error result sent',
+        );
+        return;
+      case 'requestFailed':
+        metrics.spineError('request_failed');
+        log.debug(
+          { event: 'spine_request_failed', ski, function: event.function, reason: event.reason },
+          'SPINE request failed',
+        );
+        return;
+      case 'dataUpdated':
+      case 'peerRelationAdded':
+      case 'peerRelationRemoved':
+      case 'relationResult':
+      case 'warning':
+        log.debug({ event: `spine_${event.kind}`, ski }, 'SPINE event');
+        return;
+    }
+  }
+}
