@@ -30,6 +30,18 @@ export type {
   SpineUseCaseSummary,
 } from './hub/spine-summary.js';
 export type { SpineSessionEvent } from './spine/session/types.js';
+export {
+  liveMeasurements,
+  monitoredEntity,
+  monitoringTargets,
+  type ConfigurationValue,
+  type LiveMeasurement,
+  type MeasurementSources,
+  type MonitoredEntity,
+  type StoredFunctionData,
+  type MonitoringTarget,
+  type MonitoringUseCaseName,
+} from './spine/monitoring/index.js';
 export type { FunctionOperations } from './spine/model/device.js';
 export type { Expectation } from './spine/correlation/machine.js';
 export type { FeatureRole, SupportedFunction } from './spine/model/device.js';

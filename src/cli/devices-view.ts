@@ -5,6 +5,7 @@
  * asking to pair, connected).
  */
 import type { SpineDeviceSummary } from '../hub/spine-summary.js';
+import type { LiveMeasurement } from '../spine/monitoring/values.js';
 import type {
   ConnectionInfo,
   DiscoveredDeviceInfo,
@@ -52,7 +53,37 @@ export function spineCell(summary: SpineDeviceSummary): string {
       ? 'use cases pending'
       : `${useCases.length} use case${useCases.length === 1 ? '' : 's'}`,
     `heartbeat ${summary.heartbeat.state}`,
+    ...totalPower(summary),
   ].join(', ');
+}
+
+/** "1234.56 W" of the first monitored total power (MPC scenario 1, MGCP scenario 2), if any. */
+function totalPower(summary: SpineDeviceSummary): string[] {
+  for (const entity of summary.monitoring) {
+    const total = entity.measurements.find((m) => m.scope === 'acPowerTotal');
+    if (total !== undefined) {
+      return [`${total.value} ${safeTerminalText(total.unit ?? '', 8)}`.trimEnd()];
+    }
+  }
+  return [];
+}
+
+/** "power acPower phase a: 410 W (measuredValue, 2025-01-15T10:00:05Z)" */
+export function measurementLine(m: LiveMeasurement): string {
+  const t = (value: string) => safeTerminalText(value, 64);
+  const phase =
+    m.phases === undefined
+      ? ''
+      : ` ${m.phases.length > 1 && m.phases !== 'abc' ? 'phases' : 'phase'} ${t(m.phases)}` +
+        (m.inReferenceTo !== undefined && m.inReferenceTo !== 'neutral'
+          ? `-${t(m.inReferenceTo)}`
+          : '');
+  const details = [m.source, m.timestamp].filter((x): x is string => x !== undefined).map(t);
+  return (
+    `${t(m.type ?? 'measurement')} ${t(m.scope ?? `#${m.measurementId}`)}${phase}: ` +
+    `${m.value}${m.unit !== undefined ? ` ${t(m.unit)}` : ''}` +
+    (details.length > 0 ? ` (${details.join(', ')})` : '')
+  );
 }
 
 /** The lines of `ship-hub devices SKI`: the device's SPINE side, every device string escaped. */
@@ -89,6 +120,19 @@ export function spineDetailLines(summary: SpineDeviceSummary): string[] {
           (u.entity !== undefined ? ` on entity [${u.entity.join(',')}]` : '') +
           ` (scenarios ${u.scenarios.join(', ') || 'none'})` +
           (u.available === false ? ', not available' : ''),
+      );
+    }
+  }
+  for (const entity of summary.monitoring) {
+    lines.push(
+      `monitoring:     ${entity.useCase} on [${entity.entity.join(',')}] ${t(entity.entityType)}` +
+        (entity.measurements.length === 0 ? ' (no values yet)' : ''),
+    );
+    for (const m of entity.measurements) lines.push(`  ${measurementLine(m)}`);
+    for (const c of entity.configuration) {
+      lines.push(
+        `  ${t(c.keyName ?? `key #${c.keyId}`)}: ${t(String(c.value))}` +
+          (c.unit !== undefined ? ` ${t(c.unit)}` : ''),
       );
     }
   }

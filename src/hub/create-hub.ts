@@ -11,10 +11,12 @@ import type { NodeIdentity } from '../trust/identity.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createLocalDevice } from '../spine/device/local.js';
 import type { DeviceDescription as SpineDeviceDescription } from '../spine/model/device.js';
+import type { MonitoredEntity } from '../spine/monitoring/values.js';
 import type { LocalUseCase } from '../spine/node-management/use-cases.js';
 import {
   energyManagerDeviceSpec,
   manufacturerServerData,
+  monitoringApplianceUseCases,
   spineDeviceAddress,
   spineDeviceType,
 } from '../spine/session/defaults.js';
@@ -82,6 +84,11 @@ export interface CreateHubSpineOptions {
   readonly heartbeatLossMs?: number;
   /** Every SPINE payload received or sent (message counters). */
   readonly onMessage?: (ski: Ski, direction: 'received' | 'sent') => void;
+  /**
+   * Monitor devices that offer MPC/MGCP (spine-protocol.md §11.2, §11.3): subscribe to and read
+   * their measurements; hub `measurements` events and `monitoring` in the summaries. Default true.
+   */
+  readonly monitoring?: boolean;
 }
 
 /** The default SPINE driver of a hub (see {@link CreateHubOptions.spine}). */
@@ -90,6 +97,7 @@ function buildSpineDriver(
   spine: CreateHubSpineOptions,
   clock: Clock,
   emit: (ski: Ski, event: SpineSessionEvent) => void,
+  emitMeasurements: (ski: Ski, entity: MonitoredEntity) => void,
 ): SpineDriver {
   const announce = options.announce;
   const brand = announce?.brand ?? 'ShipHub';
@@ -111,7 +119,8 @@ function buildSpineDriver(
     clock,
     session: {
       localDevice,
-      ...(spine.useCases !== undefined ? { useCases: spine.useCases } : {}),
+      // Announce what we do (§5.4): as a monitoring appliance unless monitoring is off.
+      useCases: spine.useCases ?? (spine.monitoring === false ? [] : monitoringApplianceUseCases()),
       serverData: spine.serverData ?? [
         manufacturerServerData({
           brand,
@@ -127,6 +136,8 @@ function buildSpineDriver(
     },
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
     onEvent: emit,
+    monitoring: spine.monitoring ?? true,
+    onMeasurements: emitMeasurements,
     ...(spine.onMessage !== undefined ? { onMessage: spine.onMessage } : {}),
   });
 }
@@ -166,8 +177,12 @@ export async function createHub(options: CreateHubOptions): Promise<Hub> {
   const spine =
     spineOptions === false || hubOptions.setupRemoteDevice !== undefined
       ? undefined
-      : buildSpineDriver(options, spineOptions ?? {}, clock, (ski, event) =>
-          hub.emit('spine', ski, event),
+      : buildSpineDriver(
+          options,
+          spineOptions ?? {},
+          clock,
+          (ski, event) => hub.emit('spine', ski, event),
+          (ski, entity) => hub.emit('measurements', ski, entity),
         );
   const discovery =
     mdns === false

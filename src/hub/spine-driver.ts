@@ -8,7 +8,18 @@
 import type { Logger } from 'pino';
 import { RawJsonPayload } from '../ship/codec/data.js';
 import type { Ski } from '../ship/ski.js';
-import type { FeatureAddress } from '../spine/model/address.js';
+import { featureKey, sameFeature, type FeatureAddress } from '../spine/model/address.js';
+import {
+  monitoringRequests,
+  monitoringTargets,
+  targetKey,
+  type MonitoringTarget,
+} from '../spine/monitoring/targets.js';
+import {
+  monitoredEntity,
+  undescribedMeasurementIds,
+  type MonitoredEntity,
+} from '../spine/monitoring/values.js';
 import type { RelationKind } from '../spine/node-management/relations.js';
 import { initialSessionState, step } from '../spine/session/session.js';
 import type {
@@ -33,6 +44,14 @@ export interface SpineDriverOptions {
   readonly onEvent?: (ski: Ski, event: SpineSessionEvent) => void;
   /** Every SPINE payload received from or sent to a device (for message counters). */
   readonly onMessage?: (ski: Ski, direction: 'received' | 'sent') => void;
+  /**
+   * Monitor what devices offer as MPC/MGCP partners (spine-protocol.md §11.2, §11.3): subscribe
+   * and read their measurements, and report the values of a monitored entity whenever its data
+   * changes. Default true.
+   */
+  readonly monitoring?: boolean;
+  /** New values of a monitored entity (after every reply or notify of its data). */
+  readonly onMeasurements?: (ski: Ski, entity: MonitoredEntity) => void;
 }
 
 /** A session input without the time fields, which the driver fills in from its clock. */
@@ -41,6 +60,9 @@ type UntimedInput = SpineSessionInput extends infer I
     ? Omit<I, 'now' | 'timestamp'>
     : never
   : never;
+
+/** Measurement ids per connection whose descriptions we re-read at most (hostile devices). */
+const MAX_DESCRIPTION_REREADS = 1_024;
 
 /** The session of one connection: state, timers, and an input queue against re-entrance. */
 class DeviceSession {
@@ -126,6 +148,89 @@ class DeviceSession {
     } catch (err) {
       this.logger?.error({ err }, 'SPINE event handler threw');
     }
+    if (this.driver.monitoring !== false) this.monitor(event);
+  }
+
+  /** Targets whose procedure was started on this connection (by {@link targetKey}). */
+  private readonly monitored = new Map<string, MonitoringTarget>();
+  /** Measurement ids we re-read descriptions for once (`featureKey#id`), so a device cannot loop us. */
+  private readonly rereadFor = new Set<string>();
+
+  /**
+   * The monitoring appliance side of MPC/MGCP (§7.1, §11.2): start the procedure of every new
+   * target once discovery and use cases are known; report new values of a target's data;
+   * re-read descriptions once for values whose description is missing (§11.2 rules).
+   */
+  private monitor(event: SpineSessionEvent): void {
+    const { device, useCases, data } = this.state.remote;
+    if (
+      (event.kind === 'discovered' ||
+        event.kind === 'discoveryChanged' ||
+        event.kind === 'useCases') &&
+      device !== undefined &&
+      useCases !== undefined
+    ) {
+      const targets = monitoringTargets(device, useCases);
+      const current = new Set(targets.map(targetKey));
+      // An entity that left and comes back is monitored again (§5.3, §7.4 step 5).
+      for (const key of this.monitored.keys()) if (!current.has(key)) this.monitored.delete(key);
+      for (const target of targets) {
+        if (this.monitored.has(targetKey(target))) continue;
+        this.monitored.set(targetKey(target), target);
+        for (const request of monitoringRequests(target, device)) {
+          if (request.kind === 'subscribe') {
+            this.input({ kind: 'subscribe', server: request.server, relation: 'subscription' });
+          } else {
+            this.input({
+              kind: 'read',
+              destination: request.destination,
+              function: request.function,
+            });
+          }
+        }
+      }
+      return;
+    }
+    if (event.kind !== 'dataUpdated') return;
+    for (const target of this.monitored.values()) {
+      const features = [
+        target.measurement,
+        target.electricalConnection,
+        target.deviceConfiguration,
+      ];
+      if (
+        !features.some((feature) => feature !== undefined && sameFeature(feature, event.feature))
+      ) {
+        continue;
+      }
+      if (
+        event.function === 'measurementListData' &&
+        sameFeature(target.measurement, event.feature)
+      ) {
+        this.rereadDescriptions(target);
+      }
+      try {
+        this.driver.onMeasurements?.(this.device.ski, monitoredEntity(target, data));
+      } catch (err) {
+        this.logger?.error({ err }, 'SPINE measurements handler threw');
+      }
+    }
+  }
+
+  private rereadDescriptions(target: MonitoringTarget): void {
+    const { entity = [], feature = 0 } = target.measurement;
+    const stored = this.state.remote.data.get(featureKey(entity, feature));
+    const missing = undescribedMeasurementIds({
+      measurementDescriptionListData: stored?.get('measurementDescriptionListData'),
+      measurementListData: stored?.get('measurementListData'),
+    }).filter((id) => !this.rereadFor.has(`${featureKey(entity, feature)}#${id}`));
+    if (missing.length === 0 || this.rereadFor.size >= MAX_DESCRIPTION_REREADS) return;
+    for (const id of missing) this.rereadFor.add(`${featureKey(entity, feature)}#${id}`);
+    this.input({
+      kind: 'read',
+      destination: target.measurement,
+      function: 'measurementDescriptionListData',
+    });
   }
 
   close(): void {

@@ -7,6 +7,8 @@
  * device; whoever prints it escapes it.
  */
 import { featureKey } from '../spine/model/address.js';
+import { monitoringTargets } from '../spine/monitoring/targets.js';
+import { monitoredEntity, type MonitoredEntity } from '../spine/monitoring/values.js';
 import type { SpineSessionState } from '../spine/session/types.js';
 
 export interface SpineFeatureSummary {
@@ -57,6 +59,11 @@ export interface SpineDeviceSummary {
     readonly announcedTimeoutMs?: number;
     readonly counter?: string;
   };
+  /**
+   * The entities we monitor as MPC/MGCP partners (spine-protocol.md §11.2, §11.3) with their
+   * live values: power, energy, current, voltage, frequency, scale applied, with units.
+   */
+  readonly monitoring: readonly MonitoredEntity[];
   /** Our subscriptions/bindings to it that it accepted, and its to us. */
   readonly relations: {
     readonly ours: number;
@@ -111,6 +118,12 @@ export function summarizeSpineSession(state: SpineSessionState, now: number): Sp
               : {}),
             ...(watch.counter !== undefined ? { counter: watch.counter } : {}),
           },
+    monitoring:
+      device === undefined || remote.useCases === undefined
+        ? []
+        : monitoringTargets(device, remote.useCases).map((target) =>
+            monitoredEntity(target, remote.data),
+          ),
     relations: {
       ours: remote.relations.filter((r) => r.status === 'active').length,
       oursRefused: remote.relations.filter((r) => r.status === 'refused').length,

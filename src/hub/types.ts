@@ -7,6 +7,7 @@ import type { ShipHubError } from '../ship/errors.js';
 import type { SmeConfig, SmeFailure } from '../ship/handshake/index.js';
 import type { CloseReason } from '../ship/messages.js';
 import type { Ski } from '../ship/ski.js';
+import type { MonitoredEntity } from '../spine/monitoring/values.js';
 import type { SpineSessionEvent } from '../spine/session/types.js';
 import type { MdnsProvider, DiscoveredService, ServiceEvent } from '../mdns/types.js';
 import type { ShipTxtInfo } from '../mdns/txt.js';
@@ -174,6 +175,11 @@ export interface HubEvents {
    * cases, data updates, heartbeat lost or restored, a request failed (createHub's driver).
    */
   spine: [ski: Ski, event: SpineSessionEvent];
+  /**
+   * New values of an entity we monitor as an MPC/MGCP partner (power, energy, current, voltage,
+   * frequency with units and scale applied; spine-protocol.md §11.2, §11.3).
+   */
+  measurements: [ski: Ski, entity: MonitoredEntity];
 }
 
 export interface HubOptions {

@@ -12,6 +12,8 @@ import type { Ski } from '../ship/ski.js';
 import { shortSki } from '../ship/ski.js';
 import { formatAddress } from '../spine/model/address.js';
 import type { DeviceDescription } from '../spine/model/device.js';
+import { MONITORING_USE_CASES } from '../spine/monitoring/targets.js';
+import type { MonitoredEntity } from '../spine/monitoring/values.js';
 import type { UseCaseInformation } from '../spine/node-management/use-cases.js';
 import type { SpineSessionEvent } from '../spine/session/types.js';
 import { safeTerminalText } from '../util/terminal-text.js';
@@ -53,6 +55,21 @@ export function useCasesLine(ski: string, useCases: readonly UseCaseInformation[
     : `📋 SPINE ${shortSki(ski)}: use cases ${list(names)}`;
 }
 
+/** "📈 SPINE a1b2c3d4e5f6...: monitoring MPC on [1] HeatPumpAppliance: power 1234.56 W, 5 values" */
+export function monitoringLine(ski: string, entity: MonitoredEntity): string {
+  const total = entity.measurements.find((m) => m.scope === 'acPowerTotal');
+  const power =
+    total === undefined
+      ? ''
+      : `power ${total.value}${total.unit === undefined ? '' : ` ${text(total.unit)}`}, `;
+  const name = MONITORING_USE_CASES[entity.useCase].short;
+  return (
+    `📈 SPINE ${shortSki(ski)}: monitoring ${name} on [${entity.entity.join(',')}] ` +
+    `${text(entity.entityType)}: ${power}${entity.measurements.length} value` +
+    (entity.measurements.length === 1 ? '' : 's')
+  );
+}
+
 export interface SpineReporterOptions {
   readonly logger: Logger;
   readonly metrics: HubMetrics;
@@ -67,6 +84,40 @@ export class SpineReporter {
     hub.on('spine', (ski, event) => {
       this.report(ski, event);
     });
+    hub.on('measurements', (ski, entity) => {
+      this.reportMeasurements(ski, entity);
+    });
+    hub.on('disconnected', (ski) => {
+      for (const key of this.monitoringReported) {
+        if (key.startsWith(`${ski}/`)) this.monitoringReported.delete(key);
+      }
+    });
+  }
+
+  /** Monitored entities whose first values were logged on this connection (`ski/useCase/entity`). */
+  private readonly monitoringReported = new Set<string>();
+
+  /**
+   * The first values of a monitored entity per connection at info level (the operator sees that
+   * monitoring works and what the device measures), every later update at debug only: devices
+   * notify every few seconds.
+   */
+  private reportMeasurements(ski: Ski, entity: MonitoredEntity): void {
+    const { logger: log } = this.options;
+    const key = `${ski}/${entity.useCase}/${entity.entity.join('.')}`;
+    const fields = {
+      event: 'spine_monitoring',
+      ski,
+      use_case: entity.useCase,
+      entity: entity.entity.join('.'),
+      values: entity.measurements.length,
+    };
+    if (entity.measurements.length === 0 || this.monitoringReported.has(key)) {
+      log.debug(fields, 'SPINE measurements');
+      return;
+    }
+    this.monitoringReported.add(key);
+    log.info(fields, monitoringLine(ski, entity));
   }
 
   private report(ski: Ski, event: SpineSessionEvent): void {

@@ -22,3 +22,4 @@ export * from './session/types.js';
 /** One SPINE session per remote device: `session.step(state, input)`. */
 export * as session from './session/session.js';
 export * from './session/defaults.js';
+export * from './monitoring/index.js';

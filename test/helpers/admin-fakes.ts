@@ -30,6 +30,18 @@ export const SPINE_SUMMARY: SpineDeviceSummary = {
   entities: [{ entity: [1], type: 'EVSE', features: [] }],
   useCases: [{ actor: 'EVSE', name: 'evseCommissioningAndConfiguration', scenarios: [1, 2] }],
   heartbeat: { state: 'ok', silentForMs: 1_000 },
+  monitoring: [
+    {
+      useCase: 'monitoringOfPowerConsumption',
+      entity: [1],
+      entityType: 'EVSE',
+      scenarios: [1],
+      measurements: [
+        { measurementId: 0, type: 'power', scope: 'acPowerTotal', unit: 'W', value: 4200 },
+      ],
+      configuration: [],
+    },
+  ],
   relations: { ours: 1, oursRefused: 0, theirSubscriptions: 1, theirBindings: 0 },
 };
 

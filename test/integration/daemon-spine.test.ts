@@ -4,7 +4,8 @@
  * is dialled as a static peer; each side reads the other's detailed discovery, use cases and
  * manufacturer data (spine-protocol.md §7.1), the daemon logs what it learnt and serves it on
  * GET /api/devices and /api/devices/:ski, and counts SPINE messages in /metrics. Waits on log
- * lines and hub events only.
+ * lines and hub events only. A heat pump offering MPC is monitored: its values reach the log,
+ * the admin API and the hub's `measurements` events (spine-protocol.md §11.2).
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,15 +13,18 @@ import { rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { createHub } from '../../src/hub/create-hub.js';
 import { AdminClient } from '../../src/ops/admin-client.js';
+import type { HubConfigInput } from '../../src/ops/config.js';
 import { Daemon } from '../../src/ops/daemon.js';
 import { createLogger } from '../../src/ops/logger.js';
 import type { SpineSessionEvent } from '../../src/spine/session/types.js';
+import type { NodeIdentity } from '../../src/trust/identity-issue.js';
 import { saveIdentity } from '../../src/trust/identity.js';
 import { TrustStore } from '../../src/trust/trust-store.js';
 import { systemClock } from '../../src/util/clock.js';
 import { testIdentity } from '../helpers/certs.js';
 import { tempDaemonConfig } from '../helpers/daemon-config.js';
 import { freePort } from '../helpers/ports.js';
+import { HEAT_PUMP, HEAT_PUMP_DATA, HEAT_PUMP_USE_CASES } from '../helpers/spine-heat-pump.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -56,6 +60,31 @@ function watchedLogger() {
       return new Promise((resolve) => waiters.push({ event, resolve }));
     },
   };
+}
+
+/**
+ * A daemon on loopback that trusts the device and dials it as a static peer at `devicePort`
+ * (mDNS off), logging JSON into a watched logger.
+ */
+async function startDaemon(
+  hubIdentity: NodeIdentity,
+  deviceIdentity: NodeIdentity,
+  devicePort: number,
+  extra: HubConfigInput = {},
+) {
+  const watched = watchedLogger();
+  const config = await tempDaemonConfig('ship-hub-spine-', dirs, {
+    log_level: 'info',
+    admin_port: await freePort(),
+    peers: [`${deviceIdentity.ski}@127.0.0.1:${devicePort}`],
+    ...extra,
+  });
+  await saveIdentity(hubIdentity, config.certificate_file, config.private_key_file);
+  const trust = await TrustStore.open(config.trusted_devices_file, { clock: systemClock });
+  await trust.add({ ski: deviceIdentity.ski });
+  const daemon = new Daemon({ config, logger: watched.logger });
+  await daemon.start();
+  return { watched, config, daemon };
 }
 
 describe('daemon with SPINE (static peer, real TLS on 127.0.0.1)', () => {
@@ -95,21 +124,12 @@ describe('daemon with SPINE (static peer, real TLS on 127.0.0.1)', () => {
     });
     const devicePort = await device.start();
 
-    const watched = watchedLogger();
-    const config = await tempDaemonConfig('ship-hub-spine-', dirs, {
-      log_level: 'info',
-      admin_port: await freePort(),
+    const { watched, config, daemon } = await startDaemon(hubIdentity, deviceIdentity, devicePort, {
       device_brand: 'AcmeEnergy',
       device_model: 'Smart Gateway',
       device_type: 'EnergyManager',
       device_serial: 'G-1',
-      peers: [`${deviceIdentity.ski}@127.0.0.1:${devicePort}`],
     });
-    await saveIdentity(hubIdentity, config.certificate_file, config.private_key_file);
-    const trust = await TrustStore.open(config.trusted_devices_file, { clock: systemClock });
-    await trust.add({ ski: deviceIdentity.ski });
-    const daemon = new Daemon({ config, logger: watched.logger });
-    await daemon.start();
     try {
       // The daemon read the device: its discovery, then its use cases.
       const discovered = await watched.line('spine_discovered');
@@ -153,6 +173,52 @@ describe('daemon with SPINE (static peer, real TLS on 127.0.0.1)', () => {
       const sent = /shiphub_spine_messages_total\{direction="sent"\} (\d+)/.exec(metrics);
       assert.ok(Number(received?.[1]) >= 3, metrics);
       assert.ok(Number(sent?.[1]) >= 3, metrics);
+    } finally {
+      await daemon.stop();
+      await device.stop(2_000);
+    }
+  });
+
+  it('monitors a heat pump that offers MPC: live values in the log, the admin API and events', async () => {
+    const hubIdentity = await testIdentity('spine-daemon-mpc');
+    const deviceIdentity = await testIdentity('spine-heat-pump');
+    const device = await createHub({
+      identity: deviceIdentity,
+      shipId: 'HeatPump-MPC',
+      port: 0,
+      host: '127.0.0.1',
+      mdns: false,
+      trusted: [{ ski: hubIdentity.ski }],
+      spine: { localDevice: HEAT_PUMP, useCases: HEAT_PUMP_USE_CASES, serverData: HEAT_PUMP_DATA },
+    });
+    const devicePort = await device.start();
+    const { watched, config, daemon } = await startDaemon(hubIdentity, deviceIdentity, devicePort);
+    try {
+      const line = await watched.line('spine_monitoring');
+      assert.equal(line.ski, deviceIdentity.ski);
+      assert.equal(line.use_case, 'monitoringOfPowerConsumption');
+      assert.match(String(line.msg), /monitoring MPC on \[1\] HeatPumpAppliance: power 1234\.56 W/);
+
+      const client = AdminClient.fromConfig(config);
+      const { spine } = await client.device(deviceIdentity.ski);
+      const [monitored] = spine.monitoring;
+      assert.equal(monitored?.useCase, 'monitoringOfPowerConsumption');
+      assert.deepEqual(
+        monitored?.measurements.map((m) => [m.scope, m.phases, m.value, m.unit]),
+        [
+          ['acPowerTotal', 'abc', 1234.56, 'W'],
+          ['acPower', 'a', 410, 'W'],
+          ['acEnergyConsumed', undefined, 987650, 'Wh'],
+        ],
+      );
+      // The heat pump sees the daemon announce itself as a monitoring appliance (§5.4).
+      const seen = device.spine?.summary(hubIdentity.ski);
+      assert.ok(
+        seen?.useCases?.some(
+          (u) => u.actor === 'MonitoringAppliance' && u.name === 'monitoringOfPowerConsumption',
+        ),
+        JSON.stringify(seen?.useCases),
+      );
     } finally {
       await daemon.stop();
       await device.stop(2_000);

@@ -2,6 +2,7 @@
  * The device ship-hub is by default: an energy manager (CEM) in spine-go's layout, as in the
  * example of spine-protocol.md §5.1, with the manufacturer data of §9.1.
  */
+import type { LocalUseCase } from '../node-management/use-cases.js';
 import type { LocalDeviceSpec } from '../device/local.js';
 import type { LocalServerData } from './types.js';
 
@@ -115,4 +116,26 @@ export function spineDeviceAddress(info: { brand: string; model: string; serial:
   const brand = info.brand.replace(/[^A-Za-z0-9-]/g, '') || 'ShipHub';
   const rest = `${info.model}-${info.serial}`.replace(/[\p{Cc}\p{Cf}\p{Z}]/gu, '');
   return `d:_n:${brand}_${rest}`.slice(0, 256);
+}
+
+/**
+ * Our use cases as a monitoring appliance (spine-protocol.md §11.1-§11.3) on our CEM entity:
+ * MPC with all five scenarios (power, energy, current, voltage, frequency) and MGCP with all
+ * seven (PV curtailment factor, power, feed-in and consumed energy, current, voltage, frequency).
+ */
+export function monitoringApplianceUseCases(entity: readonly number[] = [1]): LocalUseCase[] {
+  return [
+    {
+      entity,
+      actor: 'MonitoringAppliance',
+      useCaseName: 'monitoringOfPowerConsumption',
+      scenarios: [1, 2, 3, 4, 5],
+    },
+    {
+      entity,
+      actor: 'MonitoringAppliance',
+      useCaseName: 'monitoringOfGridConnectionPoint',
+      scenarios: [1, 2, 3, 4, 5, 6, 7],
+    },
+  ];
 }

@@ -94,6 +94,34 @@ describe('devices view', () => {
       useCases: [{ actor: 'EVSE', name: 'evseCommissioningAndConfiguration', scenarios: [1, 2] }],
       manufacturer: { brandName: 'Porsche\u0007' },
       heartbeat: { state: 'lost', silentForMs: 130_000, announcedTimeoutMs: 60_000 },
+      monitoring: [
+        {
+          useCase: 'monitoringOfPowerConsumption',
+          entity: [1],
+          entityType: 'EVSE',
+          scenarios: [1, 3],
+          measurements: [
+            {
+              measurementId: 0,
+              type: 'power',
+              scope: 'acPowerTotal',
+              unit: 'W',
+              phases: 'abc',
+              value: 1234.56,
+              source: 'measuredValue',
+            },
+            {
+              measurementId: 3,
+              type: 'current',
+              scope: 'acCurrent\u001b[31m',
+              unit: 'A',
+              phases: 'b',
+              value: -6.5,
+            },
+          ],
+          configuration: [],
+        },
+      ],
       relations: { ours: 2, oursRefused: 1, theirSubscriptions: 1, theirBindings: 0 },
     };
     const rows = joinDevices({
@@ -103,7 +131,7 @@ describe('devices view', () => {
       connections: [{ ski: A, direction: 'inbound', state: 'data' }],
       spine: [{ ski: A, spine: summary }],
     });
-    assert.equal(rows[0]?.spine, 'ChargingStation, 1 use case, heartbeat lost');
+    assert.equal(rows[0]?.spine, 'ChargingStation, 1 use case, heartbeat lost, 1234.56 W');
     assert.equal(rows[0]?.device_type, 'ChargingStation', 'the SPINE type fills an empty label');
     assert.equal(rows[0]?.spine_details, summary);
     assert.equal(spineCell({ ...summary, discovered: false }), 'discovery pending');
@@ -114,6 +142,7 @@ describe('devices view', () => {
         deviceType: 'ChargingStation',
         entities: [],
         heartbeat: summary.heartbeat,
+        monitoring: [],
         relations: summary.relations,
       }),
       'ChargingStation, use cases pending, heartbeat lost',
@@ -126,6 +155,12 @@ describe('devices view', () => {
     assert.ok(lines.includes('heartbeat:      lost (last 130 s ago), announced timeout 60 s'));
     assert.ok(lines.includes('  evseCommissioningAndConfiguration as EVSE (scenarios 1, 2)'));
     assert.ok(lines.includes('    2: Measurement (server) measurementListData'));
+    assert.ok(lines.includes('monitoring:     monitoringOfPowerConsumption on [1] EVSE'), text);
+    assert.ok(lines.includes('  power acPowerTotal phase abc: 1234.56 W (measuredValue)'), text);
+    assert.ok(
+      lines.some((line) => line.startsWith('  current acCurrent\\x1b[31m phase b: -6.5 A')),
+      text,
+    );
     assert.ok(
       lines.includes('subscriptions:  ours 2 accepted, 1 refused; theirs 1, bindings 0'),
       text,

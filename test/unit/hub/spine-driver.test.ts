@@ -202,6 +202,8 @@ describe('SpineDriver', () => {
         heartbeat: { state: 'lost', silentForMs: 10_000 },
         // Its NodeManagement announces no use case data: none, not "still unknown" (§7.1).
         useCases: [],
+        // It offers no monitoring use case: nothing monitored.
+        monitoring: [],
         relations: undefined,
       },
     );

@@ -9,7 +9,13 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Hub } from '../../../src/hub/hub.js';
 import { createHubMetrics } from '../../../src/ops/metrics.js';
-import { SpineReporter, discoveredLine, useCasesLine } from '../../../src/ops/spine-reporter.js';
+import {
+  SpineReporter,
+  discoveredLine,
+  monitoringLine,
+  useCasesLine,
+} from '../../../src/ops/spine-reporter.js';
+import type { MonitoredEntity } from '../../../src/spine/monitoring/values.js';
 import { spineDeviceAddress, spineDeviceType } from '../../../src/spine/session/defaults.js';
 import type { Ski } from '../../../src/ship/ski.js';
 import { quietLogger } from '../../helpers/admin-fakes.js';
@@ -91,6 +97,39 @@ describe('SPINE operator lines', () => {
     assert.match(text, /shiphub_spine_errors_total\{kind="undecodable"\} 3/);
     assert.match(text, /shiphub_spine_errors_total\{kind="error_answered"\} 1/);
     assert.match(text, /shiphub_spine_errors_total\{kind="request_failed"\} 0/);
+  });
+
+  it('logs the first values of a monitored entity once per connection, later ones at debug', () => {
+    const hub = new EventEmitter();
+    const { logger, lines } = quietLogger();
+    new SpineReporter(hub as unknown as Hub, {
+      logger,
+      metrics: createHubMetrics({ defaultMetrics: false }),
+    });
+    const entity = (value: number, count = 2): MonitoredEntity => ({
+      useCase: 'monitoringOfPowerConsumption',
+      entity: [1],
+      entityType: 'HeatPump\u202eAppliance',
+      scenarios: [1],
+      measurements: [
+        { measurementId: 0, type: 'power', scope: 'acPowerTotal', unit: 'W', value },
+        { measurementId: 1, type: 'power', scope: 'acPower', unit: 'W', value: 1 },
+      ].slice(0, count),
+      configuration: [],
+    });
+    hub.emit('measurements', SKI, entity(0, 0)); // nothing known yet: debug
+    hub.emit('measurements', SKI, entity(1234.56));
+    hub.emit('measurements', SKI, entity(500));
+    hub.emit('disconnected', SKI, {});
+    hub.emit('measurements', SKI, entity(42));
+    const parsed = lines.map((l) => JSON.parse(l) as { level: number; event: string; msg: string });
+    const info = parsed.filter((l) => l.level === 30).map((l) => l.msg);
+    assert.deepEqual(info, [
+      '📈 SPINE a1b2c3d4e5f6...: monitoring MPC on [1] HeatPump\\u202eAppliance: power 1234.56 W, 2 values',
+      '📈 SPINE a1b2c3d4e5f6...: monitoring MPC on [1] HeatPump\\u202eAppliance: power 42 W, 2 values',
+    ]);
+    assert.equal(parsed.filter((l) => l.event === 'spine_monitoring').length, 4);
+    assert.equal(monitoringLine(SKI, entity(7, 1)).endsWith('power 7 W, 1 value'), true);
   });
 });
 
