@@ -234,7 +234,14 @@ function upgrade(
   return { opened, cancel };
 }
 
-function explainDialError(err: unknown, options: ConnectShipOptions): ShipHubError {
+/**
+ * A failed dial in plain words (issue 12 "failure explanations"): socket and TLS error codes
+ * become what they most likely mean and what to do; ShipHubErrors pass unchanged.
+ */
+export function explainDialError(
+  err: unknown,
+  options: { readonly host: string; readonly port: number },
+): ShipHubError {
   // A TransportError of the TLS step wraps the socket error: explain that one in plain words.
   const socketError = err instanceof TransportError && err.cause instanceof Error ? err.cause : err;
   const code =
@@ -247,11 +254,31 @@ function explainDialError(err: unknown, options: ConnectShipOptions): ShipHubErr
     EHOSTUNREACH: `${target} is not reachable (no route to host)`,
     ENETUNREACH: `${target} is not reachable (network unreachable)`,
     ETIMEDOUT: `${target} did not answer (timed out)`,
-    ECONNRESET: `${target} reset the connection during TLS (it may refuse our certificate or cipher suites, or be overloaded)`,
+    ECONNRESET:
+      `${target} closed the connection before TLS was done: it may be at its connection ` +
+      `limit, refuse connections from this address, or accept only other TLS versions or ` +
+      `cipher suites`,
+    ERR_SSL_WRONG_VERSION_NUMBER: `${target} does not speak TLS (an HTTP or plain TCP service?)`,
+    ERR_SSL_PACKET_LENGTH_TOO_LONG: `${target} does not speak TLS (an HTTP or plain TCP service?)`,
+  };
+  const hints: Record<string, string> = {
+    ECONNREFUSED:
+      'check host and port: SHIP devices announce theirs on mDNS (ship-hub discover); many use 4712',
+    ECONNRESET:
+      'try again in a minute; if it persists, restart the device or check that no other hub ' +
+      'holds its connections',
+    ERR_SSL_WRONG_VERSION_NUMBER:
+      'check the port: SHIP devices announce theirs on mDNS (ship-hub discover); many use 4712',
+    ERR_SSL_PACKET_LENGTH_TOO_LONG:
+      'check the port: SHIP devices announce theirs on mDNS (ship-hub discover); many use 4712',
   };
   const message = code === undefined ? undefined : plain[code];
   if (message !== undefined) {
-    return new TransportError('SHIPHUB_ERR_TRANSPORT', message, { cause: socketError });
+    const hint = code === undefined ? undefined : hints[code];
+    return new TransportError('SHIPHUB_ERR_TRANSPORT', message, {
+      cause: socketError,
+      ...(hint !== undefined ? { hint } : {}),
+    });
   }
   if (err instanceof ShipHubError) return err;
   const text = err instanceof Error ? err.message : String(err);

@@ -194,6 +194,49 @@ describe('ship-hub probe', () => {
       human.lines.join('\n'),
       /nothing listens on 127\.0\.0\.1:\d+ \(connection refused\)/,
     );
+    // The JSON line carries what the human line says: message and hint, not only a code.
+    const failed = events(await probe(`127.0.0.1:${port}`)).at(-1)!;
+    assert.match(String(failed.message), /connection refused/);
+    assert.match(String(failed.hint), /ship-hub discover/);
+  });
+
+  it('a port that does not speak TLS (HTTP): says so instead of an OpenSSL error', async () => {
+    const sockets = new Set<net.Socket>();
+    const http = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (http.address() as net.AddressInfo).port;
+      for (const ski of [undefined, device.ski]) {
+        const run = await probe(`127.0.0.1:${port}`, ski === undefined ? {} : { ski });
+        assert.equal(run.code, 1);
+        const failed = events(run).at(-1)!;
+        assert.equal(failed.event, 'failed');
+        assert.match(String(failed.message), /does not speak TLS/, JSON.stringify(failed));
+        assert.doesNotMatch(String(failed.message), /wrong version number|SSL routines/);
+        assert.match(String(failed.hint), /check the port/);
+      }
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  });
+
+  it('a device that closes right after the upgrade: most likely no trust yet, shows our SKI', async () => {
+    const port = await startDevice(trusted, (connection) => {
+      void connection.terminate(1000, '');
+    });
+    const run = await probe(`127.0.0.1:${port}`, { ski: device.ski });
+    assert.equal(run.code, 1, run.lines.join('\n'));
+    const failed = events(run).at(-1)!;
+    assert.equal(failed.event, 'failed');
+    assert.equal(failed.phase, 'cmi');
+    assert.match(String(failed.hint), /does not trust this node yet/);
+    assert.equal(failed.local_ski, installer.ski);
+    const human = await probe(`127.0.0.1:${port}`, { ski: device.ski, json: false });
+    assert.match(human.lines.join('\n'), new RegExp(`our SKI: ${installer.ski}`));
   });
 
   it('a device that keeps us pending: says so, gives up at --timeout, exit 1', async () => {

@@ -10,7 +10,7 @@
 import { parseSki, type Ski } from '../../ship/ski.js';
 import type { SmeFailure } from '../../ship/handshake/index.js';
 import { ShipHubError } from '../../ship/errors.js';
-import { connectShip, type DialProgress } from '../../transport/ship-client.js';
+import { connectShip, explainDialError, type DialProgress } from '../../transport/ship-client.js';
 import type { ShipConnection } from '../../transport/ship-connection.js';
 import { createShipTlsContext, connectShipTls, peerSkiOf } from '../../transport/tls.js';
 import type { NodeIdentity } from '../../trust/identity.js';
@@ -102,7 +102,11 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
       const identified = peerSkiOf(socket, { ownSki: options.identity.ski });
       socket.destroy();
       if (!identified.ok) {
-        out('failed', { phase: 'tls', code: identified.error.code }, explain(identified.error));
+        out(
+          'failed',
+          { phase: 'tls', ...errorFields(identified.error) },
+          explain(identified.error),
+        );
         return 1;
       }
       expected = identified.ski;
@@ -112,7 +116,8 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
         `the device presents SKI ${expected} (pass --ski to insist on one)`,
       );
     } catch (err) {
-      out('failed', { phase: learnPhase, code: codeOf(err) }, explain(err));
+      const explained = explainDialError(err, { host, port });
+      out('failed', { phase: learnPhase, ...errorFields(explained) }, explain(explained));
       return 1;
     }
   }
@@ -178,7 +183,7 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
       onProgress,
     );
   } catch (err) {
-    out('failed', { phase: dialPhase, code: codeOf(err) }, explain(err));
+    out('failed', { phase: dialPhase, ...errorFields(err) }, explain(err));
     return 1;
   }
 
@@ -251,10 +256,17 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
     return 0;
   }
   const failure = result.failure;
+  const early = failure?.phase === 'cmi' || failure?.phase === 'hello';
   out(
     'failed',
-    { phase: failure?.phase ?? 'unknown', code: failure?.code, hint: failure?.hint },
-    describeFailure(failure),
+    {
+      phase: failure?.phase ?? 'unknown',
+      code: failure?.code,
+      message: failure?.message ?? 'the connection ended before data exchange',
+      hint: failure?.hint,
+      ...(early ? { local_ski: options.identity.ski } : {}),
+    },
+    describeFailure(failure) + (early ? `\n    our SKI: ${options.identity.ski}` : ''),
   );
   await connection.terminate(4500, 'probe done');
   return 1;
@@ -264,8 +276,16 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-function codeOf(err: unknown): string | undefined {
-  return err instanceof ShipHubError ? err.code : undefined;
+/** The JSON fields of a failure: code, message and hint, as the human line has them. */
+function errorFields(err: unknown): { code?: string; message: string; hint?: string } {
+  if (err instanceof ShipHubError) {
+    return {
+      code: err.code,
+      message: err.message,
+      ...(err.hint !== undefined ? { hint: err.hint } : {}),
+    };
+  }
+  return { message: err instanceof Error ? err.message : String(err) };
 }
 
 /** The human text of a failed handshake; message and hint may quote the device, so escaped. */

@@ -107,6 +107,9 @@ export function onTransportClosed(
           phase === 'data'
             ? `the device dropped the connection without a SHIP close${describeClose(code, reason)}`
             : `the connection ended during the ${phase} phase${describeClose(code, reason)}`,
+          // A device that closes right after the upgrade or in hello mostly does not trust us
+          // (pitfall 20) or already holds its one connection (SHIP §12.2.2).
+          phase === 'cmi' || phase === 'hello' ? EARLY_CLOSE_HINT : undefined,
         ),
       );
     }
@@ -116,6 +119,12 @@ export function onTransportClosed(
   s.goto('CLOSED');
   emitClosed(s);
 }
+
+/** What a close before or during hello most likely means, and what to do. */
+export const EARLY_CLOSE_HINT =
+  'the device most likely does not trust this node yet: enter our SKI on the device or in its ' +
+  'app (or put it in pairing mode); or it already has its one SHIP connection, to another hub ' +
+  'or another instance of this one';
 
 function describeClose(code: number | undefined, reason: string | undefined): string {
   if (code === undefined) return '';
