@@ -340,10 +340,20 @@ export function buildProgram(): Command {
     .option('--json', 'one JSON object per line')
     .option('--timeout <seconds>', 'give up after this many seconds', '30')
     .option('--config <file>', 'config.json (for our identity)')
+    .option(
+      '--temporary-identity',
+      "probe with a fresh throwaway identity instead of the hub's (it cannot be pre-approved)",
+    )
     .action(
       async (
         target: string,
-        opts: { ski?: string; json?: boolean; timeout: string; config?: string },
+        opts: {
+          ski?: string;
+          json?: boolean;
+          timeout: string;
+          config?: string;
+          temporaryIdentity?: boolean;
+        },
       ) => {
         const timeoutMs = secondsOption('--timeout', opts.timeout) * 1000;
         const found = await optionalConfig(opts.config);
@@ -353,6 +363,7 @@ export function buildProgram(): Command {
         let identity: NodeIdentity;
         let note: string | undefined;
         if (
+          opts.temporaryIdentity !== true &&
           found !== undefined &&
           existsSync(cfg.certificate_file) &&
           existsSync(cfg.private_key_file)
@@ -364,9 +375,11 @@ export function buildProgram(): Command {
             organization: cfg.organization,
           });
           note =
-            found === undefined
-              ? `no config file: probing with a temporary identity (SKI ${identity.ski})`
-              : `no identity at ${cfg.certificate_file}: probing with a temporary one (SKI ${identity.ski})`;
+            opts.temporaryIdentity === true
+              ? `--temporary-identity: probing with a throwaway identity (SKI ${identity.ski})`
+              : found === undefined
+                ? `no config file: probing with a temporary identity (SKI ${identity.ski})`
+                : `no identity at ${cfg.certificate_file}: probing with a temporary one (SKI ${identity.ski})`;
         }
         if (note !== undefined && opts.json !== true) print(note);
         process.exitCode = await runProbe({

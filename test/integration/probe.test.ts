@@ -6,12 +6,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runProbe } from '../../src/cli/commands/probe.js';
+import { loadConfig } from '../../src/ops/config.js';
+import { saveIdentity } from '../../src/trust/identity.js';
 import type { ShipConnection } from '../../src/transport/ship-connection.js';
 import { ShipServer, type PeerDecision } from '../../src/transport/ship-server.js';
 import { createShipTlsContext } from '../../src/transport/tls.js';
@@ -301,6 +303,23 @@ describe('ship-hub probe', () => {
       assert.equal(lines.at(-1)?.event, 'done');
       const wrong = await cli([`127.0.0.1:${port}`, '--json', '--ski', other.ski]);
       assert.equal(wrong.code, 1, wrong.stdout);
+
+      // With a config the probe is the hub (a device that trusts the hub trusts the probe);
+      // --temporary-identity makes it a throwaway node again.
+      const configFile = join(dir, 'config.json');
+      writeFileSync(configFile, JSON.stringify({ mdns_enabled: false }));
+      const cfg = await loadConfig(configFile, {});
+      await saveIdentity(installer, cfg.certificate_file, cfg.private_key_file);
+      const startSki = async (extra: string[]) => {
+        const run = await cli([`127.0.0.1:${port}`, '--json', '--ski', device.ski, ...extra]);
+        assert.equal(run.code, 0, run.stdout);
+        const first = JSON.parse(run.stdout.split('\n')[0] ?? '{}') as ProbeEvent;
+        return first.local_ski;
+      };
+      assert.equal(await startSki(['--config', configFile]), installer.ski);
+      const throwaway = await startSki(['--config', configFile, '--temporary-identity']);
+      assert.match(String(throwaway), /^[0-9a-f]{40}$/);
+      assert.notEqual(throwaway, installer.ski);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
