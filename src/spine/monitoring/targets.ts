@@ -118,51 +118,43 @@ export function monitoringRequests(
   device: DeviceDescription,
 ): MonitoringRequest[] {
   const out: MonitoringRequest[] = [];
-  const reads = (address: FeatureAddress | undefined, functions: readonly string[]) => {
+  /** `optional` functions (constraints) are read only when the feature announces them. */
+  const reads = (
+    address: FeatureAddress | undefined,
+    functions: readonly string[],
+    optional: ReadonlySet<string> = new Set(),
+  ) => {
     if (address === undefined) return;
     const feature = featureAt(device, address);
     out.push({ kind: 'subscribe', server: address });
     for (const name of functions) {
-      // A feature that announces no functions at all is read anyway (lenient, §4.4 pitfalls).
-      if (
-        feature !== undefined &&
-        feature.functions.length > 0 &&
-        supportedFunction(feature, name) === undefined
-      ) {
-        continue;
+      const announced = feature !== undefined && supportedFunction(feature, name) !== undefined;
+      // A feature that announces no functions at all is read anyway (lenient, §4.4 pitfalls),
+      // except for optional functions.
+      const lenient = feature === undefined || feature.functions.length === 0;
+      if (announced || (lenient && !optional.has(name))) {
+        out.push({ kind: 'read', destination: address, function: name });
       }
-      out.push({ kind: 'read', destination: address, function: name });
     }
   };
   reads(target.electricalConnection, [
     'electricalConnectionDescriptionListData',
     'electricalConnectionParameterDescriptionListData',
   ]);
-  reads(target.measurement, [
-    'measurementDescriptionListData',
-    'measurementConstraintsListData',
-    'measurementListData',
-  ]);
+  reads(
+    target.measurement,
+    ['measurementDescriptionListData', 'measurementConstraintsListData', 'measurementListData'],
+    new Set(['measurementConstraintsListData']),
+  );
   reads(target.deviceConfiguration, [
     'deviceConfigurationKeyValueDescriptionListData',
     'deviceConfigurationKeyValueListData',
   ]);
-  // Constraints only when announced: a feature without a function list gets no constraints read.
-  return out.filter(
-    (request) =>
-      request.kind !== 'read' ||
-      request.function !== 'measurementConstraintsListData' ||
-      announces(device, request.destination, request.function),
-  );
+  return out;
 }
 
 function featureAt(device: DeviceDescription, address: FeatureAddress) {
   return device.entities
     .find((entity) => sameEntity(entity.entity, address.entity))
     ?.features.find((candidate) => candidate.feature === address.feature);
-}
-
-function announces(device: DeviceDescription, address: FeatureAddress, name: string): boolean {
-  const feature = featureAt(device, address);
-  return feature !== undefined && supportedFunction(feature, name) !== undefined;
 }
