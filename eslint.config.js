@@ -58,7 +58,6 @@ const MAX_LINES_EXCEPTIONS = [
   'src/mdns/dns-sd-browser.ts',
   'src/spine/codec/datagram.ts',
   'src/hub/hub.ts',
-  'src/spine/session/session.ts',
 ];
 
 /** One no-restricted-imports block per layer: the folders above it and the package entry. */
