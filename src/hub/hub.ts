@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { CloseCode, CloseReasonText } from '../ship/close-codes.js';
 import type { CloseReason } from '../ship/messages.js';
 import { toSki, type Ski } from '../ship/ski.js';
-import type { DiscoveredService, ServiceEvent } from '../mdns/types.js';
+import type { DiscoveredService } from '../mdns/types.js';
 import type { Clock } from '../util/clock.js';
 import { AddressRateLimiter, Admission } from './admission.js';
 import { Dialer } from './dialer.js';
@@ -20,7 +20,7 @@ import {
   PairingRequests,
 } from './pairing.js';
 import { PeerRegistry, type PeerEntry } from './peer-registry.js';
-import { mdnsRoute, staticPeerTable, staticRoute, type DialRoute } from './routes.js';
+import { PeerLocator } from './locator.js';
 import { TrustKeeper } from './trust-keeper.js';
 import type { SpineDriver } from './spine-driver.js';
 import type { DoubleConnectionRule } from './policy.js';
@@ -55,9 +55,7 @@ export class Hub extends EventEmitter<HubEvents> {
   private readonly clock: Clock;
   private readonly logger: Logger | undefined;
   private readonly peers: PeerRegistry;
-  private readonly visible = new Map<Ski, DiscoveredService>();
-  /** The config's static peers: SKI → "host:port". */
-  private readonly staticPeers: Map<Ski, string>;
+  private readonly locator: PeerLocator;
   private readonly rateLimiter: AddressRateLimiter;
   private readonly denials: DenialList;
   private readonly autoAccept: AutoAcceptWindow;
@@ -95,7 +93,6 @@ export class Hub extends EventEmitter<HubEvents> {
     if (options.trustStore !== undefined && options.trusted !== undefined) {
       throw new TypeError('HubOptions: give either trustStore or trusted, not both');
     }
-    this.staticPeers = staticPeerTable(options.staticPeers);
     const seeds = [...(options.trusted ?? [])];
     this.trust = options.trustStore ?? new MemoryTrustStore(seeds);
     this.peers = new PeerRegistry(
@@ -122,6 +119,14 @@ export class Hub extends EventEmitter<HubEvents> {
       isStopping: () => this.stopping,
       autoAcceptOpen: () => this.autoAcceptOpen,
     });
+    this.locator = new PeerLocator({
+      localSki: this.localSki,
+      peers: this.peers,
+      trust: this.trust,
+      staticPeers: options.staticPeers,
+      dialer: () => this.dialer,
+      servicesChanged: (services, event) => this.emit('servicesChanged', services, event),
+    });
     // EventEmitter's own emit typing does not accept a generic key; the events are HubEvents.
     const emit = this.emit.bind(this) as HubEmit;
     this.pairing = new PairingRequests({
@@ -131,7 +136,7 @@ export class Hub extends EventEmitter<HubEvents> {
       pendingTimeoutMs: options.pendingPairingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS,
       emit,
       canWaitForTrust: options.canWaitForTrust,
-      visible: (ski) => this.visible.get(ski),
+      visible: (ski) => this.locator.service(ski),
       setPairingState: (entry, update) => this.setPairingState(entry, update),
     });
     this.dialer = new Dialer({
@@ -145,7 +150,7 @@ export class Hub extends EventEmitter<HubEvents> {
       logger: this.logger,
       isActive: () => this.active,
       isTrusted: (ski) => this.trust.has(ski),
-      route: (ski) => this.route(ski),
+      route: (ski) => this.locator.route(ski),
       reconnectScheduled: (ski, attempt, delayMs) =>
         this.emit('reconnectScheduled', ski, attempt, delayMs),
       dialFailed: (ski, error) =>
@@ -166,7 +171,7 @@ export class Hub extends EventEmitter<HubEvents> {
       pairing: this.pairing,
       dialer: this.dialer,
       emit,
-      visible: (ski) => this.visible.get(ski),
+      visible: (ski) => this.locator.service(ski),
       setPairingState: (entry, update) => this.setPairingState(entry, update),
     });
     this.tracker = new ConnectionTracker({
@@ -251,14 +256,16 @@ export class Hub extends EventEmitter<HubEvents> {
     });
     const discovery = this.options.discovery;
     if (discovery !== undefined) {
-      this.unsubscribeDiscovery = discovery.onService((event) => this.onServiceEvent(event));
+      this.unsubscribeDiscovery = discovery.onService((event) => {
+        this.locator.onServiceEvent(event);
+      });
       await discovery.start();
       await this.announce();
       for (const service of discovery.services()) {
-        this.onServiceEvent({ type: 'up', service });
+        this.locator.onServiceEvent({ type: 'up', service });
       }
     }
-    this.dialStaticPeers();
+    this.locator.dialStaticPeers();
     return this.port;
   }
 
@@ -418,7 +425,7 @@ export class Hub extends EventEmitter<HubEvents> {
   // Views
 
   services(): DiscoveredService[] {
-    return [...this.visible.values()];
+    return this.locator.services();
   }
 
   connections(): ConnectionSummary[] {
@@ -441,12 +448,6 @@ export class Hub extends EventEmitter<HubEvents> {
     await Promise.all([...entry.connections].map((t) => t.connection.close(reason)));
   }
 
-  // ------------------------------------------------------------------------------------------
-  // Incoming
-
-  // ------------------------------------------------------------------------------------------
-  // Connection tracking
-
   /** How many SKIs the hub holds state for (bounded; for tests and diagnostics). */
   get peerTableSize(): number {
     return this.peers.size;
@@ -455,54 +456,6 @@ export class Hub extends EventEmitter<HubEvents> {
   /** How many remote addresses the per-address rate limit remembers (bounded). */
   get rateLimitTableSize(): number {
     return this.rateLimiter.size;
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // Outgoing
-
-  private onServiceEvent(event: ServiceEvent): void {
-    const service = event.service;
-    if (event.type === 'down') {
-      this.visible.delete(service.ski);
-      const entry = this.peers.get(service.ski);
-      // Pending attempts are cancelled when the SKI disappears (ship-go dev); a device with a
-      // static address is dialled there instead.
-      if (entry !== undefined) {
-        entry.reconnectTimer?.cancel();
-        entry.reconnectTimer = undefined;
-        if (this.route(entry.ski) !== undefined) this.dialer.schedule(entry);
-      }
-    } else {
-      this.visible.set(service.ski, service);
-    }
-    this.emit('servicesChanged', this.services(), event);
-    if (event.type !== 'down' && !service.own && service.ski !== this.localSki) {
-      const entry =
-        this.peers.get(service.ski) ??
-        (this.trust.has(service.ski) ? this.peers.entry(service.ski) : undefined);
-      if (entry !== undefined) this.dialer.schedule(entry, { immediate: entry.queued });
-    }
-  }
-
-  /**
-   * Where to dial a device: its mDNS record while visible, else a static address (its trust
-   * entry's, then the config's `peers`).
-   */
-  private route(ski: Ski): DialRoute | undefined {
-    const service = this.visible.get(ski);
-    const fromMdns = service === undefined ? undefined : mdnsRoute(service);
-    if (fromMdns !== undefined) return fromMdns;
-    const address = this.trust.get(ski)?.address ?? this.staticPeers.get(ski);
-    return address === undefined ? undefined : staticRoute(address);
-  }
-
-  /** Trusted devices with a static address are dialled at start, mDNS or not. */
-  private dialStaticPeers(): void {
-    for (const { ski } of this.trust.list()) {
-      if (this.visible.has(ski) || ski === this.localSki) continue;
-      if (this.route(ski) !== undefined)
-        this.dialer.schedule(this.peers.entry(ski), { immediate: true });
-    }
   }
 
   // ------------------------------------------------------------------------------------------
