@@ -24,6 +24,7 @@ export {
 } from './hub/create-hub.js';
 export { SpineDriver, type SpineDriverOptions } from './hub/spine-driver.js';
 export type {
+  HubDevice,
   SpineDeviceSummary,
   SpineEntitySummary,
   SpineFeatureSummary,

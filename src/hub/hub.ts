@@ -23,6 +23,7 @@ import { PeerRegistry, type PeerEntry } from './peer-registry.js';
 import { PeerLocator } from './locator.js';
 import { TrustKeeper } from './trust-keeper.js';
 import type { SpineDriver } from './spine-driver.js';
+import type { HubDevice, SpineDeviceSummary } from './spine-summary.js';
 import type { DoubleConnectionRule } from './policy.js';
 import { MemoryTrustStore, type HubTrustStore } from './trust-port.js';
 import type {
@@ -430,6 +431,15 @@ export class Hub extends EventEmitter<HubEvents> {
 
   connections(): ConnectionSummary[] {
     return this.peers.summaries(this.clock.now());
+  }
+
+  /**
+   * Every device in data exchange with its SPINE description (type, entities, use cases,
+   * manufacturer, heartbeat, live values; spine-protocol.md §5–§11); [] without SPINE.
+   */
+  devices(): HubDevice[] {
+    const summaries = this.spine?.summaries() ?? new Map<Ski, SpineDeviceSummary>();
+    return [...summaries].map(([ski, summary]) => ({ ski, ...summary }));
   }
 
   /** Connections that are open (any phase). */

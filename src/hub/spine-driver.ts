@@ -314,6 +314,30 @@ export class SpineDriver {
     return session !== undefined;
   }
 
+  /**
+   * Writes function data to a partner's server feature (§3.2): `written` or `requestFailed`
+   * follows as a session event. Partners refuse writes without a binding (error 9), so bind
+   * first: `subscribe(ski, server, 'binding')`. `partial` changes only the given items (§3.1).
+   * False if the device has no session.
+   */
+  write(
+    ski: Ski,
+    destination: FeatureAddress,
+    functionName: string,
+    data: unknown,
+    options: { readonly partial?: boolean } = {},
+  ): boolean {
+    const session = this.sessions.get(ski);
+    session?.input({
+      kind: 'write',
+      destination,
+      function: functionName,
+      data,
+      partial: options.partial === true,
+    });
+    return session !== undefined;
+  }
+
   /** Ends every session (the hub closes the connections themselves). */
   close(): void {
     for (const session of this.sessions.values()) session.close();

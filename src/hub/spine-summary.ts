@@ -10,6 +10,7 @@ import { featureKey } from '../spine/model/address.js';
 import { monitoringTargets } from '../spine/monitoring/targets.js';
 import { monitoredEntity, type MonitoredEntity } from '../spine/monitoring/values.js';
 import type { SpineSessionState } from '../spine/session/types.js';
+import type { Ski } from '../ship/ski.js';
 
 export interface SpineFeatureSummary {
   readonly feature: number;
@@ -74,6 +75,11 @@ export interface SpineDeviceSummary {
 }
 
 /** The summary of one session's state at `now` (the driver's clock). */
+/** A device in data exchange as `hub.devices()` lists it: its SKI and its SPINE side. */
+export interface HubDevice extends SpineDeviceSummary {
+  readonly ski: Ski;
+}
+
 export function summarizeSpineSession(state: SpineSessionState, now: number): SpineDeviceSummary {
   const { remote } = state;
   const device = remote.device;

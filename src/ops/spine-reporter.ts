@@ -198,6 +198,7 @@ export class SpineReporter {
       case 'peerRelationAdded':
       case 'peerRelationRemoved':
       case 'relationResult':
+      case 'written':
       case 'warning':
         log.debug({ event: `spine_${event.kind}`, ski }, 'SPINE event');
         return;

@@ -2,7 +2,8 @@
  * Two hubs over real TLS + WebSocket on 127.0.0.1, each running a SPINE session per device
  * (src/hub/spine-driver.ts): each discovers the other's device (entities, features, use cases,
  * manufacturer data), both subscriptions are accepted, and heartbeats flow both ways
- * (spine-protocol.md §7.1 connection sequence, §8 heartbeat). Waits on session events only.
+ * (spine-protocol.md §7.1 connection sequence, §8 heartbeat), and a write to a bound partner
+ * feature lands in its data (§3.2, §5.6). Waits on session events only.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,8 @@ import { Hub } from '../../src/hub/hub.js';
 import { SpineDriver } from '../../src/hub/spine-driver.js';
 import { TlsTransport } from '../../src/hub/transport.js';
 import type { Ski } from '../../src/ship/ski.js';
-import { createLocalDevice } from '../../src/spine/device/local.js';
+import { createLocalDevice, type LocalFeatureSpec } from '../../src/spine/device/local.js';
+import { featureKey } from '../../src/spine/model/address.js';
 import type { LocalUseCase } from '../../src/spine/node-management/use-cases.js';
 import {
   energyManagerDeviceSpec,
@@ -55,9 +57,16 @@ function makeHub(
   peer: NodeIdentity,
   name: string,
   useCases: LocalUseCase[],
+  serverFeatures: readonly LocalFeatureSpec[] = [],
 ) {
   const device = `d:_n:ShipHub_${name}-${identity.ski.slice(0, 8)}`;
-  const built = createLocalDevice(energyManagerDeviceSpec({ device }));
+  const spec = energyManagerDeviceSpec({ device });
+  const [cem] = spec.entities;
+  assert.ok(cem);
+  const built = createLocalDevice({
+    ...spec,
+    entities: [{ ...cem, features: [...cem.features, ...serverFeatures] }],
+  });
   assert.ok(built.ok);
   const log = new EventLog();
   const spine = new SpineDriver({
@@ -88,7 +97,7 @@ function makeHub(
     clock: systemClock,
     discovery,
     trusted: [{ ski: peer.ski }],
-    setupRemoteDevice: spine.setupRemoteDevice,
+    spine,
   });
   return { hub, discovery, spine, log, device, localDevice: built.device };
 }
@@ -196,6 +205,110 @@ describe('SPINE between two hubs over real TLS on 127.0.0.1', () => {
             'the partner subscribed to our NM and heartbeat',
           );
         }
+      } finally {
+        a.spine.close();
+        b.spine.close();
+        await Promise.all([a.hub.stop(1_000), b.hub.stop(1_000)]);
+      }
+    },
+  );
+
+  it(
+    'binds to a partner LoadControl server and writes a limit; hub.devices() describes the partner',
+    { timeout: 30_000 },
+    async () => {
+      const ia = await testIdentity('spine-w-a');
+      const ib = await testIdentity('spine-w-b');
+      const a = makeHub(ia, ib, 'A', [MPC]);
+      // B offers a LoadControl server whose limits may be written, also partially (§4.5).
+      const b = makeHub(
+        ib,
+        ia,
+        'B',
+        [LPC],
+        [
+          {
+            type: 'LoadControl',
+            role: 'server',
+            functions: [{ function: 'loadControlLimitListData', write: true, writePartial: true }],
+          },
+        ],
+      );
+      await a.hub.start();
+      const portB = await b.hub.start();
+      try {
+        a.discovery.add(serviceAt(ib.ski, portB));
+        await a.log.until(
+          () => a.log.of('discovered').length === 1 && a.log.of('relationResult').length >= 2,
+        );
+        const partner = a.log.of('discovered')[0]!.device;
+        const entity = partner.entities.find((e) =>
+          e.features.some((f) => f.type === 'LoadControl' && f.role === 'server'),
+        );
+        const feature = entity?.features.find(
+          (f) => f.type === 'LoadControl' && f.role === 'server',
+        );
+        assert.ok(entity && feature, 'B announces its LoadControl server');
+        const limits = { entity: entity.entity, feature: feature.feature };
+        const limit = (watts: number) => ({
+          loadControlLimitData: [
+            // Changeable: the merge rules refuse partial writes of other limits (error 7).
+            { limitId: 1, isLimitChangeable: true, isLimitActive: true, value: { number: watts } },
+          ],
+        });
+
+        // Not bound yet: B refuses with error 9 (SPINE_PS 7.3.5) and A reports it.
+        assert.equal(a.spine.write(ib.ski, limits, 'loadControlLimitListData', limit(4_200)), true);
+        await a.log.until(() => a.log.of('requestFailed').length === 1);
+        assert.equal(a.log.of('requestFailed')[0]!.result?.errorNumber, 9);
+
+        assert.equal(a.spine.subscribe(ib.ski, limits, 'binding'), true);
+        await a.log.until(() =>
+          a.log
+            .of('relationResult')
+            .some((e) => e.relation.kind === 'binding' && e.relation.status === 'active'),
+        );
+        assert.equal(a.spine.write(ib.ski, limits, 'loadControlLimitListData', limit(4_200)), true);
+        const answers = () => a.log.of('written').length + a.log.of('requestFailed').length;
+        await a.log.until(() => answers() === 2);
+        assert.equal(a.log.of('written').length, 1, JSON.stringify(a.log.of('requestFailed')));
+        assert.deepEqual(a.log.of('written')[0]!.destination, { device: b.device, ...limits });
+        // B holds the limit A wrote.
+        const stored = () =>
+          b.spine
+            .state(ia.ski)
+            ?.localData.get(featureKey(limits.entity, limits.feature))
+            ?.get('loadControlLimitListData');
+        assert.deepEqual(stored(), limit(4_200));
+        // A partial write changes the one limit it names (§3.1 merge by limitId).
+        a.spine.write(ib.ski, limits, 'loadControlLimitListData', limit(3_000), {
+          partial: true,
+        });
+        await a.log.until(() => answers() === 3);
+        assert.equal(a.log.of('written').length, 2, JSON.stringify(a.log.of('requestFailed')));
+        assert.deepEqual(stored(), limit(3_000));
+        // A device without a session is refused at once.
+        assert.equal(a.spine.write(ia.ski, limits, 'loadControlLimitListData', limit(1)), false);
+
+        // hub.devices(): B as A sees it.
+        const devices = a.hub.devices();
+        assert.equal(devices.length, 1);
+        const [seen] = devices;
+        assert.equal(seen!.ski, ib.ski);
+        assert.equal(seen!.deviceAddress, b.device);
+        assert.equal(seen!.deviceType, 'EnergyManagementSystem');
+        assert.equal(seen!.discovered, true);
+        assert.ok(
+          seen!.entities.some((e) =>
+            e.features.some((f) => f.type === 'LoadControl' && f.role === 'server'),
+          ),
+        );
+        assert.ok(seen!.relations.ours >= 3, JSON.stringify(seen!.relations));
+        assert.deepEqual(a.log.of('errorAnswered'), []);
+        assert.deepEqual(
+          b.log.of('errorAnswered').map((e) => e.result.errorNumber),
+          [9],
+        );
       } finally {
         a.spine.close();
         b.spine.close();

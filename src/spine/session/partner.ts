@@ -87,6 +87,9 @@ export function onResult(s: Step, request: correlation.PendingRequest, result: R
   if (tag?.purpose === 'relation') {
     settleRelation(s, tag.relation, result.errorNumber === 0 ? 'active' : 'refused', result);
   }
+  if (tag?.purpose === 'write' && result.errorNumber === 0) {
+    s.emit({ kind: 'written', function: request.functionName, destination: request.destination });
+  }
   if (result.errorNumber !== 0) {
     s.emit({
       kind: 'requestFailed',
@@ -397,4 +400,53 @@ export function appSubscribe(s: Step, server: FeatureAddress, kind: RelationKind
   }
   const full = remoteAddress(device, server.entity ?? [], server.feature ?? 0);
   relate(s, kind, clientFor(s, full), full, feature.type);
+}
+
+/**
+ * Writes function data to a partner's server feature (§3.2, §5.6), from our client feature of
+ * its type (else our NodeManagement), with ackRequest so the outcome is known: `written` on a
+ * result 0, `requestFailed` otherwise (error 9 when we are not bound: bind first, SPINE_PS 7.3.5).
+ * `partial` sends the data with `cmdControl.partial` (§3.1): only the given items change.
+ * Refused here, without sending, when the partner's discovery does not announce the function as
+ * writable (or, for `partial`, partially writable: `writePartial`, §4.5) on that feature.
+ */
+export function appWrite(
+  s: Step,
+  destination: FeatureAddress,
+  name: string,
+  data: unknown,
+  partial: boolean,
+): void {
+  const device = s.remote.device;
+  const feature =
+    device === undefined
+      ? undefined
+      : findFeature(device, destination.entity ?? [], destination.feature ?? -1);
+  if (device === undefined || feature === undefined) {
+    s.emit({
+      kind: 'warning',
+      message: `write of ${name} refused: the partner has no such feature`,
+    });
+    return;
+  }
+  const announced = supportedFunction(feature, name);
+  if (announced?.write !== true || (partial && !announced.writePartial)) {
+    s.emit({
+      kind: 'warning',
+      message: `write of ${name} refused: the partner does not announce it ${partial ? 'partially ' : ''}writable there`,
+    });
+    return;
+  }
+  const full = remoteAddress(device, destination.entity ?? [], destination.feature ?? 0);
+  s.request({
+    classifier: 'write',
+    source: clientFor(s, full),
+    destination: full,
+    cmd: {
+      ...(partial ? { function: name, filter: [{ cmdControl: 'partial' }] } : {}),
+      data: { name, value: data },
+    },
+    ackRequest: true,
+    tag: { purpose: 'write' } satisfies Purpose,
+  });
 }

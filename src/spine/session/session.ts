@@ -58,6 +58,7 @@ import {
   receiveData,
   appRead,
   appSubscribe,
+  appWrite,
 } from './partner.js';
 
 /** The state of a new session (before `start`). Throws if our device has no address (a caller bug). */
@@ -133,6 +134,9 @@ export function step(state: SpineSessionState, input: SpineSessionInput): SpineS
       break;
     case 'subscribe':
       appSubscribe(s, input.server, input.relation ?? 'subscription');
+      break;
+    case 'write':
+      appWrite(s, input.destination, input.function, input.data, input.partial === true);
       break;
     case 'closed':
       s.correlate({ kind: 'closed', now: s.now });

@@ -28,6 +28,7 @@ export type Purpose =
   | { readonly purpose: 'discovery' }
   | { readonly purpose: 'useCases' }
   | { readonly purpose: 'read' }
+  | { readonly purpose: 'write' }
   | { readonly purpose: 'relation'; readonly relation: OurRelation };
 
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] };

@@ -164,6 +164,17 @@ export type SpineSessionInput =
       readonly server: FeatureAddress;
       readonly relation?: RelationKind;
     })
+  /**
+   * The application writes function data to a partner's server feature (§3.2, §5.6; the partner
+   * refuses it with error 9 unless we are bound to the feature). `partial`: only the given items.
+   */
+  | (InputTime & {
+      readonly kind: 'write';
+      readonly destination: FeatureAddress;
+      readonly function: string;
+      readonly data: unknown;
+      readonly partial?: boolean;
+    })
   /** The connection ended. */
   | (InputTime & { readonly kind: 'closed' });
 
@@ -222,6 +233,12 @@ export type SpineSessionEvent =
       readonly destination: FeatureAddress;
       readonly reason: 'result' | 'timedOut';
       readonly result?: ResultData;
+    }
+  /** The partner accepted one of our writes (result 0). */
+  | {
+      readonly kind: 'written';
+      readonly function: string | undefined;
+      readonly destination: FeatureAddress;
     }
   /** We answered a partner's datagram with an error result (for logs and metrics). */
   | { readonly kind: 'errorAnswered'; readonly request: SpineHeader; readonly result: ResultData }

@@ -397,6 +397,94 @@ describe('SPINE session: application requests', () => {
   });
 });
 
+describe('SPINE session: writes to the partner (§3.2, §5.6)', () => {
+  const limits = { entity: [1], feature: 2 };
+  const limitData = {
+    loadControlLimitData: [{ limitId: 1, isLimitActive: true, value: { number: 4200 } }],
+  };
+
+  it('writes from our client feature with ackRequest and reports the result', () => {
+    const { h } = discovered();
+    const out = sent(
+      h.input({
+        kind: 'write',
+        now: 0,
+        destination: limits,
+        function: 'loadControlLimitListData',
+        data: limitData,
+        partial: true,
+      }),
+    );
+    assert.equal(out.length, 1);
+    const { header, payload } = out[0]!;
+    assert.equal(header.cmdClassifier, 'write');
+    assert.equal(header.ackRequest, true);
+    // Our LoadControl client (the §5.1 layout) writes to the heat pump's LoadControl server.
+    assert.deepEqual(header.addressSource, { device: US, entity: [1], feature: 5 });
+    assert.deepEqual(header.addressDestination, { device: NIBE, ...limits });
+    assert.deepEqual(payload.cmd[0]!.filter, [{ cmdControl: 'partial' }]);
+    assert.equal(payload.cmd[0]!.function, 'loadControlLimitListData');
+    assert.deepEqual(payload.cmd[0]!.data, { name: 'loadControlLimitListData', value: limitData });
+    const accepted = h.receive(
+      h.peer(
+        'result',
+        { device: NIBE, ...limits },
+        { device: US, entity: [1], feature: 5 },
+        cmd('resultData', { errorNumber: 0 }),
+        { msgCounterReference: header.msgCounter },
+      ),
+    );
+    assert.deepEqual(events(accepted), [
+      {
+        kind: 'written',
+        function: 'loadControlLimitListData',
+        destination: { device: NIBE, ...limits },
+      },
+    ]);
+    // Refused with error 9 (not bound): requestFailed carries the partner's result.
+    const again = sent(
+      h.input({
+        kind: 'write',
+        now: 0,
+        destination: limits,
+        function: 'loadControlLimitListData',
+        data: limitData,
+      }),
+    );
+    assert.equal(again[0]!.payload.cmd[0]!.filter, undefined);
+    const refused = h.receive(
+      h.peer(
+        'result',
+        { device: NIBE, ...limits },
+        { device: US, entity: [1], feature: 5 },
+        cmd('resultData', { errorNumber: 9, description: 'binding required' }),
+        { msgCounterReference: again[0]!.header.msgCounter },
+      ),
+    );
+    const failed = events(refused);
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]!.kind, 'requestFailed');
+    assert.equal(failed[0]!.kind === 'requestFailed' && failed[0]!.result?.errorNumber, 9);
+  });
+
+  it('sends nothing for a function the partner does not announce writable, or an unknown feature', () => {
+    const { h } = discovered();
+    for (const input of [
+      // Measurement data is read-only in the recorded discovery.
+      { destination: { entity: [1], feature: 6 }, function: 'measurementListData' },
+      { destination: { entity: [1], feature: 99 }, function: 'loadControlLimitListData' },
+      { destination: { entity: [1], feature: 2 }, function: 'loadControlLimitDescriptionListData' },
+    ]) {
+      const effects = h.input({ kind: 'write', now: 0, data: {}, ...input });
+      assert.deepEqual(sent(effects), []);
+      assert.deepEqual(
+        events(effects).map((e) => e.kind),
+        ['warning'],
+      );
+    }
+  });
+});
+
 describe('SPINE session: the partner heartbeat (spine-protocol.md §8.3)', () => {
   it('is lost after twice its announced timeout on our clock, and restored (checklist 45)', () => {
     const { h } = discovered();
