@@ -8,6 +8,8 @@ import type { DiscoveredService, MdnsProvider } from '../../mdns/types.js';
 import { parseSki, shortSki } from '../../ship/ski.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { safeTerminalText, terminalJson } from '../../util/terminal-text.js';
+import type { SpineDeviceSummary } from '../../hub/spine-summary.js';
+import { spineCell } from '../devices-view.js';
 
 export interface DiscoverOptions {
   provider: MdnsProviderChoice;
@@ -21,7 +23,17 @@ export interface DiscoverOptions {
   trustedSkis: ReadonlySet<string>;
   /** Our own SKI: our own announcement is marked as such. */
   ownSki?: string;
+  /**
+   * What the running daemon's SPINE sessions say of devices in data exchange, by SKI: shown
+   * next to the mDNS record (device type and use cases are only known after pairing).
+   */
+  spine?: ReadonlyMap<string, SpineDeviceSummary>;
   write: (line: string) => void;
+  /**
+   * Where the note on how we browsed goes (provider, interfaces, duration): with --json stderr,
+   * so that stdout stays one JSON object per line. Default: `write`, none with `json`.
+   */
+  writeNote?: (line: string) => void;
   logger?: MdnsLogger;
   clock?: Clock;
   /** Injectable provider factory (tests). */
@@ -46,13 +58,19 @@ export interface DiscoverJsonLine {
   trusted: boolean;
   own: boolean;
   provider: string;
+  /** The daemon's SPINE view of the device, when it is in data exchange with it. */
+  spine: { deviceType: string | null; useCases: string[] } | null;
 }
 
 function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-export function toJsonLine(service: DiscoveredService, trusted: boolean): DiscoverJsonLine {
+export function toJsonLine(
+  service: DiscoveredService,
+  trusted: boolean,
+  spine?: SpineDeviceSummary,
+): DiscoverJsonLine {
   const r = service.record;
   return {
     instanceName: service.instanceName,
@@ -71,6 +89,13 @@ export function toJsonLine(service: DiscoveredService, trusted: boolean): Discov
     trusted,
     own: service.own,
     provider: service.provider,
+    spine:
+      spine === undefined
+        ? null
+        : {
+            deviceType: spine.deviceType ?? null,
+            useCases: (spine.useCases ?? []).map((u) => `${u.actor}/${u.name}`),
+          },
   };
 }
 
@@ -86,6 +111,7 @@ function field(value: string): string {
 export function formatHuman(
   services: readonly DiscoveredService[],
   isTrusted: (service: DiscoveredService) => boolean,
+  spineOf: (service: DiscoveredService) => SpineDeviceSummary | undefined = () => undefined,
 ): string[] {
   const lines = [`📡 Discovered ${services.length} devices`];
   for (const service of services) {
@@ -108,8 +134,29 @@ export function formatHuman(
     );
     if (service.own) lines.push('    🏠 This hub');
     else lines.push(isTrusted(service) ? '    ✅ Trusted' : '    🔒 Unknown device');
+    const spine = spineOf(service);
+    if (spine !== undefined) lines.push(`    🔌 SPINE: ${spineSummaryText(spine)}`);
   }
   return lines;
+}
+
+/** Device type and use cases from the daemon's SPINE session, escaped (they come from the device). */
+function spineSummaryText(summary: SpineDeviceSummary): string {
+  const useCases = (summary.useCases ?? []).map((u) => `${u.actor}/${u.name}`);
+  return field(`${spineCell(summary)}${useCases.length === 0 ? '' : ` (${useCases.join(', ')})`}`);
+}
+
+/** How the services were looked for: provider, interfaces, duration. */
+export function browseNote(
+  provider: string,
+  interfaces: readonly string[] | undefined,
+  timeoutMs: number,
+): string {
+  const where =
+    interfaces === undefined || interfaces.length === 0
+      ? 'every interface'
+      : `interface${interfaces.length === 1 ? '' : 's'} ${interfaces.map((i) => field(i)).join(', ')}`;
+  return `(browsed _ship._tcp for ${timeoutMs / 1000} s with the ${provider} mDNS provider on ${where})`;
 }
 
 /**
@@ -149,14 +196,17 @@ export async function runDiscover(options: DiscoverOptions): Promise<number> {
     own !== undefined && s.ski === own ? { ...s, own: true } : s,
   );
   const isTrusted = (s: DiscoveredService) => trusted.has(s.ski);
+  const spineOf = (s: DiscoveredService) => options.spine?.get(s.ski);
 
   if (options.json) {
     for (const service of marked) {
       // JSON escapes C0; terminalJson also C1 and bidi characters, for a terminal reading along.
-      options.write(terminalJson(toJsonLine(service, isTrusted(service))));
+      options.write(terminalJson(toJsonLine(service, isTrusted(service), spineOf(service))));
     }
   } else {
-    for (const line of formatHuman(marked, isTrusted)) options.write(line);
+    for (const line of formatHuman(marked, isTrusted, spineOf)) options.write(line);
   }
+  const writeNote = options.writeNote ?? (options.json ? undefined : options.write);
+  writeNote?.(browseNote(provider.name, options.interfaces, options.timeoutMs));
   return 0;
 }

@@ -4,7 +4,9 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { defaultConfig } from '../../ops/config.js';
+import type { SpineDeviceSummary } from '../../hub/spine-summary.js';
+import { AdminClient } from '../../ops/admin-client.js';
+import { defaultConfig, type HubConfig } from '../../ops/config.js';
 import { TrustStore } from '../../trust/trust-store.js';
 import { createIdentity, type NodeIdentity } from '../../trust/identity.js';
 import { systemClock } from '../../util/clock.js';
@@ -99,16 +101,51 @@ export function registerNetworkTools(program: Command): void {
           cfg === undefined
             ? []
             : (await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock })).list();
+        const ownSki = cfg === undefined ? undefined : await ownSkiOf(cfg);
+        const spine = cfg === undefined ? undefined : await daemonSpineView(cfg);
         process.exitCode = await runDiscover({
           provider: opts.provider ?? cfg?.mdns_provider ?? 'auto',
           timeoutMs,
           json: opts.json === true,
           trustedSkis: new Set(trusted.map((d) => d.ski)),
           write: print,
+          writeNote: (line) => {
+            if (opts.json === true) process.stderr.write(`${line}\n`);
+            else print(line);
+          },
+          ...(ownSki === undefined ? {} : { ownSki }),
+          ...(spine === undefined ? {} : { spine }),
           ...(cfg !== undefined && cfg.network_interfaces.length > 0
             ? { interfaces: cfg.network_interfaces }
             : {}),
         });
       },
     );
+}
+
+/** Our SKI from the config's certificate, to mark our own announcement; none without one. */
+async function ownSkiOf(cfg: HubConfig): Promise<string | undefined> {
+  if (!existsSync(cfg.certificate_file) || !existsSync(cfg.private_key_file)) return undefined;
+  try {
+    return (await identityOf(cfg)).ski;
+  } catch {
+    // A broken identity is `config check`'s and the daemon's business, not discover's.
+    return undefined;
+  }
+}
+
+/**
+ * What the running daemon's SPINE sessions say of the devices it is in data exchange with; none
+ * when no daemon answers (discover works without one).
+ */
+async function daemonSpineView(
+  cfg: HubConfig,
+): Promise<Map<string, SpineDeviceSummary> | undefined> {
+  if (cfg.admin_port === 0) return undefined;
+  try {
+    const devices = await AdminClient.fromConfig(cfg).listDevices();
+    return new Map(devices.map((d) => [d.ski, d.spine]));
+  } catch {
+    return undefined;
+  }
 }

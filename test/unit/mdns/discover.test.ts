@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatHuman, runDiscover } from '../../../src/cli/commands/discover.js';
+import { browseNote, formatHuman, runDiscover } from '../../../src/cli/commands/discover.js';
+import type { SpineDeviceSummary } from '../../../src/hub/spine-summary.js';
 import { ServiceTable } from '../../../src/mdns/service-table.js';
 import { buildShipTxt } from '../../../src/mdns/txt.js';
 import type { DiscoveredService, MdnsProvider } from '../../../src/mdns/types.js';
@@ -58,25 +59,48 @@ function fakeProvider(clock: FakeClock): MdnsProvider & { closed: boolean } {
   return provider;
 }
 
-async function discover(options: { json: boolean; trusted: string[] }) {
+async function discover(options: {
+  json: boolean;
+  trusted: string[];
+  spine?: ReadonlyMap<string, SpineDeviceSummary>;
+}) {
   const clock = new FakeClock();
   const provider = fakeProvider(clock);
   const lines: string[] = [];
+  const notes: string[] = [];
   const done = runDiscover({
     provider: 'auto',
+    interfaces: ['lo'],
     timeoutMs: 2_000,
     json: options.json,
     trustedSkis: new Set(options.trusted),
     ownSki: OWN.toUpperCase(),
     write: (line) => lines.push(line),
+    writeNote: (line) => notes.push(line),
     clock,
     createProvider: async () => provider,
+    ...(options.spine === undefined ? {} : { spine: options.spine }),
   });
   await new Promise((resolve) => setImmediate(resolve));
   clock.advance(2_000);
   const code = await done;
-  return { code, lines, provider };
+  return { code, lines, notes, provider };
 }
+
+/** What a daemon's SPINE session says of the peer; its strings try to drive the terminal. */
+const PEER_SPINE: SpineDeviceSummary = {
+  session: 'running',
+  discovered: true,
+  deviceAddress: 'd:_i:1_Vitocal',
+  deviceType: 'HeatPumpAppliance',
+  entities: [],
+  useCases: [
+    { actor: 'MonitoredUnit\x1b[2J', name: 'monitoringOfPowerConsumption', scenarios: [1, 2, 3] },
+  ],
+  heartbeat: { state: 'ok' },
+  monitoring: [],
+  relations: { ours: 2, oursRefused: 0, theirSubscriptions: 2, theirBindings: 0 },
+};
 
 describe('runDiscover', () => {
   it('prints the seed-style listing with trust state', async () => {
@@ -99,6 +123,40 @@ describe('runDiscover', () => {
       ),
     );
     assert.ok(lines.includes('    192.168.1.100:4712, [fe80::1%eth0]:4712 (vitocal.local)'));
+  });
+
+  it('says how it browsed: the provider that ran, the interfaces and the duration', async () => {
+    const { lines, notes } = await discover({ json: false, trusted: [] });
+    const expected = '(browsed _ship._tcp for 2 s with the builtin mDNS provider on interface lo)';
+    assert.deepEqual(notes, [expected]);
+    assert.ok(!lines.includes(expected), 'the note goes to writeNote only');
+    assert.equal(
+      browseNote('avahi', undefined, 3_000),
+      '(browsed _ship._tcp for 3 s with the avahi mDNS provider on every interface)',
+    );
+    assert.equal(
+      browseNote('builtin', ['eth0', 'wlan\x1b0'], 500),
+      '(browsed _ship._tcp for 0.5 s with the builtin mDNS provider on interfaces eth0, wlan\\x1b0)',
+    );
+  });
+
+  it("shows the running daemon's SPINE view of a device next to its record, escaped", async () => {
+    const spine = new Map([[PEER, PEER_SPINE]]);
+    const human = await discover({ json: false, trusted: [PEER], spine });
+    const line = human.lines.find((l) => l.startsWith('    🔌 SPINE: '));
+    assert.equal(
+      line,
+      '    🔌 SPINE: HeatPumpAppliance, 1 use case, heartbeat ok (MonitoredUnit\\x1b[2J/monitoringOfPowerConsumption)',
+    );
+    // Only the device in data exchange has one; our own record has none.
+    assert.equal(human.lines.filter((l) => l.includes('SPINE')).length, 1);
+    const json = await discover({ json: true, trusted: [PEER], spine });
+    const objects = json.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(objects.find((o) => o.ski === PEER)!.spine, {
+      deviceType: 'HeatPumpAppliance',
+      useCases: ['MonitoredUnit\x1b[2J/monitoringOfPowerConsumption'],
+    });
+    assert.equal(objects.find((o) => o.ski === OWN)!.spine, null);
   });
 
   it('marks trusted SKIs (any notation) and prints JSON lines', async () => {
