@@ -55,7 +55,6 @@ const RAW_TIMER_ALLOWED = ['src/util/clock.ts'];
 const MAX_LINES_EXCEPTIONS = [
   'src/mdns/avahi.ts',
   'src/mdns/dns-sd-browser.ts',
-  'src/spine/codec/datagram.ts',
 ];
 
 /** One no-restricted-imports block per layer: the folders above it and the package entry. */

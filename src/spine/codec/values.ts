@@ -57,3 +57,13 @@ export function stringOf(object: Readonly<Record<string, unknown>>, key: string)
   const value = own(object, key);
   return typeof value === 'string' ? value : undefined;
 }
+
+/** Defines an own property, so a peer key `__proto__` stays data (no prototype pollution). */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
