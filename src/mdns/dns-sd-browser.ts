@@ -17,39 +17,44 @@
  * Complete instances (PTR + SRV + TXT + at least one address) go to a {@link ServiceTable}.
  */
 import type { Answer, Question } from 'dns-packet';
-import { backoffDelayMs, type BackoffPolicy } from '../util/backoff.js';
+import { backoffDelayMs } from '../util/backoff.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { silentLogger, type MdnsLogger } from './log.js';
 import type { ServiceTable } from './service-table.js';
 import type { DiscoveredAddress } from './types.js';
+import {
+  dedupeQuestions,
+  normaliseName,
+  rdataKey,
+  type CacheEntry,
+  type CachedData,
+  type CachedType,
+  type FollowUp,
+  type RecordMeta,
+} from './dns-sd-records.js';
+import {
+  GOODBYE_GRACE_MS,
+  FIRST_QUERY_MIN_DELAY_MS,
+  FIRST_QUERY_MAX_DELAY_MS,
+  REFRESH_FRACTIONS,
+  REFRESH_JITTER_FRACTION,
+  DEFAULT_MAX_CACHE_ENTRIES,
+  FOLLOW_UP_BACKOFF,
+  QUERY_BACKOFF,
+} from './dns-sd-timing.js';
 
-/** RFC 6762 §10.1: a goodbye is kept for one second before the record is removed. */
-export const GOODBYE_GRACE_MS = 1_000;
-/** RFC 6762 §5.2: the first query goes out 20–120 ms after start. */
-export const FIRST_QUERY_MIN_DELAY_MS = 20;
-export const FIRST_QUERY_MAX_DELAY_MS = 120;
-/** RFC 6762 §5.2: continuous querying starts at one second and doubles … */
-export const QUERY_INITIAL_INTERVAL_MS = 1_000;
-/** … up to sixty minutes. */
-export const QUERY_MAX_INTERVAL_MS = 3_600_000;
-/** RFC 6762 §5.2: refresh queries at 80, 85, 90 and 95 % of the TTL, plus up to 2 % jitter. */
-export const REFRESH_FRACTIONS = [0.8, 0.85, 0.9, 0.95] as const;
-export const REFRESH_JITTER_FRACTION = 0.02;
-/** Follow-up questions for missing SRV/TXT/addresses: 1 s, doubling up to 60 s. */
-export const FOLLOW_UP_INITIAL_MS = 1_000;
-export const FOLLOW_UP_MAX_MS = 60_000;
-const QUERY_BACKOFF: BackoffPolicy = {
-  kind: 'exponential',
-  initialMs: QUERY_INITIAL_INTERVAL_MS,
-  maxMs: QUERY_MAX_INTERVAL_MS,
-};
-const FOLLOW_UP_BACKOFF: BackoffPolicy = {
-  kind: 'exponential',
-  initialMs: FOLLOW_UP_INITIAL_MS,
-  maxMs: FOLLOW_UP_MAX_MS,
-};
-/** Default bound on cached records. */
-export const DEFAULT_MAX_CACHE_ENTRIES = 1_024;
+export {
+  GOODBYE_GRACE_MS,
+  FIRST_QUERY_MIN_DELAY_MS,
+  FIRST_QUERY_MAX_DELAY_MS,
+  QUERY_INITIAL_INTERVAL_MS,
+  QUERY_MAX_INTERVAL_MS,
+  REFRESH_FRACTIONS,
+  REFRESH_JITTER_FRACTION,
+  FOLLOW_UP_INITIAL_MS,
+  FOLLOW_UP_MAX_MS,
+  DEFAULT_MAX_CACHE_ENTRIES,
+} from './dns-sd-timing.js';
 
 /** A response as dns-packet decodes it (only the parts we read). */
 export interface ResponsePacketLike {
@@ -74,58 +79,6 @@ export interface DnsSdBrowserOptions {
   maxCacheEntries?: number;
   /** Random source in [0, 1); injectable for deterministic tests. */
   random?: () => number;
-}
-
-type CachedType = 'PTR' | 'SRV' | 'TXT' | 'A' | 'AAAA';
-type CachedData = string | { port: number; target: string } | Buffer[];
-
-interface CacheEntry {
-  key: string;
-  /** lowercased, no trailing dot */
-  name: string;
-  /** name as received (for questions and display) */
-  rawName: string;
-  type: CachedType;
-  data: CachedData;
-  ttlMs: number;
-  receivedAt: number;
-  expiresAt: number;
-  interfaceName: string;
-  /** How many of REFRESH_FRACTIONS have been asked for. */
-  refreshStep: number;
-  /** Jitter for this record's refresh points. */
-  jitter: number;
-}
-
-/** The header fields of a resource record that we read. */
-interface RecordMeta {
-  name: string;
-  ttl?: number | undefined;
-  flush?: boolean | undefined;
-}
-
-interface FollowUp {
-  attempts: number;
-  nextAt: number;
-  /** Which of SRV/TXT/address were missing when we last asked. */
-  missing: string;
-}
-
-function normaliseName(name: string): string {
-  return name.replace(/\.$/, '').toLowerCase();
-}
-
-function rdataKey(type: CachedType, data: CachedData): string {
-  if (type === 'TXT') {
-    return Buffer.concat(
-      (data as Buffer[]).flatMap((part) => [Buffer.from([part.length]), part]),
-    ).toString('hex');
-  }
-  if (type === 'SRV') {
-    const srv = data as { port: number; target: string };
-    return `${srv.port}|${normaliseName(srv.target)}`;
-  }
-  return (data as string).toLowerCase();
 }
 
 export class DnsSdBrowser {
@@ -504,14 +457,4 @@ export class DnsSdBrowser {
     const delay = Math.max(0, Math.ceil(at - this.clock.now()));
     this.timer = this.clock.setTimer('mdns-browser', delay, () => this.onTimer());
   }
-}
-
-function dedupeQuestions(questions: Question[]): Question[] {
-  const seen = new Set<string>();
-  return questions.filter((q) => {
-    const key = `${q.type}|${q.name.toLowerCase()}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
