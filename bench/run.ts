@@ -12,9 +12,12 @@ import { runStormInFreshHub } from './storm.js';
 import type { StormMode } from './storm-client.js';
 import { killChildren, loadIdentities, log, now, round } from './common.js';
 import { measureXproc, type XprocOptions, type XprocSeries } from './xproc.js';
+import { measureSpineMemoryInChild, measureSpineThroughput } from './spine.js';
 
 /** `--quick`: only the cross-process handshake figures (ours and the floor), fewer of them. */
 const QUICK = process.argv.includes('--quick');
+/** `--spine`: only the SPINE figures. */
+const SPINE_ONLY = process.argv.includes('--spine');
 
 const TARGETS = {
   handshake_p50_ms: 1.7,
@@ -51,6 +54,9 @@ const CONFIG = {
   xprocCount: QUICK ? 20 : 30,
   xprocGapMs: 500,
   xprocB2bCount: QUICK ? 100 : 200,
+  /** SPINE: notifies and reads each, fed into one session; devices held for the memory figure. */
+  spineDatagrams: 20_000,
+  spineDevices: 200,
 } as const;
 
 /** The whole run must end well within 5 minutes, whatever happens. */
@@ -138,25 +144,65 @@ async function crossProcess(): Promise<Record<string, unknown>> {
   };
 }
 
-async function main(): Promise<void> {
+/** SPINE figures: datagrams per second through one session, heap per connected device. */
+async function spineFigures(): Promise<Record<string, unknown>> {
+  log(`SPINE: ${CONFIG.spineDatagrams} notifies and ${CONFIG.spineDatagrams} reads, one session`);
+  const throughput = measureSpineThroughput(CONFIG.spineDatagrams);
+  log(`  ${throughput.notifyPerS} notifies/s, ${throughput.readPerS} reads/s`);
+  log(`SPINE: memory of ${CONFIG.spineDevices} connected heat pumps (child process)`);
+  const memory = await measureSpineMemoryInChild(CONFIG.spineDevices);
+  log(`  ${memory.heapPerDeviceKiB} KiB heap per device`);
+  return {
+    spine_notify_per_s: throughput.notifyPerS,
+    spine_notify_us_p50: throughput.notifyUsP50,
+    spine_read_reply_per_s: throughput.readPerS,
+    spine_read_reply_us_p50: throughput.readUsP50,
+    spine_device_heap_kib: memory.heapPerDeviceKiB,
+    spine_measures: {
+      spine_notify_per_s:
+        `${CONFIG.spineDatagrams} measurementListData notifies (three values) from a heat pump ` +
+        "offering MPC, fed as SHIP payload text into our energy manager's SpineDriver session: " +
+        'lossless decode, correlation, merge into the stored data, the dataUpdated event and ' +
+        'the monitored values recomputed; _us_p50: median µs per datagram over batches of 100.',
+      spine_read_reply_per_s:
+        `${CONFIG.spineDatagrams} reads of our deviceDiagnosisStateData: decode, dispatch to ` +
+        'our feature, the reply built, encoded to EEBUS-JSON text and handed to the device.',
+      spine_device_heap_kib:
+        `JS heap after full collections of one energy-manager driver with ` +
+        `${CONFIG.spineDevices} heat pumps connected and set up (discovery, use cases, ` +
+        'subscriptions, descriptions, values, monitoring), minus the heap before, per device; ' +
+        'in its own process. The SHIP connection under it is idle_conn_kib.',
+    },
+  };
+}
+
+/** A partial run (`--spine`, `--quick`): its figures with the machine's context, as JSON. */
+async function partialRun(mode: string, figures: () => Promise<Record<string, unknown>>) {
   const started = now();
+  const loadAtStart = loadAverage();
+  const measured = await figures();
+  const result = {
+    mode,
+    node_version: process.version,
+    cpus: os.cpus().length,
+    load_average_at_start: loadAtStart,
+    load_average_at_end: loadAverage(),
+    ...measured,
+    details: { config: CONFIG },
+    bench_duration_s: round((now() - started) / 1000, 1),
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+async function main(): Promise<void> {
+  if (SPINE_ONLY) return partialRun('spine', spineFigures);
   if (QUICK) {
-    const loadAtStart = loadAverage();
-    await loadIdentities(FIRST_DEVICE);
-    const xproc = await crossProcess();
-    const result = {
-      mode: 'quick',
-      node_version: process.version,
-      cpus: os.cpus().length,
-      load_average_at_start: loadAtStart,
-      load_average_at_end: loadAverage(),
-      ...xproc,
-      details: { config: CONFIG },
-      bench_duration_s: round((now() - started) / 1000, 1),
-    };
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    return;
+    return partialRun('quick', async () => {
+      await loadIdentities(FIRST_DEVICE);
+      return crossProcess();
+    });
   }
+  const started = now();
   const loadAtStart = loadAverage();
   const limit = fdLimit();
   // The same-process throughput run holds 1,000 connections with both ends in this process.
@@ -206,6 +252,7 @@ async function main(): Promise<void> {
   const stormDefault = await storm('all', null);
   const stormSpread = await storm('spread', CONFIG.stormMaxHandshakesInFlight);
   const xproc = await crossProcess();
+  const spine = await spineFigures();
 
   const result = {
     node_version: process.version,
@@ -261,6 +308,7 @@ async function main(): Promise<void> {
     storm_spread_all_back_s: stormSpread.allBackS,
     storm_spread_lost: stormSpread.lost,
     ...xproc,
+    ...spine,
 
     targets: TARGETS,
     pass: {
