@@ -4,7 +4,7 @@
  * stderr. Missing a target is reported in `pass`, never as a failure; the exit code is non-zero
  * only when the benchmark itself fails. See docs/performance.md.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { measureLatency, measureThroughputSameProcess } from './handshake.js';
 import { measureServerProcess } from './memory.js';
@@ -18,6 +18,10 @@ import { measureSpineMemoryInChild, measureSpineThroughput } from './spine.js';
 const QUICK = process.argv.includes('--quick');
 /** `--spine`: only the SPINE figures. */
 const SPINE_ONLY = process.argv.includes('--spine');
+/** `--fleet[=N]`: N (10,000) trusted devices held on one hub, then a reconnect storm on top. */
+const FLEET_ARG = process.argv.find((a) => a === '--fleet' || a.startsWith('--fleet='));
+const FLEET_DEVICES =
+  FLEET_ARG === undefined ? undefined : Number(FLEET_ARG.split('=')[1] ?? 10_000);
 
 const TARGETS = {
   handshake_p50_ms: 1.7,
@@ -57,10 +61,14 @@ const CONFIG = {
   /** SPINE: notifies and reads each, fed into one session; devices held for the memory figure. */
   spineDatagrams: 20_000,
   spineDevices: 200,
+  /** Fleet mode: connect window, idle hold (covers one 50 s ping round), devices dropped. */
+  fleetWindowMs: 180_000,
+  fleetIdleMs: 60_000,
+  fleetReconnect: 1_000,
 } as const;
 
-/** The whole run must end well within 5 minutes, whatever happens. */
-const WATCHDOG_MS = 290_000;
+/** The whole run must end well within 5 minutes (the fleet mode: 15), whatever happens. */
+const WATCHDOG_MS = FLEET_DEVICES === undefined ? 290_000 : 900_000;
 
 /** Identity indices in the cache: 0 server/hub, 1 client, 2.. storm devices. */
 const SERVER = 0;
@@ -194,7 +202,77 @@ async function partialRun(mode: string, figures: () => Promise<Record<string, un
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 
+/**
+ * Raises the soft file-descriptor limit to `needed` by running this bench again under
+ * `ulimit -n` (Node cannot change its own limit); true when the child ran instead.
+ */
+function runWithFdLimit(needed: number): boolean {
+  const limit = fdLimit();
+  if (limit === undefined || limit >= needed || process.env.SHIPHUB_BENCH_FD_RAISED === '1') {
+    return false;
+  }
+  log(`ulimit -n is ${limit}; running again with ${needed}`);
+  const result = spawnSync(
+    'sh',
+    ['-c', `ulimit -n ${needed} && exec "$0" "$@"`, process.execPath, ...process.argv.slice(1)],
+    { stdio: 'inherit', env: { ...process.env, SHIPHUB_BENCH_FD_RAISED: '1' } },
+  );
+  process.exitCode = result.status ?? 1;
+  return true;
+}
+
+/** The fleet mode: `devices` trusted connections on one hub, idle, then 1,000 reconnecting. */
+async function fleetFigures(devices: number): Promise<Record<string, unknown>> {
+  await loadIdentities(FIRST_DEVICE + devices);
+  log(`fleet: ${devices} devices dial a fresh hub (all at once), then hold and reconnect`);
+  const storm = await runStormInFreshHub(SERVER, FIRST_DEVICE, devices, {
+    mode: 'all',
+    windowMs: CONFIG.fleetWindowMs,
+    maxHandshakesInFlight: CONFIG.stormMaxHandshakesInFlight,
+    hold: { idleMs: CONFIG.fleetIdleMs, reconnect: Math.min(CONFIG.fleetReconnect, devices) },
+  });
+  const hold = storm.hold;
+  return {
+    fleet_devices: devices,
+    fleet_all_connected_s: storm.allBackS,
+    fleet_lost: storm.lost,
+    fleet_rss_per_conn_kib: hold?.rssPerConnKiB ?? null,
+    fleet_idle_cpu_percent: hold?.idleCpuPercent ?? null,
+    fleet_open_after_idle: hold?.openAfterIdle ?? null,
+    fleet_reconnect_devices: hold?.reconnect ?? null,
+    fleet_reconnect_all_back_s: hold?.reconnectAllBackS ?? null,
+    fleet_reconnect_lost: hold?.reconnectLost ?? null,
+    fleet_measures: {
+      fleet_all_connected_s:
+        `a hub in a fresh process trusting ${devices} SKIs (TlsTransport on 127.0.0.1, ` +
+        `maxHandshakesInFlight ${CONFIG.stormMaxHandshakesInFlight}); the devices run in two ` +
+        'client processes and all dial at once, retrying as devices do; from the signal until ' +
+        'the hub had every SKI in data exchange. _lost: devices not back within ' +
+        `${CONFIG.fleetWindowMs / 1000} s.`,
+      fleet_rss_per_conn_kib:
+        'hub RSS 2 s after the last device was back minus its RSS before the first dial, per ' +
+        'connection (no forced GC: what the operator sees).',
+      fleet_idle_cpu_percent:
+        `hub process CPU (user + system) over ${CONFIG.fleetIdleMs / 1000} s with every ` +
+        'connection idle and WebSocket pings running (every 50 s on each side), in % of one core.',
+      fleet_reconnect_all_back_s:
+        `${CONFIG.fleetReconnect} devices drop their connection at once (abruptly, as on a ` +
+        'reboot) and redial after 0-3 s while the rest stay connected; until the hub had every ' +
+        'one in data exchange again. _lost: not back within 60 s.',
+    },
+    details_fleet: storm,
+  };
+}
+
 async function main(): Promise<void> {
+  if (FLEET_DEVICES !== undefined) {
+    if (!Number.isInteger(FLEET_DEVICES) || FLEET_DEVICES < 2) {
+      throw new Error(`--fleet=N: N must be a whole number of at least 2, got ${FLEET_ARG}`);
+    }
+    // The hub holds one socket per device, each client process half of them.
+    if (runWithFdLimit(FLEET_DEVICES + 1_000)) return;
+    return partialRun('fleet', () => fleetFigures(FLEET_DEVICES));
+  }
   if (SPINE_ONLY) return partialRun('spine', spineFigures);
   if (QUICK) {
     return partialRun('quick', async () => {
@@ -358,8 +436,9 @@ main().then(
   () => {
     clearTimeout(watchdog);
     killChildren();
-    // Unref'd timers and closing sockets of the last run must not keep us alive.
-    process.exit(0);
+    // Unref'd timers and closing sockets of the last run must not keep us alive; the exit code
+    // of a re-run under a raised fd limit is passed on.
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
   },
   (err: unknown) => {
     log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

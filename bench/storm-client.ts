@@ -19,7 +19,11 @@ import { connectionEvent, loadIdentities, now, toParent } from './common.js';
 
 export type StormMode = 'all' | 'spread';
 
-export type StormClientCommand = { readonly type: 'go' } | { readonly type: 'stop' };
+export type StormClientCommand =
+  | { readonly type: 'go' }
+  /** Fleet mode: the first `count` devices drop their connection at once and redial (0-3 s). */
+  | { readonly type: 'drop'; readonly count: number }
+  | { readonly type: 'stop' };
 
 export interface StormClientReport {
   readonly type: 'report';
@@ -46,9 +50,18 @@ class Device {
     private readonly tls: ShipTlsContext,
   ) {}
 
+  get ski(): Ski {
+    return this.tls.ski;
+  }
+
   start(delayMs: number): void {
     if (delayMs <= 0) void this.dial();
     else this.timer = setTimeout(() => void this.dial(), delayMs);
+  }
+
+  /** Ends the connection abruptly, as a device that reboots; the closed handler redials. */
+  drop(): void {
+    if (this.connection !== undefined) void this.connection.terminate(4500, 'bench drop');
   }
 
   stop(): void {
@@ -147,6 +160,10 @@ async function main(): Promise<void> {
       for (const device of fleet.devices) {
         device.start(mode === 'all' ? 0 : reconnectDelayMs(1, Math.random));
       }
+    } else if (command.type === 'drop') {
+      const dropped = fleet.devices.slice(0, command.count);
+      for (const device of dropped) device.drop();
+      toParent({ type: 'dropped', skis: dropped.map((d) => d.ski) });
     } else if (!fleet.stopped) {
       fleet.stopped = true;
       toParent(fleet.report());

@@ -34,6 +34,27 @@ export interface StormOptions {
   readonly windowMs: number;
   /** The hub's TLS/upgrade limit; null = the transport's default. */
   readonly maxHandshakesInFlight: number | null;
+  /**
+   * The fleet mode: once every device is back, hold the connections idle for `idleMs` (pings
+   * running) and measure, then drop `reconnect` of them at once and time their return.
+   */
+  readonly hold?: { readonly idleMs: number; readonly reconnect: number };
+}
+
+/** What the fleet mode measured on the hub (see {@link StormOptions.hold}). */
+export interface HoldResult {
+  readonly connections: number;
+  /** Hub RSS with every connection open and settled, minus before the first one, per connection. */
+  readonly rssPerConnKiB: number;
+  readonly idleS: number;
+  /** Hub CPU over the idle window (WebSocket pings every 50 s on each side), % of one core. */
+  readonly idleCpuPercent: number;
+  /** Connections still open on the hub at the end of the idle window. */
+  readonly openAfterIdle: number;
+  readonly reconnect: number;
+  /** Drop signal until the hub had every dropped device in data exchange again; null if not. */
+  readonly reconnectAllBackS: number | null;
+  readonly reconnectLost: number;
 }
 
 export interface StormResult {
@@ -63,6 +84,7 @@ export interface StormResult {
   /** Hub process RSS before the storm and with every device back (or at the window's end). */
   readonly hubRssBeforeMiB: number;
   readonly hubRssAfterMiB: number;
+  readonly hold?: HoldResult;
 }
 
 const CLIENT_PROCESSES = 2;
@@ -103,7 +125,9 @@ export async function runStorm(
   let goAt = Number.POSITIVE_INFINITY;
   let allBack: () => void = () => undefined;
   const allBackPromise = new Promise<void>((resolve) => (allBack = resolve));
+  let onConnected: ((ski: Ski) => void) | undefined;
   hub.on('connected', (device) => {
+    onConnected?.(device.ski);
     if (backAt.has(device.ski)) return;
     backAt.set(device.ski, now() - goAt);
     if (backAt.size === devices) allBack();
@@ -155,6 +179,13 @@ export async function runStorm(
         (lost > 0 ? `, ${lost} lost` : ''),
     );
 
+    const hold =
+      options.hold !== undefined && lost === 0
+        ? await holdAndReconnect(hub, children, devices, rssBefore, options.hold, (listener) => {
+            onConnected = listener;
+          })
+        : undefined;
+
     const reports = await Promise.all(
       children.map((c) => {
         const report = nextMessage<StormClientReport>(c, 'report', 10_000);
@@ -186,6 +217,7 @@ export async function runStorm(
       hubLoopDelayP99Ms: round(loop.percentile(99) / 1e6, 1),
       hubRssBeforeMiB: round(rssBefore / 2 ** 20, 1),
       hubRssAfterMiB: round(rssAfter / 2 ** 20, 1),
+      ...(hold === undefined ? {} : { hold }),
     };
   } finally {
     loop.disable();
@@ -195,6 +227,74 @@ export async function runStorm(
     await Promise.all(children.map((c) => exitOf(c, 3_000)));
     await hub.stop(2_000);
   }
+}
+
+/**
+ * The fleet mode after every device is back: settle, hub RSS per connection, hub CPU over an idle
+ * window, then `reconnect` devices (split over the client processes) drop their connection at
+ * once and redial as devices do (0-3 s); timed until the hub has them all in data exchange again.
+ */
+async function holdAndReconnect(
+  hub: Hub,
+  children: readonly ChildProcess[],
+  devices: number,
+  rssBefore: number,
+  hold: NonNullable<StormOptions['hold']>,
+  watchConnected: (listener: (ski: Ski) => void) => void,
+): Promise<HoldResult> {
+  log(`  holding ${devices} connections idle for ${hold.idleMs / 1000} s`);
+  await sleep(2_000);
+  const rssSettled = process.memoryUsage().rss;
+  const cpuBefore = process.cpuUsage();
+  const idleStarted = now();
+  await sleep(hold.idleMs);
+  const cpu = process.cpuUsage(cpuBefore);
+  const idleMs = now() - idleStarted;
+  const openAfterIdle = hub.openConnectionCount;
+
+  log(`  dropping ${hold.reconnect} connections at once`);
+  const perChild = Math.ceil(hold.reconnect / children.length);
+  const dropped = new Set<Ski>();
+  const back = new Set<Ski>();
+  let allBack: () => void = () => undefined;
+  const allBackPromise = new Promise<void>((resolve) => (allBack = resolve));
+  const droppedLists = await Promise.all(
+    children.map((child, i) => {
+      const count = Math.min(perChild, hold.reconnect - i * perChild);
+      const reply = nextMessage<{ type: 'dropped'; skis: Ski[] }>(child, 'dropped', 10_000);
+      child.send({ type: 'drop', count } satisfies StormClientCommand);
+      return reply;
+    }),
+  );
+  const dropAt = now();
+  for (const list of droppedLists) for (const ski of list.skis) dropped.add(ski);
+  watchConnected((ski) => {
+    if (!dropped.has(ski) || back.has(ski)) return;
+    back.add(ski);
+    if (back.size === dropped.size) allBack();
+  });
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    allBackPromise,
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, 60_000))),
+  ]);
+  clearTimeout(timer);
+  const reconnectLost = dropped.size - back.size;
+  const result: HoldResult = {
+    connections: devices,
+    rssPerConnKiB: round((rssSettled - rssBefore) / devices / 1024, 1),
+    idleS: round(idleMs / 1000, 1),
+    idleCpuPercent: round(((cpu.user + cpu.system) / 1000 / idleMs) * 100, 2),
+    openAfterIdle,
+    reconnect: dropped.size,
+    reconnectAllBackS: reconnectLost === 0 ? round((now() - dropAt) / 1000, 3) : null,
+    reconnectLost,
+  };
+  log(
+    `  ${result.rssPerConnKiB} KiB per connection, idle CPU ${result.idleCpuPercent} %, ` +
+      `${back.size}/${dropped.size} back after the drop`,
+  );
+  return result;
 }
 
 /** Runs {@link runStorm} with the hub in a new process (bench/storm-hub.ts). */
@@ -207,7 +307,8 @@ export async function runStormInFreshHub(
   const hub = spawnBenchChild('./storm-hub.js', []);
   try {
     await nextMessage(hub, 'ready', 30_000);
-    const reply = nextMessage<StormHubResult>(hub, 'result', options.windowMs + 90_000);
+    const holdMs = options.hold === undefined ? 0 : options.hold.idleMs + 75_000;
+    const reply = nextMessage<StormHubResult>(hub, 'result', options.windowMs + holdMs + 90_000);
     const request: StormHubRequest = {
       type: 'run',
       hubIndex,
