@@ -3,13 +3,27 @@
  * (`ship`) or a **floor** (`floor`): plain node:tls + http + ws with the same mutual TLS
  * context (same certificate, curves and cipher list, from src/transport/tls.ts) that answers
  * the same SHIP bytes (CMI, hello, protocol handshake, PIN state, access methods; SHIP 13.4)
- * from a fixed script, without our state machine, SKI checks or trust decision.
+ * from a fixed script, without our state machine, SKI checks or trust decision; or the whole
+ * **daemon** (`daemon`): the Daemon of `ship-hub` as it runs in production (hub, trust store
+ * file, JSON logs at info level written to /dev/null, metrics), trusting the client, with SPINE
+ * off so that the work per handshake is SHIP's, like the bare ShipServer's.
  *
- * Usage: node build/bench/xproc-server.js <ship|floor> <identity index>
+ * Usage: node build/bench/xproc-server.js <ship|floor|daemon> <identity index> [client index]
  * IPC in:  { type: 'mark' } | { type: 'stop' }
  * IPC out: { type: 'ready', port } | { type: 'marked', cpuMs, completed, phases } | error
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../src/ops/config.js';
+import { Daemon } from '../src/ops/daemon.js';
+import { createLogger } from '../src/ops/logger.js';
+import { createPrivateKey } from 'node:crypto';
+import { saveIdentity } from '../src/trust/identity.js';
+import { identityFrom } from '../src/trust/identity-issue.js';
+import { TrustStore } from '../src/trust/trust-store.js';
 import net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ShipConnection } from '../src/transport/ship-connection.js';
@@ -151,12 +165,66 @@ async function startShip(identity: BenchIdentity, phases: ServerPhases[]): Promi
   return server.listen();
 }
 
+/** The production daemon in a temporary directory, trusting `client`; its port. */
+async function startDaemon(identity: BenchIdentity, client: BenchIdentity): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'ship-hub-bench-daemon-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const free = net.createServer();
+  await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+  const port = (free.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => free.close(() => resolve()));
+  const config = await loadConfig(
+    undefined,
+    {},
+    {
+      cwd: dir,
+      overrides: {
+        port,
+        admin_port: 0,
+        mdns_enabled: false,
+        spine_enabled: false,
+        log_level: 'info',
+        log_format: 'json',
+      },
+    },
+  );
+  await saveIdentity(
+    identityFrom(identity.certificatePem, createPrivateKey(identity.privateKeyPem)),
+    config.certificate_file,
+    config.private_key_file,
+  );
+  const trust = await TrustStore.open(config.trusted_devices_file, { clock: systemClock });
+  await trust.add({ ski: client.ski });
+  const daemon = new Daemon({
+    config,
+    logger: createLogger({
+      level: 'info',
+      format: 'json',
+      destination: pino.destination({ dest: '/dev/null', sync: false }),
+    }),
+    // Counts data exchanges; with no handler of its own the daemon only logs payloads.
+    setupRemoteDevice: () => {
+      completed += 1;
+      return undefined;
+    },
+  });
+  await daemon.start();
+  return daemon.port ?? port;
+}
+
 async function main(): Promise<void> {
   const mode = process.argv[2];
   const index = Number(process.argv[3] ?? '0');
-  const [identity] = (await loadIdentities(index + 1)).slice(index);
+  const clientIndex = Number(process.argv[4] ?? String(index + 1));
+  const identities = await loadIdentities(Math.max(index, clientIndex) + 1);
+  const identity = identities[index];
   const phases: ServerPhases[] = [];
-  const port = mode === 'floor' ? await startFloor(identity!) : await startShip(identity!, phases);
+  const port =
+    mode === 'floor'
+      ? await startFloor(identity!)
+      : mode === 'daemon'
+        ? await startDaemon(identity!, identities[clientIndex]!)
+        : await startShip(identity!, phases);
   process.on('message', (command: { type: string }) => {
     if (command.type === 'mark') {
       toParent<MarkedMessage>({ type: 'marked', cpuMs: cpuMs(), completed, phases: [...phases] });

@@ -10,7 +10,7 @@ import { exitOf, nextMessage, round, spawnBenchChild, summarize, type Summary } 
 import type { ClientDoneMessage } from './xproc-client.js';
 import type { MarkedMessage, ServerPhases } from './xproc-server.js';
 
-export type XprocServerKind = 'ship' | 'floor';
+export type XprocServerKind = 'ship' | 'floor' | 'daemon';
 
 export interface XprocSeries {
   readonly gapMs: number;
@@ -87,7 +87,11 @@ export async function measureXproc(
   clientIndex: number,
   runs: readonly XprocOptions[],
 ): Promise<XprocSeries[]> {
-  const server = spawnBenchChild('./xproc-server.js', [kind, String(serverIndex)]);
+  const server = spawnBenchChild('./xproc-server.js', [
+    kind,
+    String(serverIndex),
+    String(clientIndex),
+  ]);
   try {
     const { port } = await nextMessage<{ type: 'ready'; port: number }>(server, 'ready', 10_000);
     const results: XprocSeries[] = [];
