@@ -69,8 +69,11 @@ async function configure(self: Node, other: Node): Promise<void> {
 interface Running {
   readonly lines: Array<Record<string, unknown>>;
   readonly child: ChildProcess;
-  /** Resolves with the first line that matches, logged already or later. */
-  line(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  /** Resolves with the `index`-th line (from 0) that matches, logged already or later. */
+  line(
+    match: (line: Record<string, unknown>) => boolean,
+    index?: number,
+  ): Promise<Record<string, unknown>>;
   readonly exited: Promise<number | null>;
 }
 
@@ -83,14 +86,15 @@ function start(self: Node): Running {
   const lines: Array<Record<string, unknown>> = [];
   let waiters: Array<{
     match: (line: Record<string, unknown>) => boolean;
+    index: number;
     resolve: (line: Record<string, unknown>) => void;
     reject: (error: Error) => void;
   }> = [];
   collectJsonLines(child.stdout, lines, () => {
-    const last = lines.at(-1)!;
     waiters = waiters.filter((waiter) => {
-      if (!waiter.match(last)) return true;
-      waiter.resolve(last);
+      const found = lines.filter(waiter.match)[waiter.index];
+      if (found === undefined) return true;
+      waiter.resolve(found);
       return false;
     });
   });
@@ -111,10 +115,10 @@ function start(self: Node): Running {
     lines,
     child,
     exited,
-    line(match) {
-      const seen = lines.find(match);
+    line(match, index = 0) {
+      const seen = lines.filter(match)[index];
       if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => waiters.push({ match, resolve, reject }));
+      return new Promise((resolve, reject) => waiters.push({ match, index, resolve, reject }));
     },
   };
 }
@@ -147,15 +151,23 @@ describe('two daemons with static peers (real TLS on 127.0.0.1, mDNS off)', () =
       try {
         // Each daemon logs the other's SPINE use cases once its discovery and use case data
         // arrived (the 📋 line); the manufacturer data is read in the same sequence (§7.1).
-        const useCasesOf = (run: Running, ski: Ski) =>
-          run.line((l) => l.event === 'spine_use_cases' && l.ski === ski);
-        await Promise.all([useCasesOf(runA, b.identity.ski), useCasesOf(runB, a.identity.ski)]);
+        const useCasesOf = (run: Running, ski: Ski, index: number) =>
+          run.line((l) => l.event === 'spine_use_cases' && l.ski === ski, index);
 
-        for (const [self, other] of [
-          [a, b],
-          [b, a],
+        for (const [self, run, other] of [
+          [a, runA, b],
+          [b, runB, a],
         ] as const) {
-          const rows = devicesJson(self);
+          // Both dial: when the double-connection rule (SHIP §12.2.2) replaces a connection that
+          // already spoke SPINE, the new one's session learns the device again. Ask after each
+          // 📋 line until the view has it (a bounded count of sessions, never a sleep).
+          let rows: Array<Record<string, unknown>> = [];
+          for (let session = 0; session < 5; session++) {
+            await useCasesOf(run, other.identity.ski, session);
+            rows = devicesJson(self);
+            const details = rows[0]?.spine_details as { discovered?: boolean } | undefined;
+            if (details?.discovered === true) break;
+          }
           assert.equal(rows.length, 1, JSON.stringify(rows));
           const [row] = rows;
           assert.equal(row!.ski, other.identity.ski);
