@@ -254,6 +254,8 @@ export function explainDialError(
     EHOSTUNREACH: `${target} is not reachable (no route to host)`,
     ENETUNREACH: `${target} is not reachable (network unreachable)`,
     ETIMEDOUT: `${target} did not answer (timed out)`,
+    ENOTFOUND: `the name ${options.host} cannot be resolved (no DNS or mDNS answer for it)`,
+    EAI_AGAIN: `the name ${options.host} cannot be resolved now (the name server did not answer)`,
     ECONNRESET:
       `${target} closed the connection before TLS was done: it may be at its connection ` +
       `limit, refuse connections from this address, or accept only other TLS versions or ` +
@@ -264,6 +266,12 @@ export function explainDialError(
   const hints: Record<string, string> = {
     ECONNREFUSED:
       'check host and port: SHIP devices announce theirs on mDNS (ship-hub discover); many use 4712',
+    ENOTFOUND:
+      "give the device's IP address (ship-hub discover lists it), with its port: without one " +
+      '4712 is used',
+    EAI_AGAIN:
+      "give the device's IP address (ship-hub discover lists it), with its port: without one " +
+      '4712 is used',
     ECONNRESET:
       'try again in a minute; if it persists, restart the device or check that no other hub ' +
       'holds its connections',

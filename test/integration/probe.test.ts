@@ -62,7 +62,7 @@ interface ProbeRun {
 
 async function probe(
   target: string,
-  extra: { ski?: string; json?: boolean; timeoutMs?: number } = {},
+  extra: { ski?: string; json?: boolean; timeoutMs?: number; temporaryIdentity?: boolean } = {},
 ): Promise<ProbeRun> {
   const lines: string[] = [];
   const code = await runProbe({
@@ -73,6 +73,9 @@ async function probe(
     localShipId: 'probe-ship-id',
     write: (line) => lines.push(line),
     ...(extra.ski !== undefined ? { ski: extra.ski } : {}),
+    ...(extra.temporaryIdentity !== undefined
+      ? { temporaryIdentity: extra.temporaryIdentity }
+      : {}),
   });
   return { code, lines };
 }
@@ -253,6 +256,15 @@ describe('ship-hub probe', () => {
     assert.equal(failed.event, 'failed');
     assert.equal(failed.phase, 'hello');
     assert.match(String(failed.hint), new RegExp(`approve SKI ${installer.ski}`));
+    // A throwaway identity is never offered for approval: the advice is to probe as the hub.
+    const throwaway = await probe(`127.0.0.1:${port}`, {
+      ski: device.ski,
+      timeoutMs: 1_500,
+      temporaryIdentity: true,
+    });
+    const advice = events(throwaway).at(-1)!;
+    assert.match(String(advice.hint), /is temporary, approving it is of no use/);
+    assert.doesNotMatch(String(advice.hint), /^approve SKI/);
   });
 
   it('a device that denies us: fails in the hello phase, exit 1', async () => {

@@ -71,6 +71,7 @@ export function registerNetworkTools(program: Command): void {
           timeoutMs,
           identity,
           localShipId: cfg.ship_id,
+          temporaryIdentity: note !== undefined,
           write: print,
           ...(opts.ski !== undefined ? { ski: opts.ski } : {}),
         });

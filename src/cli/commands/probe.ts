@@ -23,6 +23,8 @@ export interface ProbeOptions {
   readonly json: boolean;
   readonly timeoutMs: number;
   readonly identity: NodeIdentity;
+  /** The identity is a throwaway one (--temporary-identity, or no hub identity found). */
+  readonly temporaryIdentity?: boolean;
   readonly localShipId: string;
   readonly write: (line: string) => void;
   readonly clock?: Clock;
@@ -58,6 +60,13 @@ const PHASE_WORDS: Record<string, string> = {
 
 /** Runs the probe; resolves with the process exit code. */
 export async function runProbe(options: ProbeOptions): Promise<number> {
+  // What to approve on the device: our SKI, unless it is a throwaway one nobody should approve.
+  const approveAdvice =
+    options.temporaryIdentity === true
+      ? `this probe's identity (SKI ${options.identity.ski}) is temporary, approving it is of ` +
+        "no use: probe with the hub's identity (--config, without --temporary-identity) and " +
+        "approve the hub's SKI on the device"
+      : `approve SKI ${options.identity.ski} on the device`;
   const clock = options.clock ?? systemClock;
   const started = clock.now();
   const elapsed = () => Math.round((clock.now() - started) * 100) / 100;
@@ -200,8 +209,10 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
       out(
         'peer_pending',
         { phase: 'hello', waiting_ms: waiting },
-        `the device does not trust us yet: approve SKI ${options.identity.ski} on the device` +
-          (waiting !== undefined ? ` (it waits ${Math.round(waiting / 1000)} s)` : ''),
+        `the device does not trust us yet: ${approveAdvice}` +
+          (waiting !== undefined
+            ? ` (it announced a wait of ${Math.round(waiting / 1000)} s, which it may extend)`
+            : ''),
       ),
     );
     c.on('prolongationGranted', (count) =>
@@ -224,7 +235,7 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
           code: 'SHIPHUB_ERR_HELLO_TIMEOUT',
           phase: 'hello',
           message: `no data exchange within ${options.timeoutMs / 1000} s`,
-          hint: `approve SKI ${options.identity.ski} on the device, or raise --timeout`,
+          hint: `${approveAdvice}, or raise --timeout`,
         },
       });
     });
