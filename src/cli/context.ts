@@ -107,13 +107,9 @@ export async function throughDaemon<T>(
     try {
       return { result: await online(client), where: `through the daemon at ${client.baseUrl}` };
     } catch (err) {
-      if (
-        offline === undefined ||
-        !(err instanceof ShipHubError) ||
-        err.code !== 'SHIPHUB_ERR_DAEMON_UNREACHABLE'
-      ) {
-        throw err;
-      }
+      const unreachable =
+        err instanceof ShipHubError && err.code === 'SHIPHUB_ERR_DAEMON_UNREACHABLE';
+      if (offline === undefined || !unreachable) throw answeredBy(err, client.baseUrl);
     }
     api = `the admin API at ${client.baseUrl} could not be reached`;
   } else {
@@ -153,6 +149,15 @@ export async function throughDaemon<T>(
   } finally {
     await lock.release();
   }
+}
+
+/** An error the daemon answered with says which daemon answered (a refusal acted somewhere too). */
+function answeredBy(err: unknown, baseUrl: string): unknown {
+  if (!(err instanceof ShipHubError) || err.code === 'SHIPHUB_ERR_DAEMON_UNREACHABLE') return err;
+  return new ShipHubError(err.code, `${err.message} (the daemon at ${baseUrl})`, {
+    cause: err.cause ?? err,
+    ...(err.hint === undefined ? {} : { hint: err.hint }),
+  });
 }
 
 /** Says where a command acted: stdout, or stderr when stdout carries --json. */

@@ -95,7 +95,12 @@ function editDistance(a: string, b: string): number {
  * no file and does not look like a path is far more likely a mistyped command ("stauts"): say so
  * instead of "cannot read config file".
  */
-function refuseUnknownCommand(program: Command, word: string): void {
+function refuseUnknownCommand(program: Command, word: string, more: readonly string[]): void {
+  if (more.length > 0 && (existsSync(word) || word.includes('/') || word.includes('.'))) {
+    throw new TypeError(
+      `the daemon takes one config file; unexpected: ${more.join(' ')} (see ship-hub --help)`,
+    );
+  }
   if (existsSync(word) || word.includes('/') || word.includes('.')) return;
   const names = program.commands.map((c) => c.name());
   const closest = names
@@ -122,9 +127,12 @@ export function buildProgram(): Command {
       '[config]',
       `config.json of the daemon (default: $SHIPHUB_CONFIG, ./config.json, ${DEFAULT_CONFIG_PATH})`,
     )
-    .action(async (path: string | undefined) => {
+    // More words are refused here, not by commander ("too many arguments"): `ship-hub pairng
+    // list` is a mistyped command, and says so.
+    .allowExcessArguments(true)
+    .action(async (path: string | undefined, _options: unknown, command: Command) => {
       if (path === 'help') program.help();
-      if (path !== undefined) refuseUnknownCommand(program, path);
+      if (path !== undefined) refuseUnknownCommand(program, path, command.args.slice(1));
       await runDaemon(path);
     });
 

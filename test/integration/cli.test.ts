@@ -112,6 +112,13 @@ describe('ship-hub command line', () => {
     assert.doesNotMatch(result.stderr, /cannot read config file/);
     const path = run('./no-such-config.json');
     assert.match(path.stderr, /cannot read config file/, 'a path is still taken as a config file');
+    // With its subcommand after it, the typo is still named (not "too many arguments").
+    const withSub = run('pairng', 'list');
+    assert.equal(withSub.status, 2);
+    assert.match(withSub.stderr, /unknown command "pairng" \(did you mean "pairing"\?\)/);
+    const extra = run('./config.json', 'extra');
+    assert.equal(extra.status, 2);
+    assert.match(extra.stderr, /the daemon takes one config file; unexpected: extra/);
   });
 });
 
@@ -202,6 +209,19 @@ describe('ship-hub cert renew: from the existing key, whatever the certificate',
     await saveIdentity(identity, cert, key);
     return { dir, identity, cert, key };
   }
+
+  it('cert show: one line per field, the subject on one line, and the file it read', async () => {
+    const { dir, identity, cert } = await withIdentity();
+    const result = runIn(dir, ['cert', 'show', '--config', 'config.json']);
+    assert.equal(result.status, 0, result.stderr);
+    const lines = result.stdout.trimEnd().split('\n');
+    assert.equal(lines[0], `SKI:          ${identity.ski}`);
+    const subject = lines.find((l) => l.startsWith('Subject:'));
+    assert.match(String(subject), /^Subject: {6}\S.*, .*=/);
+    // Every line is a "Field: value" line (no continuation lines from a multi-line subject).
+    for (const line of lines) assert.match(line, /^[A-Z][A-Za-z0-9 -]*: {2,}\S/);
+    assert.equal(lines.at(-1), `Certificate:  ${cert}`);
+  });
 
   it('re-issues a missing certificate with the same SKI', async () => {
     const { dir, identity, cert, key } = await withIdentity();

@@ -208,6 +208,10 @@ describe('the daemon as a child process', () => {
         pending.map((p) => p.ski),
         [peerIdentity.ski],
       );
+      // A refusal by the daemon says which daemon refused (where the command acted).
+      const notPending = cli(dir, ['pairing', 'approve', '1'.repeat(40)]);
+      assert.equal(notPending.status, 1, notPending.stderr);
+      assert.match(notPending.stderr, /the daemon at http:\/\/127\.0\.0\.1:\d+/);
       const spaced = peerIdentity.ski.toUpperCase().replace(/(.{4})/g, '$1 ');
       assert.equal(cli(dir, ['pairing', 'approve', spaced]).status, 0, 'SKIs typed by people work');
       await until(() => hasEvent(daemon, 'device_connected'), 'connected after approval');

@@ -40,10 +40,12 @@ export function registerCertCommands(program: Command): void {
       }
       print(`SKI:          ${id.ski}`);
       print(`SHIP ID:      ${cfg.ship_id}`);
-      print(`Subject:      ${id.subject}`);
+      // OpenSSL gives one RDN per line; one line here, like the other fields.
+      print(`Subject:      ${id.subject.split('\n').join(', ')}`);
       print(`Valid until:  ${info.not_after}`);
       print(`SHA-256:      ${id.fingerprintSha256}`);
       print(`QR text:      ${qr}`);
+      print(`Certificate:  ${cfg.certificate_file}`);
     });
   cert
     .command('renew')

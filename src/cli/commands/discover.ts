@@ -113,7 +113,9 @@ export function formatHuman(
   isTrusted: (service: DiscoveredService) => boolean,
   spineOf: (service: DiscoveredService) => SpineDeviceSummary | undefined = () => undefined,
 ): string[] {
-  const lines = [`📡 Discovered ${services.length} devices`];
+  // The seed's count is of devices: our own announcement is listed but not counted.
+  const devices = services.filter((service) => !service.own).length;
+  const lines = [`📡 Discovered ${devices} devices`];
   for (const service of services) {
     const r = service.record;
     const name =

@@ -107,7 +107,8 @@ describe('runDiscover', () => {
     const { code, lines, provider } = await discover({ json: false, trusted: [] });
     assert.equal(code, 0);
     assert.ok(provider.closed);
-    assert.equal(lines[0], '📡 Discovered 2 devices');
+    // Our own announcement is listed (🏠 This hub) but not counted as a discovered device.
+    assert.equal(lines[0], '📡 Discovered 1 devices');
     assert.ok(
       lines.includes('  📱 a1b2c3d4e5f6...: Viessmann Vitocaldens (192.168.1.100)'),
       lines.join('\n'),
