@@ -23,7 +23,7 @@ import { createAdminServer, type AdminHealth, type AdminServer } from './admin-a
 import { createAdminBackend } from './admin-backend.js';
 import { parsePeerEntry, type HubConfig } from './config.js';
 import { SpineReporter } from './spine-reporter.js';
-import { listenError, runStartupChecks } from './startup-checks.js';
+import { listenError, probePort, runStartupChecks } from './startup-checks.js';
 import { acquireDataLock, dataLockPath, type DataLock } from './data-lock.js';
 import type { Logger } from './logger.js';
 import { createHubMetrics, type HubMetrics } from './metrics.js';
@@ -130,7 +130,14 @@ export class Daemon {
     );
     // Every check that needs no creation first (interfaces, identity, trust and token files):
     // a config that cannot start fails here, before an identity or any file is created.
-    for (const warning of (await runStartupChecks(c)).warnings) log.warn(warning);
+    const checked = await runStartupChecks(c);
+    for (const warning of checked.warnings) log.warn(warning);
+    if (checked.ski === undefined) {
+      // A first start creates an identity next: a taken port must stop it before that, or a
+      // failed first start leaves a new key behind (the ports are bound for real further on).
+      await probePort(c.port, undefined, 'port');
+      if (c.admin_port !== 0) await probePort(c.admin_port, c.admin_host, 'admin_port');
+    }
 
     const { identity, created } = await loadOrCreateIdentity({
       certPath: c.certificate_file,

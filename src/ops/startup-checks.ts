@@ -26,7 +26,8 @@ export interface StartupCheckOptions {
   readonly interfaceSource?: InterfaceSource;
   /**
    * Also bind `port` and `admin_port` for a moment and release them (`config check`). The daemon
-   * does not: it binds them for real and reports a taken port then (see {@link listenError}).
+   * binds them for real and reports a taken port then (see {@link listenError}); on a first
+   * start it probes them itself before creating the identity.
    */
   readonly probePorts?: boolean;
   /** Environment to report unknown `SHIPHUB_*` variables of; default the process's. */
@@ -130,7 +131,8 @@ function checkInterfaces(names: readonly string[], source: InterfaceSource): voi
 }
 
 /** Binds `port` for a moment as the daemon would, and releases it. */
-function probePort(port: number, host: string | undefined, key: 'port' | 'admin_port') {
+/** Binds `port` for a moment and releases it; a taken port is a ConfigError naming `key`. */
+export function probePort(port: number, host: string | undefined, key: 'port' | 'admin_port') {
   return new Promise<void>((resolve, reject) => {
     const server = createServer();
     server.once('error', (error) => {

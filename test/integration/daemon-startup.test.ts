@@ -1,6 +1,7 @@
 /**
  * Start-up failures an installer meets in the field, as the daemon reports them: a SHIP or admin
- * port already taken names the key, the port and what to do, instead of a raw EADDRINUSE stack.
+ * port already taken names the key, the port and what to do, instead of a raw EADDRINUSE stack,
+ * and a first start that fails so creates no identity.
  * In process; the blocking servers listen on 127.0.0.1 only.
  */
 import { after, describe, it } from 'node:test';
@@ -48,6 +49,9 @@ describe('daemon start-up failures', () => {
           assert.match(error.hint ?? '', new RegExp(`ss -ltnp 'sport = :${taken}'`));
           return true;
         });
+        // A failed first start leaves no identity behind (the port is probed before it).
+        assert.equal(existsSync(config.certificate_file), false);
+        assert.equal(existsSync(config.private_key_file), false);
       } finally {
         await daemon.stop();
         await new Promise((resolve) => server.close(resolve));

@@ -146,11 +146,17 @@ describe('ship-hub probe', () => {
       run.lines.join('\n'),
     );
     const text = run.lines.join('\n');
-    assert.doesNotMatch(text, /presents SKI/);
+    assert.doesNotMatch(text, /first connection shows the device's SKI/);
     assert.match(text, /TCP connected in [\d.]+ ms/);
     assert.match(text, /TCP \+ TLS done in [\d.]+ ms \(TLSv1\.[23], /);
     assert.match(text, /WebSocket upgrade with subprotocol "ship" done/);
     assert.match(text, /data exchange reached/);
+    // Without --ski the first, learning connection says that the phases that follow are another's.
+    const learning = await probe(`127.0.0.1:${port}`, { json: false });
+    assert.match(
+      learning.lines.join('\n'),
+      new RegExp(`a first connection shows the device's SKI ${device.ski} .*connecting again`),
+    );
   });
 
   it("a device's SHIP ID with escape sequences is printed escaped, in text and JSON", async () => {

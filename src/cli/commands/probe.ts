@@ -122,7 +122,10 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
       out(
         'learned_ski',
         { phase: 'tls', ski: expected },
-        `the device presents SKI ${expected} (pass --ski to insist on one)`,
+        // A first, short connection only to read the certificate: the phases that follow are
+        // those of the second one, which expects this SKI.
+        `a first connection shows the device's SKI ${expected} (pass --ski to insist on one); ` +
+          'connecting again expecting it',
       );
     } catch (err) {
       const explained = explainDialError(err, { host, port });
