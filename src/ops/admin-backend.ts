@@ -101,7 +101,14 @@ export function createAdminBackend(deps: AdminBackendDeps): AdminBackend {
         since.set(c.ski, new Date(wallNow - c.connectedForMs).toISOString());
       }
       return trust.list().map((d) => {
-        const connectedSince = since.get(d.ski);
+        // The connection opened before its handshake (a pairing can take minutes); its data
+        // exchange began when the trust store recorded it (last_connection), if that is later.
+        const opened = since.get(d.ski);
+        const recorded = Date.parse(d.last_connection);
+        const connectedSince =
+          opened !== undefined && Number.isFinite(recorded) && recorded > Date.parse(opened)
+            ? new Date(recorded).toISOString()
+            : opened;
         return {
           ...d,
           connected: connectedSince !== undefined,
