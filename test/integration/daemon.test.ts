@@ -284,7 +284,13 @@ describe('the daemon as a child process', () => {
   it('trust add/list/remove work on the file while the daemon is stopped', async () => {
     const { dir } = await workDir({ admin_port: await freePort() });
     const ski = 'ab'.repeat(20);
-    assert.equal(cli(dir, ['trust', 'add', ski, '--brand', 'Viessmann']).status, 0);
+    const first = cli(dir, ['trust', 'add', ski, '--brand', 'Viessmann']);
+    assert.equal(first.status, 0);
+    assert.match(first.stdout, new RegExp(`✅ trusted ${ski}`));
+    // Adding it again says so, and what it updated.
+    const again = cli(dir, ['trust', 'add', ski, '--address', '127.0.0.1:4712']);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, new RegExp(`✅ ${ski} was trusted already; updated address`));
     const listed = JSON.parse(cli(dir, ['trust', 'list', '--json']).stdout) as Array<{
       ski: string;
     }>;

@@ -69,14 +69,32 @@ export function registerTrustCommands(program: Command): void {
           ...(opts.type !== undefined ? { device_type: opts.type } : {}),
           ...(opts.address !== undefined ? { address: opts.address } : {}),
         };
-        const { where } = await throughDaemon(cfg, (c) => c.addTrusted(ski, info), {
-          edit: true,
-          run: async () => {
-            const store = await TrustStore.open(cfg.trusted_devices_file, { clock: systemClock });
-            return store.add({ ski, ...info });
+        // Whether it was trusted before: adding it again updates what was given, nothing else.
+        const { result: wasTrusted, where } = await throughDaemon(
+          cfg,
+          async (c) => {
+            const known = (await c.listTrusted()).some((d) => d.ski === ski);
+            await c.addTrusted(ski, info);
+            return known;
           },
-        });
-        print(`✅ trusted ${ski}`);
+          {
+            edit: true,
+            run: async () => {
+              const store = await TrustStore.open(cfg.trusted_devices_file, {
+                clock: systemClock,
+              });
+              const known = store.has(ski);
+              await store.add({ ski, ...info });
+              return known;
+            },
+          },
+        );
+        const given = Object.keys(info).join(', ');
+        print(
+          wasTrusted
+            ? `✅ ${ski} was trusted already${given === '' ? '' : `; updated ${given}`}`
+            : `✅ trusted ${ski}`,
+        );
         printWhere(where);
       },
     );
