@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ShipHubError } from '../ship/errors.js';
 import { Daemon, SHUTDOWN_BOUND_MS } from '../ops/daemon.js';
@@ -21,12 +22,25 @@ import { registerDevicesCommand } from './commands/devices.js';
 import { registerTrustCommands } from './commands/trust.js';
 import { registerConfigCommands } from './commands/config.js';
 
+/**
+ * `--config FILE` for the hints the daemon logs (`ship-hub pairing approve …`), unless the CLI
+ * finds that file without it (the default location).
+ */
+function configFlagOf(file: string): { configFlag?: string } {
+  const absolute = resolve(file);
+  if (absolute === DEFAULT_CONFIG_PATH) return {};
+  const quoted = /^[\w./@:+-]+$/.test(absolute)
+    ? absolute
+    : `'${absolute.replaceAll("'", "'\\''")}'`;
+  return { configFlag: `--config ${quoted}` };
+}
+
 async function runDaemon(path: string | undefined): Promise<void> {
   const file = configPath(path);
   const cfg = await config(file, false);
   const logger = createLogger({ level: cfg.log_level, format: cfg.log_format });
   const interactive = process.stdin.isTTY && process.stdout.isTTY && !process.env.INVOCATION_ID;
-  const daemon = new Daemon({ config: cfg, logger });
+  const daemon = new Daemon({ config: cfg, logger, ...configFlagOf(file) });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;

@@ -59,6 +59,11 @@ export interface DaemonOptions {
   readonly setupRemoteDevice?: (device: RemoteDevice) => DeviceDataHandler | undefined;
   /** For tests: replaces the mDNS provider. */
   readonly discovery?: MdnsProvider;
+  /**
+   * The file the config was read from, when the CLI commands that decide a pairing need it
+   * named (`--config FILE`): the operator runs them from another directory.
+   */
+  readonly configFlag?: string;
 }
 
 export class Daemon {
@@ -227,6 +232,7 @@ export class Daemon {
       state: this.stateStore,
       startedAt: this.startedAt,
       metricsReports: c.metrics_enabled,
+      ...(this.options.configFlag === undefined ? {} : { configFlag: this.options.configFlag }),
       describe: (ski, pending) => this.describe(ski, pending),
       questions: () => this.prompt,
       isStopping: () => this.stopping !== undefined,

@@ -33,6 +33,8 @@ export interface HubReporterDeps {
   readonly startedAt: number;
   /** The five-minute metrics line (metrics_enabled). */
   readonly metricsReports: boolean;
+  /** `--config FILE` for the CLI hint, when the config is not found without it. */
+  readonly configFlag?: string;
   describe(ski: Ski, pending?: PendingPairing): DeviceLabel;
   /** The pairing questions on screen, if a person answers them at a terminal. */
   questions(): PairingQuestions | undefined;
@@ -73,7 +75,8 @@ export class HubReporter {
       } else {
         log.info(
           { event: 'pairing_hint', ski: pending.ski },
-          `   decide with: ship-hub pairing approve ${safeTerminalText(pending.ski)} (or deny)`,
+          `   decide with: ship-hub pairing approve ${safeTerminalText(pending.ski)}` +
+            `${this.deps.configFlag === undefined ? '' : ` ${this.deps.configFlag}`} (or deny)`,
         );
       }
     });

@@ -202,6 +202,13 @@ describe('the daemon as a child process', () => {
     const peer = await peerHub(peerIdentity, ski, port);
     try {
       await until(() => hasEvent(daemon, 'trust_decision_requested'), 'pairing request');
+      // No terminal: the daemon says how to decide, naming its config file for another directory.
+      await until(() => hasEvent(daemon, 'pairing_hint'), 'pairing hint');
+      const hint = daemon.lines.find((l) => l.event === 'pairing_hint');
+      assert.equal(
+        hint?.msg,
+        `   decide with: ship-hub pairing approve ${peerIdentity.ski} --config ${join(dir, 'config.json')} (or deny)`,
+      );
       const list = cli(dir, ['pairing', 'list', '--json']);
       const pending = JSON.parse(list.stdout) as Array<{ ski: string }>;
       assert.deepEqual(
