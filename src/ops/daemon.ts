@@ -303,6 +303,9 @@ export class Daemon {
 
   private async doStop(): Promise<void> {
     this.ready = false;
+    // Refused at the data lock (another daemon runs on these files): nothing was started, so
+    // there is nothing to shut down or to report as stopped.
+    if (this.lock === undefined) return;
     this.logger.info({ event: 'shutdown' }, '🛑 Shutting down');
     this.reporter?.stopReports();
     this.prompt?.close();
@@ -312,7 +315,7 @@ export class Daemon {
     await this.trustStore?.flush();
     // A full disk must not keep the lock from being released: the counters are lost, not more.
     await this.stateStore?.close().catch((err: unknown) => this.storeError(err));
-    await this.lock?.release();
+    await this.lock.release();
     this.logger.info({ event: 'stopped' }, '👋 Stopped');
   }
 

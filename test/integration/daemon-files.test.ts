@@ -152,6 +152,11 @@ describe('daemon files and signals', () => {
       const late = startDaemon(dir);
       assert.notEqual(await late.exited, 0);
       assert.match(late.stderr(), new RegExp(`held by process ${winner.child.pid}`));
+      // It never started, so it does not say it is shutting down or stopped.
+      assert.deepEqual(
+        late.lines.filter((l) => l.event === 'shutdown' || l.event === 'stopped'),
+        [],
+      );
       assert.equal(
         (await loadIdentity(join(dir, 'certs/ship.crt'), join(dir, 'certs/ship.key'))).ski,
         onDisk.ski,
