@@ -89,6 +89,13 @@ export interface StormResult {
 
 const CLIENT_PROCESSES = 2;
 
+/** Waits until `done` resolves or `ms` have passed, whichever is first (a window, not an error). */
+async function settledOrAfter(done: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 function countInto(map: Map<string, number>, key: string): void {
   const shape = key.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, '<addr>').slice(0, 160);
   map.set(shape, (map.get(shape) ?? 0) + 1);
@@ -162,12 +169,7 @@ export async function runStorm(
     goAt = now();
     const go: StormClientCommand = { type: 'go' };
     for (const child of children) child.send(go);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      allBackPromise,
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, windowMs))),
-    ]);
-    clearTimeout(timer);
+    await settledOrAfter(allBackPromise, windowMs);
     const endedAt = now();
     const cpu = process.cpuUsage(cpuBefore);
     const rssAfter = process.memoryUsage().rss;
@@ -254,10 +256,21 @@ async function holdAndReconnect(
 
   log(`  dropping ${hold.reconnect} connections at once`);
   const perChild = Math.ceil(hold.reconnect / children.length);
+  // Watched from before the drop: a device may be back before its process's list arrives.
   const dropped = new Set<Ski>();
+  const connectedAgain = new Set<Ski>();
   const back = new Set<Ski>();
   let allBack: () => void = () => undefined;
   const allBackPromise = new Promise<void>((resolve) => (allBack = resolve));
+  const countBack = (ski: Ski) => {
+    if (dropped.has(ski)) back.add(ski);
+    if (dropped.size > 0 && back.size === dropped.size) allBack();
+  };
+  watchConnected((ski) => {
+    connectedAgain.add(ski);
+    countBack(ski);
+  });
+  const dropAt = now();
   const droppedLists = await Promise.all(
     children.map((child, i) => {
       const count = Math.min(perChild, hold.reconnect - i * perChild);
@@ -266,19 +279,9 @@ async function holdAndReconnect(
       return reply;
     }),
   );
-  const dropAt = now();
   for (const list of droppedLists) for (const ski of list.skis) dropped.add(ski);
-  watchConnected((ski) => {
-    if (!dropped.has(ski) || back.has(ski)) return;
-    back.add(ski);
-    if (back.size === dropped.size) allBack();
-  });
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    allBackPromise,
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, 60_000))),
-  ]);
-  clearTimeout(timer);
+  for (const ski of connectedAgain) countBack(ski);
+  await settledOrAfter(allBackPromise, 60_000);
   const reconnectLost = dropped.size - back.size;
   const result: HoldResult = {
     connections: devices,
