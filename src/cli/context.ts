@@ -182,6 +182,11 @@ export function identityOf(cfg: HubConfig): Promise<NodeIdentity> {
   return loadIdentity(cfg.certificate_file, cfg.private_key_file);
 }
 
+/** Whether the config's identity (certificate and key) is on disk, i.e. {@link identityOf} has one. */
+export function hasIdentityFiles(cfg: HubConfig): boolean {
+  return existsSync(cfg.certificate_file) && existsSync(cfg.private_key_file);
+}
+
 export function table(rows: Array<Record<string, unknown>>, columns: string[]): void {
   for (const line of formatTable(rows, columns)) print(line);
 }

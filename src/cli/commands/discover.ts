@@ -94,7 +94,7 @@ export function toJsonLine(
         ? null
         : {
             deviceType: spine.deviceType ?? null,
-            useCases: (spine.useCases ?? []).map((u) => `${u.actor}/${u.name}`),
+            useCases: useCaseNames(spine),
           },
   };
 }
@@ -142,9 +142,14 @@ export function formatHuman(
   return lines;
 }
 
+/** "actor/use case" of each use case the device announced (its own text: escape before printing). */
+function useCaseNames(summary: SpineDeviceSummary): string[] {
+  return (summary.useCases ?? []).map((u) => `${u.actor}/${u.name}`);
+}
+
 /** Device type and use cases from the daemon's SPINE session, escaped (they come from the device). */
 function spineSummaryText(summary: SpineDeviceSummary): string {
-  const useCases = (summary.useCases ?? []).map((u) => `${u.actor}/${u.name}`);
+  const useCases = useCaseNames(summary);
   return field(`${spineCell(summary)}${useCases.length === 0 ? '' : ` (${useCases.join(', ')})`}`);
 }
 

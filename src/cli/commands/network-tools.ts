@@ -1,7 +1,6 @@
 /**
  * `ship-hub probe` and `ship-hub discover`: the field diagnostics.
  */
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { SpineDeviceSummary } from '../../hub/spine-summary.js';
@@ -12,7 +11,7 @@ import { createIdentity, type NodeIdentity } from '../../trust/identity.js';
 import { systemClock } from '../../util/clock.js';
 import { runDiscover } from './discover.js';
 import { runProbe } from './probe.js';
-import { print, optionalConfig, identityOf, secondsOption } from '../context.js';
+import { hasIdentityFiles, identityOf, optionalConfig, print, secondsOption } from '../context.js';
 
 export function registerNetworkTools(program: Command): void {
   program
@@ -45,12 +44,7 @@ export function registerNetworkTools(program: Command): void {
         const cfg = found ?? defaultConfig();
         let identity: NodeIdentity;
         let note: string | undefined;
-        if (
-          opts.temporaryIdentity !== true &&
-          found !== undefined &&
-          existsSync(cfg.certificate_file) &&
-          existsSync(cfg.private_key_file)
-        ) {
+        if (opts.temporaryIdentity !== true && found !== undefined && hasIdentityFiles(cfg)) {
           identity = await identityOf(cfg);
         } else {
           identity = await createIdentity({
@@ -126,7 +120,7 @@ export function registerNetworkTools(program: Command): void {
 
 /** Our SKI from the config's certificate, to mark our own announcement; none without one. */
 async function ownSkiOf(cfg: HubConfig): Promise<string | undefined> {
-  if (!existsSync(cfg.certificate_file) || !existsSync(cfg.private_key_file)) return undefined;
+  if (!hasIdentityFiles(cfg)) return undefined;
   try {
     return (await identityOf(cfg)).ski;
   } catch {
