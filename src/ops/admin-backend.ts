@@ -95,20 +95,23 @@ export function createAdminBackend(deps: AdminBackendDeps): AdminBackend {
     // Each trusted device with whether it is in data exchange now, and since when.
     listTrusted: () => {
       const wallNow = clock.wallNow().getTime();
-      const since = new Map<string, string>();
+      // Wall time (ms) each device in data exchange opened its connection.
+      const openedAt = new Map<string, number>();
       for (const c of hub.connections()) {
         if (c.state !== 'SME_STATE_COMPLETE') continue;
-        since.set(c.ski, new Date(wallNow - c.connectedForMs).toISOString());
+        openedAt.set(c.ski, wallNow - c.connectedForMs);
       }
       return trust.list().map((d) => {
         // The connection opened before its handshake (a pairing can take minutes); its data
         // exchange began when the trust store recorded it (last_connection), if that is later.
-        const opened = since.get(d.ski);
+        const opened = openedAt.get(d.ski);
         const recorded = Date.parse(d.last_connection);
         const connectedSince =
-          opened !== undefined && Number.isFinite(recorded) && recorded > Date.parse(opened)
-            ? new Date(recorded).toISOString()
-            : opened;
+          opened === undefined
+            ? undefined
+            : new Date(
+                Number.isFinite(recorded) ? Math.max(opened, recorded) : opened,
+              ).toISOString();
         return {
           ...d,
           connected: connectedSince !== undefined,
