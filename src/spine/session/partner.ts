@@ -159,10 +159,7 @@ function relate(
 
 /** Reads one function of a partner's feature from one of ours (reply handled in receiveData). */
 function readRemote(s: Step, source: FeatureAddress, destination: FeatureAddress, name: string) {
-  const feature =
-    s.remote.device === undefined
-      ? undefined
-      : findFeature(s.remote.device, destination.entity ?? [], destination.feature ?? -1);
+  const feature = partnerFeature(s, destination)?.feature;
   const delay = feature?.maxResponseDelay && parseDurationMs(feature.maxResponseDelay);
   s.request({
     classifier: 'read',
@@ -369,11 +366,24 @@ function forgetEntities(s: Step, removed: ReadonlyArray<readonly number[]>): voi
 // Application requests
 
 /** A local client feature for talking to a partner's feature of `type`, else our NodeManagement. */
-function clientFor(s: Step, destination: FeatureAddress): FeatureAddress {
+/**
+ * A feature of the partner's discovered device at `address`, with its full address (device
+ * filled in); undefined before its discovery or when it has no such feature.
+ */
+function partnerFeature(
+  s: Step,
+  address: FeatureAddress,
+): { feature: FeatureDescription; address: FeatureAddress } | undefined {
+  const device = s.remote.device;
+  const entity = address.entity ?? [];
   const feature =
-    s.remote.device === undefined
-      ? undefined
-      : findFeature(s.remote.device, destination.entity ?? [], destination.feature ?? -1);
+    device === undefined ? undefined : findFeature(device, entity, address.feature ?? -1);
+  if (device === undefined || feature === undefined) return undefined;
+  return { feature, address: remoteAddress(device, entity, feature.feature) };
+}
+
+function clientFor(s: Step, destination: FeatureAddress): FeatureAddress {
+  const feature = partnerFeature(s, destination)?.feature;
   const client =
     feature === undefined ? undefined : localFeatures(s, feature.type, 'client')[0]?.address;
   return client ?? localNodeManagement(s);
@@ -389,17 +399,12 @@ export function appRead(s: Step, destination: FeatureAddress, name: string): voi
 }
 
 export function appSubscribe(s: Step, server: FeatureAddress, kind: RelationKind): void {
-  const device = s.remote.device;
-  const feature =
-    device === undefined
-      ? undefined
-      : findFeature(device, server.entity ?? [], server.feature ?? -1);
-  if (device === undefined || feature === undefined) {
+  const found = partnerFeature(s, server);
+  if (found === undefined) {
     s.emit({ kind: 'warning', message: `${kind} refused: the partner has no such feature` });
     return;
   }
-  const full = remoteAddress(device, server.entity ?? [], server.feature ?? 0);
-  relate(s, kind, clientFor(s, full), full, feature.type);
+  relate(s, kind, clientFor(s, found.address), found.address, found.feature.type);
 }
 
 /**
@@ -417,19 +422,15 @@ export function appWrite(
   data: unknown,
   partial: boolean,
 ): void {
-  const device = s.remote.device;
-  const feature =
-    device === undefined
-      ? undefined
-      : findFeature(device, destination.entity ?? [], destination.feature ?? -1);
-  if (device === undefined || feature === undefined) {
+  const found = partnerFeature(s, destination);
+  if (found === undefined) {
     s.emit({
       kind: 'warning',
       message: `write of ${name} refused: the partner has no such feature`,
     });
     return;
   }
-  const announced = supportedFunction(feature, name);
+  const announced = supportedFunction(found.feature, name);
   if (announced?.write !== true || (partial && !announced.writePartial)) {
     s.emit({
       kind: 'warning',
@@ -437,11 +438,10 @@ export function appWrite(
     });
     return;
   }
-  const full = remoteAddress(device, destination.entity ?? [], destination.feature ?? 0);
   s.request({
     classifier: 'write',
-    source: clientFor(s, full),
-    destination: full,
+    source: clientFor(s, found.address),
+    destination: found.address,
     cmd: {
       ...(partial ? { function: name, filter: [{ cmdControl: 'partial' }] } : {}),
       data: { name, value: data },
