@@ -6,7 +6,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -17,7 +17,7 @@ import { Daemon } from '../../src/ops/daemon.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { loadIdentity } from '../../src/trust/identity.js';
 import { tempDaemonConfig } from '../helpers/daemon-config.js';
-import { collectJsonLines } from '../helpers/ndjson.js';
+import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 import { freePort } from '../helpers/ports.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -44,55 +44,10 @@ async function workDir(): Promise<string> {
   return dir;
 }
 
-interface Running {
-  child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  stderr: () => string;
-  exited: Promise<number | null>;
-  /** Resolves with the first log line matching `match`; rejects if the daemon exits first. */
-  line: (
-    match: (l: Record<string, unknown>) => boolean,
-    what: string,
-  ) => Promise<Record<string, unknown>>;
-}
+type Running = DaemonProcess;
 
 function startDaemon(dir: string): Running {
-  const child = spawn(process.execPath, [MAIN, 'config.json'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters = new Set<() => void>();
-  collectJsonLines(child.stdout, lines, () => {
-    for (const w of [...waiters]) w();
-  });
-  let err = '';
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number | null>((res) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      res(code);
-    }),
-  );
-  const line: Running['line'] = (match, what) =>
-    new Promise((res, rej) => {
-      const check = () => {
-        const hit = lines.find(match);
-        if (hit !== undefined) {
-          waiters.delete(check);
-          res(hit);
-        }
-      };
-      waiters.add(check);
-      check();
-      void exited.then((code) => {
-        if (!waiters.has(check)) return;
-        waiters.delete(check);
-        rej(new Error(`daemon exited (${code}) before ${what}; stderr: ${err}`));
-      });
-    });
-  return { child, lines, stderr: () => err, exited, line };
+  return startDaemonProcess(MAIN, dir, children);
 }
 
 const event = (name: string) => (l: Record<string, unknown>) => l.event === name;

@@ -7,7 +7,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -18,7 +18,7 @@ import { saveIdentity, type NodeIdentity } from '../../src/trust/identity.js';
 import { TrustStore } from '../../src/trust/trust-store.js';
 import { systemClock } from '../../src/util/clock.js';
 import { testIdentity } from '../helpers/certs.js';
-import { collectJsonLines } from '../helpers/ndjson.js';
+import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 import { freePort } from '../helpers/ports.js';
 
 const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -66,61 +66,10 @@ async function configure(self: Node, other: Node): Promise<void> {
   await trust.add({ ski: other.identity.ski });
 }
 
-interface Running {
-  readonly lines: Array<Record<string, unknown>>;
-  readonly child: ChildProcess;
-  /** Resolves with the `index`-th line (from 0) that matches, logged already or later. */
-  line(
-    match: (line: Record<string, unknown>) => boolean,
-    index?: number,
-  ): Promise<Record<string, unknown>>;
-  readonly exited: Promise<number | null>;
-}
+type Running = DaemonProcess;
 
 function start(self: Node): Running {
-  const child = spawn(process.execPath, [MAIN, 'config.json'], {
-    cwd: self.dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const lines: Array<Record<string, unknown>> = [];
-  let waiters: Array<{
-    match: (line: Record<string, unknown>) => boolean;
-    index: number;
-    resolve: (line: Record<string, unknown>) => void;
-    reject: (error: Error) => void;
-  }> = [];
-  collectJsonLines(child.stdout, lines, () => {
-    waiters = waiters.filter((waiter) => {
-      const found = lines.filter(waiter.match)[waiter.index];
-      if (found === undefined) return true;
-      waiter.resolve(found);
-      return false;
-    });
-  });
-  child.stderr.on('data', (chunk: Buffer) => lines.push({ stderr: chunk.toString() }));
-  const exited = new Promise<number | null>((res) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      for (const waiter of waiters) {
-        waiter.reject(
-          new Error(`${self.name} exited (${code}): ${JSON.stringify(lines.slice(-5))}`),
-        );
-      }
-      waiters = [];
-      res(code);
-    }),
-  );
-  return {
-    lines,
-    child,
-    exited,
-    line(match, index = 0) {
-      const seen = lines.filter(match)[index];
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => waiters.push({ match, index, resolve, reject }));
-    },
-  };
+  return startDaemonProcess(MAIN, self.dir, children);
 }
 
 function devicesJson(self: Node): Array<Record<string, unknown>> {
@@ -152,7 +101,11 @@ describe('two daemons with static peers (real TLS on 127.0.0.1, mDNS off)', () =
         // Each daemon logs the other's SPINE use cases once its discovery and use case data
         // arrived (the 📋 line); the manufacturer data is read in the same sequence (§7.1).
         const useCasesOf = (run: Running, ski: Ski, index: number) =>
-          run.line((l) => l.event === 'spine_use_cases' && l.ski === ski, index);
+          run.line(
+            (l) => l.event === 'spine_use_cases' && l.ski === ski,
+            `use-cases line ${index + 1} of ${ski}`,
+            index,
+          );
 
         for (const [self, run, other] of [
           [a, runA, b],
