@@ -6,6 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
+import { join } from 'node:path';
 import { exitOf, nextMessage, round, spawnBenchChild, summarize, type Summary } from './common.js';
 import type { ClientDoneMessage } from './xproc-client.js';
 import type { MarkedMessage, ServerPhases } from './xproc-server.js';
@@ -78,6 +79,17 @@ async function runClient(
 }
 
 /**
+ * `SHIPHUB_BENCH_PROFILE=DIR` writes a V8 CPU profile of each server child into DIR
+ * (in DIR/<kind>/; open it in Chrome DevTools or speedscope): how the figures in
+ * docs/performance.md were taken apart.
+ */
+function serverProfileArgs(kind: XprocServerKind): string[] {
+  const dir = process.env.SHIPHUB_BENCH_PROFILE;
+  if (dir === undefined || dir === '') return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${join(dir, kind)}`];
+}
+
+/**
  * Starts the `kind` server in a child, runs one series per entry of `runs` against it (each with
  * its own client process) and stops it.
  */
@@ -87,11 +99,11 @@ export async function measureXproc(
   clientIndex: number,
   runs: readonly XprocOptions[],
 ): Promise<XprocSeries[]> {
-  const server = spawnBenchChild('./xproc-server.js', [
-    kind,
-    String(serverIndex),
-    String(clientIndex),
-  ]);
+  const server = spawnBenchChild(
+    './xproc-server.js',
+    [kind, String(serverIndex), String(clientIndex)],
+    serverProfileArgs(kind),
+  );
   try {
     const { port } = await nextMessage<{ type: 'ready'; port: number }>(server, 'ready', 10_000);
     const results: XprocSeries[] = [];

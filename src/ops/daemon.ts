@@ -33,6 +33,12 @@ export { AUTO_ACCEPT_MARKER };
 /** The seed's bound for a graceful shutdown. */
 export const SHUTDOWN_BOUND_MS = 30_000;
 
+/**
+ * How long a trusted device's `last_connection` and `connection_count` may wait in memory before
+ * they are written (as long as the hub-state counters wait); trust decisions never wait.
+ */
+export const TRUST_STATISTICS_DELAY_MS = 5_000;
+
 /** What pairing questions act on (see Daemon.attachPairingQuestions). */
 export interface PairingTarget {
   isPending(ski: Ski): boolean;
@@ -162,7 +168,10 @@ export class Daemon {
     const expiry = expiryWarning(identity, this.clock.wallNow());
     if (expiry !== undefined) log.warn({ event: 'certificate_expiry' }, expiry);
 
-    this.trustStore = await TrustStore.open(c.trusted_devices_file, { clock: this.clock });
+    this.trustStore = await TrustStore.open(c.trusted_devices_file, {
+      clock: this.clock,
+      statisticsDelayMs: TRUST_STATISTICS_DELAY_MS,
+    });
     this.stateStore = await StateStore.open(c.state_file, {
       clock: this.clock,
       onError: (err) => this.storeError(err),
@@ -312,8 +321,9 @@ export class Daemon {
     await this.hub?.stop(5_000);
     this.reporter?.close();
     await this.admin?.close();
-    await this.trustStore?.flush();
-    // A full disk must not keep the lock from being released: the counters are lost, not more.
+    // A full disk must not keep the lock from being released: the counters and connection
+    // statistics are lost, not more (trust decisions were written when they were made).
+    await this.trustStore?.flush().catch((err: unknown) => this.storeError(err));
     await this.stateStore?.close().catch((err: unknown) => this.storeError(err));
     await this.lock.release();
     this.logger.info({ event: 'stopped' }, '👋 Stopped');

@@ -29,7 +29,7 @@
 import { ConfigError, InternalError } from '../ship/errors.js';
 import { parseStaticAddress } from '../util/host-port.js';
 import { parseSki, toSki, type Ski } from '../ship/ski.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import { removeStaleTempFiles } from '../util/atomic-file.js';
 import { isJsonObject } from '../util/json-value.js';
 import { formatTimestamp, isRfc3339DateTime } from '../util/rfc3339.js';
@@ -74,10 +74,28 @@ export interface NewTrustedDevice {
 
 /** Options of {@link TrustStore.open}. */
 export interface TrustStoreOptions {
-  /** Source of `paired_at` and `last_connection`. */
-  clock: Pick<Clock, 'wallNow'>;
+  /**
+   * Source of `paired_at` and `last_connection`; with `statisticsDelayMs` also of the timer
+   * that writes connection statistics.
+   */
+  clock: Pick<Clock, 'wallNow'> & Partial<Pick<Clock, 'setTimer'>>;
   /** File mode of the written file; by default an existing file keeps its mode. */
   mode?: number;
+  /**
+   * Write connection statistics (`last_connection`, `connection_count`) this many ms after the
+   * connection instead of at once, together with whatever else changed by then. They are only
+   * informational, while the atomic write (two fsyncs) was a third of the daemon's extra CPU
+   * per handshake (docs/performance.md). Trust decisions (add, remove, key pin) are still
+   * written before they are acknowledged, and carry pending statistics along; flush() and
+   * reload() write them at once. Needs `clock.setTimer`. Default: at once.
+   */
+  statisticsDelayMs?: number;
+}
+
+/** A promise to settle when delayed statistics are on disk (or their write failed). */
+interface StatisticsWrite {
+  readonly written: Promise<void>;
+  readonly settle: (error?: Error) => void;
 }
 
 /** Re-exported where it was first defined (the daemon imports it from here). */
@@ -191,10 +209,23 @@ export class TrustStore {
   /** Changes no write has taken yet. */
   #pending: Change[] = [];
   readonly #writer: StoreWriter;
+  readonly #statisticsDelay:
+    { readonly ms: number; readonly setTimer: Clock['setTimer'] } | undefined;
+  /** Connection statistics waiting for the delayed write, and its timer. */
+  #statistics: StatisticsWrite | undefined;
+  #statisticsTimer: TimerHandle | undefined;
 
   private constructor(path: string, options: TrustStoreOptions) {
     this.path = path;
     this.#clock = options.clock;
+    const { statisticsDelayMs } = options;
+    if (statisticsDelayMs !== undefined) {
+      const setTimer = options.clock.setTimer?.bind(options.clock);
+      if (setTimer === undefined) {
+        throw new TypeError('TrustStore: statisticsDelayMs needs a clock with setTimer');
+      }
+      this.#statisticsDelay = { ms: statisticsDelayMs, setTimer };
+    }
     this.#writer = new StoreWriter(
       path,
       () => this.#snapshot(),
@@ -333,7 +364,8 @@ export class TrustStore {
 
   /**
    * Records a connection of a trusted device: last_connection = now, connection_count + 1.
-   * Resolves to the updated entry, or undefined (and writes nothing) for an unknown SKI.
+   * Resolves to the updated entry once it is on disk (with `statisticsDelayMs`, after that
+   * delay or the next write), or to undefined (and writes nothing) for an unknown SKI.
    */
   recordConnection(ski: string): Promise<TrustedDevice | undefined> {
     const existing = this.get(ski);
@@ -352,7 +384,9 @@ export class TrustStore {
       );
     });
     const entry = this.#entry(existing.ski);
-    return this.#persist().then(() => entry);
+    const delay = this.#statisticsDelay;
+    const written = delay === undefined ? this.#persist() : this.#persistLater(delay);
+    return written.then(() => entry);
   }
 
   /**
@@ -377,8 +411,19 @@ export class TrustStore {
    * Waits until every change made so far is on disk, or was undone because its write failed
    * (the caller of that change got the error).
    */
-  flush(): Promise<void> {
-    return this.#writer.flush();
+  async flush(): Promise<void> {
+    this.#statisticsTimer?.cancel();
+    this.#statisticsTimer = undefined;
+    const statistics = this.#statistics;
+    this.#statistics = undefined;
+    try {
+      await this.#writer.flush();
+    } catch (error) {
+      // StoreWriter rejects with a ConfigError (SHIPHUB_ERR_STORAGE).
+      statistics?.settle(error as Error);
+      throw error;
+    }
+    statistics?.settle();
   }
 
   /** The file content for the current state: seed format, sorted, 2 spaces, trailing newline. */
@@ -424,6 +469,23 @@ export class TrustStore {
 
   #persist(): Promise<void> {
     return this.#writer.write();
+  }
+
+  /** The delayed write of connection statistics: one timer for all made before it fires. */
+  #persistLater(delay: { ms: number; setTimer: Clock['setTimer'] }): Promise<void> {
+    this.#writer.markDirty();
+    if (this.#statistics !== undefined) return this.#statistics.written;
+    let settle!: (error?: Error) => void;
+    const written = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    this.#statistics = { written, settle };
+    this.#statisticsTimer = delay.setTimer('trust-store.statistics', delay.ms, () => {
+      this.#statisticsTimer = undefined;
+      // The error reaches the callers of recordConnection through `written`.
+      this.flush().catch(() => undefined);
+    });
+    return written;
   }
 }
 

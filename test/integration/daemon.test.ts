@@ -179,15 +179,14 @@ describe('the daemon as a child process', () => {
             { connection_count: number; brand: string }
           >
         )[peerIdentity.ski];
-      // The store writes in the background (coalesced), so the count lands shortly after the
-      // 'device_connected' line; the file is never half-written (atomic rename).
-      await until(
-        () => (trusted()?.connection_count ?? 0) >= 2,
-        'connection_count kept current (2 connections written)',
-      );
-      assert.equal(trusted()?.brand, 'Acme');
+      // Connection statistics wait in memory for a delayed write (TRUST_STATISTICS_DELAY_MS);
+      // a stop writes them, so after it the file counts both connections.
       second.child.kill('SIGTERM');
       assert.equal(await second.exited, 0);
+      // (At least: the peer may have reconnected once more before the stop.)
+      const written = trusted()?.connection_count ?? 0;
+      assert.ok(written >= 2, `both connections written by the stop, got ${written}`);
+      assert.equal(trusted()?.brand, 'Acme');
     } finally {
       await peer.stop(1_000);
     }
