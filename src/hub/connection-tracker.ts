@@ -192,13 +192,16 @@ export class ConnectionTracker {
         this.ctx.dialer.schedule(entry, {});
       return;
     }
+    // The device ended its handshake on purpose (see ConnectionFailure.endedByDevice): the
+    // pairing state goes back to none, not to error.
+    const endedByDevice = info.byPeer && info.failure?.code === 'SHIPHUB_ERR_CLOSED';
     if (info.remoteDeniedTrust) {
       this.ctx.setPairingState(entry, {
         state: 'remoteDeniedTrust',
         reason: info.failure?.message ?? 'the device does not trust this node',
         ...(info.failure ? { failure: info.failure } : {}),
       });
-    } else if (info.failure !== undefined && !info.reachedDataExchange) {
+    } else if (info.failure !== undefined && !info.reachedDataExchange && !endedByDevice) {
       this.ctx.setPairingState(entry, {
         state: 'error',
         reason: info.failure.message,
@@ -220,6 +223,7 @@ export class ConnectionTracker {
         reason: info.failure?.message ?? error.message,
         error,
         trusted,
+        endedByDevice,
       });
     }
     // Reset the backoff after a good session (reference §9.2).

@@ -128,6 +128,13 @@ export interface ConnectionFailure {
   readonly refusedFrom?: string;
   /** Whether the device was paired when it failed. */
   readonly trusted: boolean;
+  /**
+   * True when the device ended the handshake on purpose rather than failing: it closed with 4500
+   * "User close" before data exchange (as ship-go and `ship-hub probe` do), or left while a
+   * pairing decision about it was pending (`error.code` is `SHIPHUB_ERR_CLOSED`). Not a fault of
+   * either side; the daemon logs it as information, not as an error.
+   */
+  readonly endedByDevice?: boolean;
 }
 
 export interface HubEvents {

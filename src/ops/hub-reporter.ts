@@ -155,10 +155,12 @@ export class HubReporter {
       );
     });
     const refusals = this.refusals;
-    hub.on('connectionFailed', ({ ski, reason, error, refusedFrom }) => {
+    hub.on('connectionFailed', ({ ski, reason, error, refusedFrom, endedByDevice }) => {
       // The hub's own admission refusing a connection is not a device error: aggregated per
-      // source at warn level (a flood from one host must not flood the log).
+      // source at warn level (a flood from one host must not flood the log). Nor is a device
+      // that ended its handshake on purpose (a probe, giving up waiting for a pairing decision).
       if (refusedFrom !== undefined) refusals.record(refusedFrom, reason);
+      else if (endedByDevice) oplog.deviceEndedHandshake(log, ski ?? 'unknown', reason);
       else oplog.deviceError(log, ski ?? 'unknown', reason);
       // The failure table names the metric label of each code (src/errors.ts).
       const kind = failureInfo(error).metricLabel;

@@ -17,6 +17,7 @@
 import { shortSki } from '../ship/ski.js';
 import { safeTerminalText } from '../util/terminal-text.js';
 import type { Logger } from './logger.js';
+import { formatClockTime, formatDuration, formatUptimeMinutes } from './seed-format.js';
 
 /** Log level of an operator line. */
 export type OperatorLevel = 'info' | 'warn' | 'error';
@@ -32,6 +33,7 @@ export type OperatorEventName =
   | 'trusted_device_removed'
   | 'device_connected'
   | 'device_error'
+  | 'device_ended_handshake'
   | 'connection_state'
   | 'device_disconnected'
   | 'connection_limit_approaching'
@@ -80,35 +82,9 @@ function emit(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Durations
+// Durations (formatted as the seed does: seed-format.ts)
 
-/**
- * A duration the way Go's `time.Duration.String()` prints whole seconds: "45s", "2m30s",
- * "2h15m30s", "1h0m5s", "0s". Rounded to the nearest second.
- */
-export function formatDuration(ms: number): string {
-  const total = Math.max(0, Math.round(ms / 1000));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  if (h > 0) return `${h}h${m}m${s}s`;
-  if (m > 0) return `${m}m${s}s`;
-  return `${s}s`;
-}
-
-/** A duration in hours and minutes as the seed's health check prints it: "2h15m", "5m", "0m". */
-export function formatUptimeMinutes(ms: number): string {
-  const minutes = Math.max(0, Math.floor(ms / 60000));
-  const h = Math.floor(minutes / 60);
-  const m = minutes % 60;
-  return h > 0 ? `${h}h${m}m` : `${m}m`;
-}
-
-/** "10:30:15" in local time, the seed's `[10:30:15]` prefix of state lines. */
-export function formatClockTime(date: Date): string {
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
-}
+export { formatClockTime, formatDuration, formatUptimeMinutes };
 
 /**
  * The Node equivalent of the seed's goroutine count: the number of active resources keeping
@@ -329,6 +305,26 @@ export function deviceError(
       ...(code === undefined ? {} : { code }),
       ...(details.phase === undefined ? {} : { phase: details.phase }),
     },
+  );
+}
+
+/**
+ * "📱 Device a1b2c3d4e5f6... ended the handshake: the device closed the connection while this
+ * node waited for a pairing decision about it (close code 4500: probe done)": a device that
+ * closed on purpose before data exchange (a probe, a device giving up waiting for pairing) is not
+ * an error.
+ */
+export function deviceEndedHandshake(
+  log: OperatorLogger,
+  ski: string,
+  reason: string,
+): OperatorEvent {
+  return emit(
+    log,
+    'info',
+    'device_ended_handshake',
+    `📱 Device ${skiText(ski)} ended the handshake: ${safeTerminalText(reason)}`,
+    { ski, reason },
   );
 }
 

@@ -310,7 +310,7 @@ export const SHIP_FAILURES = {
     metricLabel: 'closed',
     httpStatus: 503,
     meaning:
-      'The connection or the hub is closed / closing; the request was not carried out. Before data exchange this node closes with 4500 "User close" (ship-go), after it with the SHIP connectionClose procedure (SHIP §13.4.7).',
+      'The connection or the hub is closed / closing; the request was not carried out. Before data exchange this node closes with 4500 "User close" (ship-go), after it with the SHIP connectionClose procedure (SHIP §13.4.7). A device that closes with 4500 before data exchange (or with any code while a pairing decision about it is pending) ended the handshake on purpose: logged as information, not as an error.',
     hint: 'Retry after reconnection or restart.',
   },
 } as const satisfies Record<ErrorCode, FailureInfo>;

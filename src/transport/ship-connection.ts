@@ -437,7 +437,10 @@ export class ShipConnection extends EventEmitter<ShipConnectionEvents> {
     for (const [, timer] of this.timers) timer.cancel();
     this.timers.clear();
     if (final.failure !== undefined) {
-      this.logger?.info(
+      // Debug, not info: the hub reports every end as an event (connectionFailed, disconnected)
+      // with this text, and the daemon logs it once as an operator line; a second line per
+      // connection only cost CPU (docs/performance.md).
+      this.logger?.debug(
         { code: final.failure.code, phase: final.failure.phase, closeCode: final.closeCode },
         // Failure texts quote the peer (close reason, SHIP ID, offered formats): escaped here,
         // where they become a log line; `failure.message` itself keeps what was received.

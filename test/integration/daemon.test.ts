@@ -192,6 +192,40 @@ describe('the daemon as a child process', () => {
     }
   });
 
+  it('a probe that gives up while a pairing decision is pending is information, not an error', async () => {
+    const { dir, port } = await workDir();
+    const daemon = startDaemon(dir);
+    await until(() => hasEvent(daemon, 'listening'), 'listening');
+    const run = cli(dir, [
+      'probe',
+      `127.0.0.1:${port}`,
+      '--ski',
+      daemonSki(dir),
+      '--temporary-identity',
+      '--timeout',
+      '1',
+      '--json',
+    ]);
+    assert.equal(run.status, 1, 'the probe was not trusted: it failed and said so');
+    const probeSki = (
+      JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { local_ski?: string }
+    ).local_ski;
+    await until(() => hasEvent(daemon, 'device_ended_handshake'), 'the planned end logged');
+    const ended = daemon.lines.find((l) => l.event === 'device_ended_handshake');
+    assert.equal(ended?.level, 30, 'info, not error');
+    assert.equal(ended?.ski, probeSki);
+    assert.match(
+      String(ended?.msg),
+      /ended the handshake: the device closed the connection while this node waited for a pairing decision about it \(close code 4500: probe done\)/,
+    );
+    // Neither the seed's error line nor its ConnectionStateError line for a planned end.
+    for (const event of ['device_error', 'connection_state']) {
+      assert.equal(hasEvent(daemon, event), false, `no ${event} line`);
+    }
+    daemon.child.kill('SIGTERM');
+    assert.equal(await daemon.exited, 0);
+  });
+
   it('pairing through the CLI: pending, approve, trusted in the seed format', async () => {
     const { dir, port } = await workDir();
     const daemon = startDaemon(dir);

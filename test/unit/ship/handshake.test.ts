@@ -631,6 +631,40 @@ describe('termination (SHIP 13.4.7)', () => {
     assert.equal(closed?.lastPhase, 'data');
   });
 
+  it('a device that leaves while a person decides about it ended the handshake, no fault', () => {
+    for (const close of [{ code: 4500, reason: 'probe done' }, {}]) {
+      const h = new SmeHarness({ role: 'server', initialTrust: 'pending' });
+      h.start();
+      h.receive(CMI);
+      assert.equal(h.state.sub, 'SME_HELLO_STATE_PENDING_LISTEN');
+      h.input({ kind: 'transportClosed', ...close });
+      const closed = h.lastClosedEvent();
+      assert.equal(closed?.failure?.code, 'SHIPHUB_ERR_CLOSED', JSON.stringify(close));
+      assert.match(closed?.failure?.message ?? '', /waited for a pairing decision about it/);
+      assert.equal(closed?.failure?.message.includes('probe done'), close.reason !== undefined);
+      assert.match(closed?.failure?.hint ?? '', /trust its SKI in advance/);
+      assert.equal(closed?.remoteDeniedTrust, false);
+      assert.equal(closed?.byPeer, true);
+    }
+  });
+
+  it('4500 "User close" before data exchange is an end on purpose; other codes are losses', () => {
+    const onPurpose = serverAt('confirm');
+    onPurpose.input({ kind: 'transportClosed', code: 4500, reason: 'User close' });
+    assert.equal(onPurpose.lastClosedEvent()?.failure?.code, 'SHIPHUB_ERR_CLOSED');
+    assert.match(
+      onPurpose.lastClosedEvent()?.failure?.message ?? '',
+      /closed the connection on purpose during the protocol phase \(close code 4500: User close\)/,
+    );
+    const lost = serverAt('confirm');
+    lost.input({ kind: 'transportClosed', code: 4001, reason: 'close' });
+    assert.equal(lost.lastClosedEvent()?.failure?.code, 'SHIPHUB_ERR_CONNECTION_LOST');
+    // In data exchange 4500 without the SHIP close procedure is still a dropped connection.
+    const inData = serverAt('complete');
+    inData.input({ kind: 'transportClosed', code: 4500, reason: 'User close' });
+    assert.equal(inData.lastClosedEvent()?.failure?.code, 'SHIPHUB_ERR_CONNECTION_LOST');
+  });
+
   it('nothing happens after CLOSED', () => {
     const h = serverAt('complete');
     h.input({ kind: 'transportClosed' });

@@ -97,6 +97,31 @@ export function onTransportClosed(
           'approve this node on the device (compare the SKI shown there), then it reconnects',
         ),
       );
+    } else if (sub === 'SME_HELLO_STATE_PENDING_LISTEN') {
+      // A person had not decided about the device yet: it gave up waiting (devices wait about
+      // a minute), or it was a probe. Not a fault of either side.
+      s.set(
+        'failure',
+        failure(
+          s,
+          'SHIPHUB_ERR_CLOSED',
+          `the device closed the connection while this node waited for a pairing decision about it${describeClose(code, reason)}`,
+          'decide while the device is connected, or trust its SKI in advance: then its next connection is accepted',
+        ),
+      );
+    } else if (code === CloseCode.userClose && HANDSHAKE_PHASES.has(PHASE_OF[sub])) {
+      // Before data exchange there is no close procedure; 4500 "User close" is how ship-go (and
+      // `ship-hub probe`) end a handshake on purpose, not a failure of the connection.
+      const phase = PHASE_OF[sub];
+      s.set(
+        'failure',
+        failure(
+          s,
+          'SHIPHUB_ERR_CLOSED',
+          `the device closed the connection on purpose during the ${phase} phase${describeClose(code, reason)}`,
+          phase === 'cmi' || phase === 'hello' ? EARLY_CLOSE_HINT : undefined,
+        ),
+      );
     } else if (sub !== 'CLOSING_ANNOUNCED') {
       const phase = PHASE_OF[sub];
       s.set(
@@ -119,6 +144,9 @@ export function onTransportClosed(
   s.goto('CLOSED');
   emitClosed(s);
 }
+
+/** The phases before data exchange, where a close has no SHIP procedure (SHIP §13.4.7). */
+const HANDSHAKE_PHASES: ReadonlySet<string> = new Set(['cmi', 'hello', 'protocol', 'pin']);
 
 /** What a close before or during hello most likely means, and what to do. */
 export const EARLY_CLOSE_HINT =
