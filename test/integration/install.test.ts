@@ -10,7 +10,15 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -60,8 +68,25 @@ describe('npm pack, install into a prefix, run the installed ship-hub', () => {
       'build/src/index.js',
       'build/src/index.d.ts',
       'deploy/ship-hub.service',
+      'npm-shrinkwrap.json',
     ]) {
       assert.ok(files.has(needed), `${needed} is in the package`);
+    }
+    // The shrinkwrap pins what a global install fetches to the tree the tests ran on (a global
+    // install ignores package-lock.json: it took newer releases that warn EBADENGINE on Node 20).
+    const shrinkwrap = JSON.parse(readFileSync(join(CHECKOUT, 'npm-shrinkwrap.json'), 'utf8')) as {
+      packages: Record<string, { version?: string; dev?: boolean; optional?: boolean }>;
+    };
+    const runtime = Object.entries(shrinkwrap.packages).filter(
+      ([path, entry]) => path.startsWith('node_modules/') && entry.dev !== true,
+    );
+    assert.ok(runtime.length > 10, 'the runtime dependencies are pinned');
+    for (const [path, entry] of runtime) {
+      const manifest = join(CHECKOUT, path, 'package.json');
+      // An optional dependency whose install failed here (a native build) is simply absent.
+      if (entry.optional === true && !existsSync(manifest)) continue;
+      const tested = JSON.parse(readFileSync(manifest, 'utf8')) as { version: string };
+      assert.equal(entry.version, tested.version, `${path} is pinned to the tested version`);
     }
     assert.ok(![...files].some((f) => f.startsWith('build/test/')), 'no tests in the package');
 
