@@ -200,7 +200,8 @@ async function startDaemon(identity: BenchIdentity, client: BenchIdentity): Prom
     logger: createLogger({
       level: 'info',
       format: 'json',
-      destination: pino.destination({ dest: '/dev/null', sync: false }),
+      // Synchronous writes, as the daemon's own stdout destination (src/ops/logger.ts).
+      destination: pino.destination({ dest: '/dev/null', sync: true }),
     }),
     // Counts data exchanges; with no handler of its own the daemon only logs payloads.
     setupRemoteDevice: () => {
