@@ -42,8 +42,10 @@ export function startDaemonProcess(
   });
   let err = '';
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  // 'close', not 'exit': by then stdout and stderr are read to their end, so a test that awaits
+  // `exited` sees every line and the whole stderr.
   const exited = new Promise<number | null>((res) =>
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       children.delete(child);
       res(code);
     }),

@@ -7,7 +7,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import {
@@ -31,7 +31,7 @@ import { systemClock } from '../../src/util/clock.js';
 import { testIdentity } from '../helpers/certs.js';
 import { StaticDiscovery, serviceAt } from '../helpers/static-discovery.js';
 import { freePort } from '../helpers/ports.js';
-import { collectJsonLines } from '../helpers/ndjson.js';
+import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 import { rawHandshake, rawShipClient } from '../reliability/helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -62,45 +62,15 @@ async function workDir(
   return { dir, port, admin };
 }
 
-interface Running {
-  child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
+type Running = DaemonProcess;
 
 function startDaemon(dir: string): Running {
-  const child = spawn(process.execPath, [MAIN, 'config.json'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const lines: Array<Record<string, unknown>> = [];
-  collectJsonLines(child.stdout, lines);
-  child.stderr.on('data', (chunk: Buffer) => lines.push({ stderr: chunk.toString() }));
-  const exited = new Promise<number | null>((res) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      res(code);
-    }),
-  );
-  current = { child, lines, exited };
-  return current;
+  return startDaemonProcess(MAIN, dir, children);
 }
 
-/** Polls `predicate` every 20 ms, at most `maxPolls` times (a count, not a time bound). */
-async function until(predicate: () => boolean, what: string, maxPolls = 3_000): Promise<void> {
-  for (let polls = 0; !predicate(); polls++) {
-    if (polls >= maxPolls) {
-      throw new Error(`still waiting for ${what} after ${maxPolls} polls${lastLines()}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-let current: Running | undefined;
-function lastLines(): string {
-  if (current === undefined) return '';
-  return `; daemon output: ${JSON.stringify(current.lines.slice(-5))}`;
+/** Resolves with the first log line of `event` (logged already or later). */
+function logged(r: Running, event: string, what: string): Promise<Record<string, unknown>> {
+  return r.line((l) => l.event === event, what);
 }
 
 function hasEvent(r: Running, event: string): boolean {
@@ -150,7 +120,7 @@ describe('the daemon as a child process', () => {
   it('first start creates the identity and state; restart keeps the SKI; a trusted peer reconnects', async () => {
     const { dir, port } = await workDir();
     const first = startDaemon(dir);
-    await until(() => hasEvent(first, 'listening'), 'listening');
+    await logged(first, 'listening', 'listening');
     assert.ok(existsSync(join(dir, 'certs/ship.crt')));
     const keyMode = statSync(join(dir, 'certs/ship.key')).mode & 0o777;
     assert.equal(keyMode, 0o600, 'private key is 0600');
@@ -164,14 +134,14 @@ describe('the daemon as a child process', () => {
     );
     const peer = await peerHub(peerIdentity, ski, port);
     try {
-      await until(() => hasEvent(first, 'device_connected'), 'first connection');
+      await logged(first, 'device_connected', 'first connection');
       first.child.kill('SIGTERM');
       assert.equal(await first.exited, 0);
 
       const second = startDaemon(dir);
-      await until(() => hasEvent(second, 'listening'), 'listening again');
+      await logged(second, 'listening', 'listening again');
       assert.equal(daemonSki(dir), ski, 'the SKI survives a restart');
-      await until(() => hasEvent(second, 'device_connected'), 'the peer reconnects', 25_000);
+      await logged(second, 'device_connected', 'the peer reconnects');
       const trusted = () =>
         (
           JSON.parse(readFileSync(join(dir, 'data/trusted_devices.json'), 'utf8')) as Record<
@@ -195,7 +165,7 @@ describe('the daemon as a child process', () => {
   it('a probe that gives up while a pairing decision is pending is information, not an error', async () => {
     const { dir, port } = await workDir();
     const daemon = startDaemon(dir);
-    await until(() => hasEvent(daemon, 'listening'), 'listening');
+    await logged(daemon, 'listening', 'listening');
     const run = cli(dir, [
       'probe',
       `127.0.0.1:${port}`,
@@ -210,7 +180,7 @@ describe('the daemon as a child process', () => {
     const probeSki = (
       JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { local_ski?: string }
     ).local_ski;
-    await until(() => hasEvent(daemon, 'device_ended_handshake'), 'the planned end logged');
+    await logged(daemon, 'device_ended_handshake', 'the planned end logged');
     const ended = daemon.lines.find((l) => l.event === 'device_ended_handshake');
     assert.equal(ended?.level, 30, 'info, not error');
     assert.equal(ended?.ski, probeSki);
@@ -229,14 +199,14 @@ describe('the daemon as a child process', () => {
   it('pairing through the CLI: pending, approve, trusted in the seed format', async () => {
     const { dir, port } = await workDir();
     const daemon = startDaemon(dir);
-    await until(() => hasEvent(daemon, 'listening'), 'listening');
+    await logged(daemon, 'listening', 'listening');
     const ski = daemonSki(dir);
     const peerIdentity = await testIdentity('peer-2');
     const peer = await peerHub(peerIdentity, ski, port);
     try {
-      await until(() => hasEvent(daemon, 'trust_decision_requested'), 'pairing request');
+      await logged(daemon, 'trust_decision_requested', 'pairing request');
       // No terminal: the daemon says how to decide, naming its config file for another directory.
-      await until(() => hasEvent(daemon, 'pairing_hint'), 'pairing hint');
+      await logged(daemon, 'pairing_hint', 'pairing hint');
       const hint = daemon.lines.find((l) => l.event === 'pairing_hint');
       assert.equal(
         hint?.msg,
@@ -254,7 +224,7 @@ describe('the daemon as a child process', () => {
       assert.match(notPending.stderr, /the daemon at http:\/\/127\.0\.0\.1:\d+/);
       const spaced = peerIdentity.ski.toUpperCase().replace(/(.{4})/g, '$1 ');
       assert.equal(cli(dir, ['pairing', 'approve', spaced]).status, 0, 'SKIs typed by people work');
-      await until(() => hasEvent(daemon, 'device_connected'), 'connected after approval');
+      await logged(daemon, 'device_connected', 'connected after approval');
       const seedLines = daemon.lines.map((l) => l.msg);
       assert.ok(seedLines.includes(`✅ User approved device: ${peerIdentity.ski.slice(0, 12)}...`));
       const file = JSON.parse(
@@ -301,7 +271,7 @@ describe('the daemon as a child process', () => {
     writeFileSync(path, broken);
     const run = startDaemon(dir);
     assert.equal(await run.exited, 2);
-    const stderr = run.lines.map((l) => (typeof l.stderr === 'string' ? l.stderr : '')).join('');
+    const stderr = run.stderr();
     assert.match(stderr, /config\.json/);
     assert.match(stderr, /"port"/);
     assert.match(stderr, /did you mean "max_connections"/);
@@ -316,7 +286,7 @@ describe('the daemon as a child process', () => {
     writeFileSync(trustPath, broken);
     const run = startDaemon(dir);
     assert.equal(await run.exited, 2);
-    const stderr = run.lines.map((l) => (typeof l.stderr === 'string' ? l.stderr : '')).join('');
+    const stderr = run.stderr();
     assert.match(stderr, /trusted_devices\.json/);
     assert.equal(readFileSync(trustPath, 'utf8'), broken);
   });
@@ -350,7 +320,7 @@ describe('the daemon as a child process', () => {
     async () => {
       const { dir, admin } = await workDir();
       const daemon = startDaemon(dir);
-      await until(() => hasEvent(daemon, 'admin_listening'), 'the admin API listening');
+      await logged(daemon, 'admin_listening', 'the admin API listening');
       const tokenFile = join(dir, 'data/admin.token');
       assert.equal(statSync(tokenFile).mode & 0o777, 0o600, 'only the service user reads it');
       const token = readFileSync(tokenFile, 'utf8').trim();
@@ -467,13 +437,13 @@ describe('the daemon as a child process', () => {
     const { dir } = await workDir();
     const tokenFile = join(dir, 'data/admin.token');
     const first = startDaemon(dir);
-    await until(() => hasEvent(first, 'admin_listening'), 'the admin API listening');
+    await logged(first, 'admin_listening', 'the admin API listening');
     const token = readFileSync(tokenFile, 'utf8');
     first.child.kill('SIGTERM');
     assert.equal(await first.exited, 0);
 
     const second = startDaemon(dir);
-    await until(() => hasEvent(second, 'admin_listening'), 'the admin API listening again');
+    await logged(second, 'admin_listening', 'the admin API listening again');
     assert.equal(readFileSync(tokenFile, 'utf8'), token, 'never replaced');
     assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
     assert.equal(cli(dir, ['pairing', 'list', '--json']).status, 0);
@@ -483,9 +453,7 @@ describe('the daemon as a child process', () => {
     chmodSync(tokenFile, 0o644);
     const refused = startDaemon(dir);
     assert.equal(await refused.exited, 2);
-    const stderr = refused.lines
-      .map((l) => (typeof l.stderr === 'string' ? l.stderr : ''))
-      .join('');
+    const stderr = refused.stderr();
     assert.ok(stderr.includes(tokenFile), stderr);
     assert.match(stderr, /readable or writable by group or others/);
     assert.equal(readFileSync(tokenFile, 'utf8'), token, 'left as it was');
@@ -494,7 +462,7 @@ describe('the daemon as a child process', () => {
   it('a second signal during a slow shutdown exits at once with code 1', async () => {
     const { dir, port } = await workDir();
     const running = startDaemon(dir);
-    await until(() => hasEvent(running, 'listening'), 'listening');
+    await logged(running, 'listening', 'listening');
     const peer = await testIdentity('stubborn-peer');
     assert.equal(cli(dir, ['trust', 'add', peer.ski]).status, 0);
     // A trusted peer in data exchange that never confirms a SHIP close: the first signal's
@@ -502,9 +470,9 @@ describe('the daemon as a child process', () => {
     const client = await rawShipClient(port, createShipTlsContext(peer));
     try {
       await rawHandshake(client);
-      await until(() => hasEvent(running, 'device_connected'), 'the peer connected');
+      await logged(running, 'device_connected', 'the peer connected');
       running.child.kill('SIGTERM');
-      await until(() => hasEvent(running, 'signal'), 'the first signal logged');
+      await logged(running, 'signal', 'the first signal logged');
       assert.equal(hasEvent(running, 'stopped'), false, 'still shutting down');
       running.child.kill('SIGTERM');
       assert.equal(await running.exited, 1);
