@@ -14,7 +14,7 @@ import { safeTerminalText } from '../util/terminal-text.js';
 import type { DeviceLabel } from './admin-backend.js';
 import type { PairingQuestions } from './daemon.js';
 import type { Logger } from './logger.js';
-import type { HandshakePhase, HubMetrics } from './metrics.js';
+import type { ConnectionState, HandshakePhase, HubMetrics } from './metrics.js';
 import * as oplog from './operator-log.js';
 import { RefusalLog } from './refusal-log.js';
 
@@ -61,6 +61,7 @@ export class HubReporter {
     const log = this.deps.logger;
     const { metrics, trust, state } = this.deps;
 
+    metrics.countConnectionsOnScrape(() => this.connectionCounts());
     hub.on('servicesChanged', (services) => this.logDiscovered(services));
     hub.on('pairingRequest', (pending) => {
       const info = this.deps.describe(pending.ski, pending);
@@ -123,7 +124,6 @@ export class HubReporter {
       metrics.connectionOpened(device.direction);
       state.recordConnection();
       state.recordHandshake();
-      this.updateConnectionGauges();
     });
     hub.on('disconnected', (ski, info) => {
       const since = this.connectedAt.get(ski);
@@ -136,7 +136,6 @@ export class HubReporter {
       if (!this.deps.isStopping() && oplog.isUnplannedShortLived(info, duration, SHORT_LIVED_MS)) {
         oplog.shortLivedConnection(log, ski, duration);
       }
-      this.updateConnectionGauges();
     });
     hub.on('keyPinned', (ski, keySha256) => {
       log.debug(
@@ -193,10 +192,11 @@ export class HubReporter {
     });
   }
 
-  private updateConnectionGauges(): void {
+  /** Connections by state, counted when /metrics is read (not on every connect). */
+  private connectionCounts(): Record<ConnectionState, number> {
     const hub = this.hub;
-    if (hub === undefined) return;
     const counts = { handshake: 0, pending_trust: 0, data: 0, closing: 0 };
+    if (hub === undefined) return counts;
     for (const c of hub.connections()) {
       if (c.state === 'SME_STATE_COMPLETE' || c.state === 'SME_ACCESS_METHODS_REQUEST')
         counts.data++;
@@ -204,7 +204,7 @@ export class HubReporter {
       else if (c.state === 'CLOSING_ANNOUNCED') counts.closing++;
       else counts.handshake++;
     }
-    this.deps.metrics.setConnectionCounts(counts);
+    return counts;
   }
 
   private logDiscovered(services: DiscoveredService[]): void {

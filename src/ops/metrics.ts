@@ -59,6 +59,12 @@ export interface HubMetrics {
   setConnections(state: ConnectionState, count: number): void;
   /** Sets all connection states at once; states left out become 0. */
   setConnectionCounts(counts: Partial<Record<ConnectionState, number>>): void;
+  /**
+   * Counts the connections by state when the registry is read (/metrics), instead of the caller
+   * setting them on every connect and disconnect: one pass over the connections per scrape, not
+   * one per event (which is quadratic in a storm of 10,000 devices).
+   */
+  countConnectionsOnScrape(count: () => Partial<Record<ConnectionState, number>>): void;
   /** A connection was opened (before the handshake). */
   connectionOpened(direction: Direction): void;
   /** Records how long a handshake phase took. */
@@ -98,11 +104,16 @@ export function createHubMetrics(options: CreateHubMetricsOptions = {}): HubMetr
     collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
   }
 
+  let countConnections: (() => Partial<Record<ConnectionState, number>>) | undefined;
   const connections = new Gauge({
     name: `${METRIC_PREFIX}connections`,
     help: 'SHIP connections by state (handshake, pending_trust, data, closing).',
     labelNames: ['state'] as const,
     registers: [registry],
+    // prom-client calls collect() on every read of the registry.
+    collect: () => {
+      if (countConnections !== undefined) setConnectionCounts(countConnections());
+    },
   });
   const phaseDuration = new Histogram({
     name: `${METRIC_PREFIX}handshake_phase_duration_seconds`,
@@ -175,12 +186,16 @@ export function createHubMetrics(options: CreateHubMetricsOptions = {}): HubMetr
   heartbeatLosses.inc(0);
 
   const count = (n: number) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+  const setConnectionCounts = (counts: Partial<Record<ConnectionState, number>>) => {
+    for (const state of CONNECTION_STATES) connections.set({ state }, count(counts[state] ?? 0));
+  };
 
   return {
     registry,
     setConnections: (state, n) => connections.set({ state }, count(n)),
-    setConnectionCounts(counts) {
-      for (const state of CONNECTION_STATES) connections.set({ state }, count(counts[state] ?? 0));
+    setConnectionCounts,
+    countConnectionsOnScrape(counter) {
+      countConnections = counter;
     },
     connectionOpened: (direction) => opened.inc({ direction }),
     observeHandshakePhase(phase, seconds) {

@@ -42,6 +42,20 @@ describe('metrics', () => {
     );
   });
 
+  it('counts connections by state when read, from the source it was given', async () => {
+    const m = createHubMetrics({ defaultMetrics: false });
+    let counts: Partial<Record<'data' | 'handshake', number>> = { data: 2 };
+    m.countConnectionsOnScrape(() => counts);
+    let text = await m.text();
+    assert.match(text, /^shiphub_connections\{state="data"\} 2$/m);
+    assert.match(text, /^shiphub_connections\{state="handshake"\} 0$/m);
+    // Nothing is set in between: the next read counts again.
+    counts = { data: 1, handshake: 3 };
+    text = await m.text();
+    assert.match(text, /^shiphub_connections\{state="data"\} 1$/m);
+    assert.match(text, /^shiphub_connections\{state="handshake"\} 3$/m);
+  });
+
   it('updates through typed methods', async () => {
     const m = createHubMetrics({ defaultMetrics: false });
     m.setConnectionCounts({ data: 3, handshake: 1 });
