@@ -266,12 +266,14 @@ export class TrustStore {
   }
 
   /**
-   * Reads the file again (after a person edited it; the daemon does this on SIGHUP). Changes of
-   * this process that are not on disk yet are written first. The file is validated like at
-   * open; when it is invalid this throws and the store keeps its state.
+   * Reads the file again (after a person edited it; the daemon does this on SIGHUP). Writes this
+   * process already started land first; changes still waiting (connection statistics) are
+   * applied on top of the edited file and written with their timer, so they neither overwrite
+   * the edit nor get lost. The file is validated like at open; when it is invalid this throws
+   * and the store keeps its state.
    */
   async reload(): Promise<TrustReload> {
-    await this.flush().catch(() => undefined);
+    await this.#writer.settled();
     const data = await readJsonStoreFile(this.path, 'the trusted devices file');
     const loaded =
       data === undefined ? new Map<Ski, TrustedDevice>() : parseDevices(this.path, data);

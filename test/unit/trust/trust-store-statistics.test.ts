@@ -105,6 +105,28 @@ describe('TrustStore delayed connection statistics', () => {
     assert.equal((await onDisk(path))[SKI2], undefined);
   });
 
+  it("reload keeps a person's edit and puts the waiting statistics on top of it", async () => {
+    const clock = new FakeClock();
+    const { store, path } = await openStore(clock);
+    const counted = store.recordConnection(SKI);
+    // A person edits the file (a new brand, another device) and sends SIGHUP.
+    const edited = await onDisk(path);
+    edited[SKI] = { ...edited[SKI]!, brand: 'Edited' };
+    edited[SKI2] = { ...edited[SKI], ski: SKI2, connection_count: 0 } as TrustedDevice;
+    await writeFile(path, `${JSON.stringify(edited, null, 2)}\n`);
+    const result = await store.reload();
+    assert.deepEqual(result.added, [SKI2]);
+    assert.equal(store.get(SKI)?.brand, 'Edited');
+    assert.equal(store.get(SKI)?.connection_count, 2, 'the waiting connection is still counted');
+    assert.equal((await onDisk(path))[SKI]?.brand, 'Edited', 'the reload wrote nothing over it');
+    clock.advance(DELAY_MS);
+    assert.equal((await counted)?.connection_count, 2);
+    const file = await onDisk(path);
+    assert.equal(file[SKI]?.brand, 'Edited');
+    assert.equal(file[SKI]?.connection_count, 2);
+    assert.equal(file[SKI2]?.connection_count, 0);
+  });
+
   it('a delayed write that fails rejects with SHIPHUB_ERR_STORAGE and undoes the statistics', async () => {
     const clock = new FakeClock();
     const { store, path } = await openStore(clock);
