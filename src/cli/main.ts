@@ -196,7 +196,19 @@ export function exitCodeOf(err: unknown): number {
   return EXIT_CODES.failure;
 }
 
+/**
+ * `ship-hub cert show | head -1`: the reader has gone, so the rest of the output has nowhere to
+ * go. The command ends quietly with the exit code it has so far instead of crashing on EPIPE.
+ */
+function quietWhenTheReaderLeaves(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
 async function main(): Promise<void> {
+  quietWhenTheReaderLeaves();
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {

@@ -5,7 +5,8 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import {
   chmodSync,
   existsSync,
@@ -84,6 +85,22 @@ describe('ship-hub command line', () => {
       assert.equal(result.status, 0);
       assert.equal(result.stdout.trim(), pkg.version);
     }
+  });
+
+  it('output into a pipe whose reader has gone ends quietly (ship-hub … | head -1)', async () => {
+    const dir = await configDir();
+    const child = spawn(process.execPath, [CLI, 'config', 'check', 'config.json'], {
+      cwd: dir,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // The reader leaves before the command writes its first line: every write gets EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'close')) as [number | null];
+    assert.equal(stderr, '', 'no stack trace, no error');
+    assert.equal(code, 0);
   });
 
   it('help shows the usage instead of looking for a config file named "help"', () => {
