@@ -7,6 +7,7 @@
  * person answer pairing requests (attachPairingQuestions; the terminal prompt is in src/cli) and
  * shuts down gracefully.
  */
+import { copyFile } from 'node:fs/promises';
 import { createHub } from '../hub/create-hub.js';
 import type { Hub, DeviceDataHandler, PendingPairing, RemoteDevice } from '../hub/hub.js';
 import type { MdnsProvider } from '../mdns/types.js';
@@ -353,11 +354,22 @@ export class Daemon {
     try {
       result = await trust.reload();
     } catch (err) {
+      // The daemon keeps running on what it has in memory, and its next change (a pairing, a
+      // connection count) rewrites the file from memory: the person's edit is kept aside first.
+      const rejected = `${file}.rejected`;
+      const kept = await copyFile(file, rejected).then(
+        () => `your edit is kept in ${rejected}; `,
+        () => '',
+      );
+      const reason = (err instanceof Error ? err.message : String(err)).replace(
+        / \(the file was left untouched[^)]*\)/,
+        '',
+      );
       log.error(
-        { event: 'reload_failed', file, err },
-        `❌ reload of ${file} failed, keeping the ${trust.size} trusted devices in memory: ${
-          err instanceof Error ? err.message : String(err)
-        }`,
+        { event: 'reload_failed', file, reason, ...(kept === '' ? {} : { kept_at: rejected }) },
+        `❌ reload of ${file} failed, keeping the ${trust.size} trusted devices in memory: ` +
+          `${reason}. Fix the file and send SIGHUP again (${kept}the next change the hub ` +
+          'saves rewrites the file from memory)',
       );
       return;
     }

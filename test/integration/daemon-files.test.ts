@@ -141,12 +141,19 @@ describe('daemon files and signals', () => {
       assert.deepEqual(reloaded.added, [SKI]);
       assert.equal(daemon.child.exitCode, null, 'still running');
 
-      writeFileSync(path, `{\n  "${SKI}": {},\n  "${SKI}": {}\n}\n`);
+      const edit = `{\n  "${SKI}": {},\n  "${SKI}": {}\n}\n`;
+      writeFileSync(path, edit);
       daemon.child.kill('SIGHUP');
       const failed = await daemon.line(event('reload_failed'), 'the failed reload');
       assert.match(String(failed.msg), new RegExp(`reload of ${path} failed`));
       assert.match(String(failed.msg), /keeping the 1 trusted devices/);
       assert.match(String(failed.msg), /line 3/);
+      // Advice for a running daemon (not "then start again"), no stack trace, the edit kept.
+      assert.match(String(failed.msg), /Fix the file and send SIGHUP again/);
+      assert.doesNotMatch(String(failed.msg), /start again/);
+      assert.equal(failed.err, undefined, 'the reason, not the error object with its stack');
+      assert.equal(failed.kept_at, `${path}.rejected`);
+      assert.equal(readFileSync(`${path}.rejected`, 'utf8'), edit);
       assert.equal(daemon.child.exitCode, null, 'still running');
 
       daemon.child.kill('SIGTERM');
