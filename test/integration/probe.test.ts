@@ -284,6 +284,14 @@ describe('ship-hub probe', () => {
     const failed = events(run).at(-1)!;
     assert.equal(failed.event, 'failed');
     assert.equal(failed.phase, 'hello');
+    // A throwaway identity is not to be approved: the hint says so instead of "approve this node".
+    const throwaway = await probe(`127.0.0.1:${port}`, {
+      ski: device.ski,
+      temporaryIdentity: true,
+    });
+    const hint = String(events(throwaway).at(-1)!.hint);
+    assert.match(hint, /is temporary, approving it is of no use/);
+    assert.doesNotMatch(hint, /then it reconnects/);
   });
 
   it('refuses an SKI that is not one with exit 2 before dialling', async () => {

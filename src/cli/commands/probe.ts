@@ -269,8 +269,13 @@ export async function runProbe(options: ProbeOptions): Promise<number> {
     out('done', { phase: 'closed', ok: true }, 'closed with a SHIP close; probe OK');
     return 0;
   }
-  const failure = result.failure;
-  const early = failure?.phase === 'cmi' || failure?.phase === 'hello';
+  const early = result.failure?.phase === 'cmi' || result.failure?.phase === 'hello';
+  // A device that does not trust a throwaway identity: the failure's own hint ("approve this
+  // node on the device, then it reconnects") would contradict the advice given for it.
+  const failure =
+    result.failure !== undefined && early && options.temporaryIdentity === true
+      ? { ...result.failure, hint: approveAdvice }
+      : result.failure;
   out(
     'failed',
     {
