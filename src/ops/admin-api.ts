@@ -213,7 +213,8 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
           errorBody(
             'SHIPHUB_ERR_UNAUTHORIZED',
             header === ''
-              ? 'missing "Authorization: Bearer <token>" header (the admin API requires the admin_token)'
+              ? 'missing "Authorization: Bearer <token>" header: the token is the content of ' +
+                  "the daemon's admin_token_file (data/admin.token by default) or admin_token"
               : 'invalid admin token',
           ),
         );

@@ -244,6 +244,8 @@ describe('admin API', () => {
       const none = await app.inject({ method, url, ...json });
       assert.equal(none.statusCode, 401, `${method} ${url}`);
       assert.equal(none.json().error.code, 'SHIPHUB_ERR_UNAUTHORIZED');
+      // Where the token is: a person with curl gets told (README shows the header).
+      assert.match(none.json().error.message, /admin_token_file \(data\/admin\.token by default\)/);
       assert.equal(none.headers['www-authenticate'], 'Bearer realm="ship-hub"');
       const wrong = await app.inject({
         method,
