@@ -91,6 +91,8 @@ export class Daemon {
   private prompt: PairingQuestions | undefined;
   private reporter: HubReporter | undefined;
   private ready = false;
+  /** Set once the hub listened: a start that failed before it has nothing to report as stopped. */
+  private listened = false;
   private stopping: Promise<void> | undefined;
   private lock: DataLock | undefined;
   /** Reloads run one after the other (two SIGHUPs in a row). */
@@ -253,6 +255,7 @@ export class Daemon {
       throw listenError(err, 'port', c.port);
     });
     const mdnsName = hub.discoveryName;
+    this.listened = true;
     log.info(
       { event: 'listening', port, ski: identity.ski, ship_id: c.ship_id, mdns: mdnsName },
       `🚀 SHIP hub listening on port ${port} (SHIP ID ${c.ship_id}, mDNS ${mdnsName ?? 'off'})`,
@@ -316,7 +319,10 @@ export class Daemon {
     // Refused at the data lock (another daemon runs on these files): nothing was started, so
     // there is nothing to shut down or to report as stopped.
     if (this.lock === undefined) return;
-    this.logger.info({ event: 'shutdown' }, '🛑 Shutting down');
+    // A start that failed before the hub listened (its error goes to stderr) is cleaned up
+    // without "Shutting down" / "Stopped" lines for a daemon that never ran.
+    const report = this.listened;
+    if (report) this.logger.info({ event: 'shutdown' }, '🛑 Shutting down');
     this.reporter?.stopReports();
     this.prompt?.close();
     await this.hub?.stop(5_000);
@@ -327,7 +333,7 @@ export class Daemon {
     await this.trustStore?.flush().catch((err: unknown) => this.storeError(err));
     await this.stateStore?.close().catch((err: unknown) => this.storeError(err));
     await this.lock.release();
-    this.logger.info({ event: 'stopped' }, '👋 Stopped');
+    if (report) this.logger.info({ event: 'stopped' }, '👋 Stopped');
   }
 
   /**

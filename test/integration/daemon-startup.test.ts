@@ -38,9 +38,14 @@ describe('daemon start-up failures', () => {
         ...(key === 'port' ? { port: taken } : { admin_port: taken }),
       });
       const server = await blocker(taken);
+      const lines: string[] = [];
       const daemon = new Daemon({
         config,
-        logger: createLogger({ level: 'silent', format: 'json' }),
+        logger: createLogger({
+          level: 'info',
+          format: 'json',
+          destination: { write: (line: string) => lines.push(line) },
+        }),
       });
       try {
         await assert.rejects(daemon.start(), (error: unknown) => {
@@ -56,6 +61,10 @@ describe('daemon start-up failures', () => {
         await daemon.stop();
         await new Promise((resolve) => server.close(resolve));
       }
+      // It never ran: no "Shutting down" / "Stopped" after the error.
+      const events = lines.map((line) => (JSON.parse(line) as { event?: string }).event);
+      assert.equal(events.includes('shutdown'), false, lines.join(''));
+      assert.equal(events.includes('stopped'), false, lines.join(''));
     });
   }
 });
