@@ -378,9 +378,9 @@ export function connectionLimitApproaching(
 /** "⚠️  Short-lived connection detected for a1b2c3d4e5f6..." */
 /**
  * Whether a closed connection deserves the seed's "Short-lived connection" warning: it was
- * short, and it ended unplanned (the peer closed it, or it failed). Closes this node made on
- * purpose (shutdown, un-pairing, a duplicate dropped by the double-connection rule) are not
- * warnings.
+ * short, and it ended unplanned (it failed or dropped). Planned ends are not warnings: closes
+ * this node made on purpose (shutdown, un-pairing, a duplicate dropped by the double-connection
+ * rule) and a device's own SHIP close (SHIP §13.4.7: it announced the close, e.g. on shutdown).
  */
 export function isUnplannedShortLived(
   info: { byPeer: boolean; failure: { code: string } | undefined },
@@ -389,7 +389,7 @@ export function isUnplannedShortLived(
 ): boolean {
   if (connectedForMs >= shortLivedMs) return false;
   if (info.failure?.code === 'SHIPHUB_ERR_DOUBLE_CONNECTION') return false;
-  return info.byPeer || info.failure !== undefined;
+  return info.failure !== undefined;
 }
 
 export function shortLivedConnection(

@@ -166,10 +166,12 @@ describe('operator log lines are the seed README lines', () => {
 
   it('"Short-lived connection" only for unplanned ends', () => {
     const failed = { code: 'SHIPHUB_ERR_CONNECTION_LOST' };
-    // Short and unplanned: the peer closed, or it failed.
-    assert.equal(isUnplannedShortLived({ byPeer: true, failure: undefined }, 1_000, 30_000), true);
+    // Short and unplanned: it failed or dropped (either side's fault).
+    assert.equal(isUnplannedShortLived({ byPeer: true, failure: failed }, 1_000, 30_000), true);
     assert.equal(isUnplannedShortLived({ byPeer: false, failure: failed }, 1_000, 30_000), true);
-    // Our own graceful close (shutdown, un-pairing), a duplicate dropped by design, or long-lived.
+    // Planned: the device's own SHIP close (it shut down), our graceful close (shutdown,
+    // un-pairing), a duplicate dropped by design; or long-lived.
+    assert.equal(isUnplannedShortLived({ byPeer: true, failure: undefined }, 1_000, 30_000), false);
     assert.equal(
       isUnplannedShortLived({ byPeer: false, failure: undefined }, 1_000, 30_000),
       false,
