@@ -304,6 +304,8 @@ describe('static addresses (trust add --address)', () => {
     assert.match(list.stdout, /ADDRESS/);
     assert.match(list.stdout, /192\.0\.2\.7:4712/);
     assert.match(list.stdout, /CONNECTED +LAST_CONNECTION/);
+    // Never connected: "never", not the pairing time the seed's file keeps in last_connection.
+    assert.match(list.stdout, /\bno +never +192\.0\.2\.7:4712 +0\b/);
     const json = runIn(dir, ['trust', 'list', '--json', '--config', 'config.json']);
     const devices = JSON.parse(json.stdout) as Array<{ ski: string; address?: string }>;
     assert.equal(devices.find((d) => d.ski === ski)?.address, '192.0.2.7:4712');

@@ -12,6 +12,7 @@ export function registerPairingCommands(program: Command): void {
     .description('pending pairing requests of the running daemon');
   pairing
     .command('list')
+    .description('pending requests (with their SKI, brand, model, address) and denied devices')
     .option('--json', 'JSON output')
     .option('--config <file>', 'config.json')
     .action(async (opts: { json?: boolean; config?: string }) => {
@@ -36,6 +37,7 @@ export function registerPairingCommands(program: Command): void {
     });
   pairing
     .command('forget')
+    .description("end a denied device's cool-down: it may ask again at once")
     .argument('<ski>', 'SKI of a denied device: it may ask again at once')
     .option('--config <file>', 'config.json')
     .action(async (skiText: string, opts: { config?: string }) => {
@@ -70,6 +72,11 @@ export function registerPairingCommands(program: Command): void {
   for (const verb of ['approve', 'deny'] as const) {
     pairing
       .command(verb)
+      .description(
+        verb === 'approve'
+          ? 'trust the pending device (written to the trust file first)'
+          : 'refuse the pending device (it is not asked about again for a while)',
+      )
       .argument('<ski>', 'SKI of the pending device (spaces, dashes and colons are fine)')
       .option('--config <file>', 'config.json')
       .action(async (skiText: string, opts: { config?: string }) => {

@@ -16,6 +16,7 @@ export function registerTrustCommands(program: Command): void {
     .description('trusted devices (through the daemon if it runs, else on the file)');
   trust
     .command('list')
+    .description('trusted devices: connected since when, last connection, count, address')
     .option('--json', 'JSON output')
     .option('--config <file>', 'config.json')
     .action(async (opts: { json?: boolean; config?: string }) => {
@@ -34,6 +35,8 @@ export function registerTrustCommands(program: Command): void {
             d.connected === true && typeof d.connected_since === 'string'
               ? `since ${d.connected_since}`
               : 'no',
+          // The seed's file keeps the pairing time there until the first connection.
+          last_connection: d.connection_count === 0 ? 'never' : d.last_connection,
         }));
         const columns = ['ski', 'brand', 'model', 'device_type', 'connected', 'last_connection'];
         if (devices.some((d) => typeof d.address === 'string')) columns.push('address');
@@ -43,6 +46,7 @@ export function registerTrustCommands(program: Command): void {
     });
   trust
     .command('add')
+    .description('trust a device by its SKI before it asks (optionally where to dial it)')
     .argument('<ski>', 'SKI to trust')
     .option('--brand <brand>')
     .option('--model <model>')
@@ -100,6 +104,7 @@ export function registerTrustCommands(program: Command): void {
     );
   trust
     .command('remove')
+    .description('un-pair a device (its connection is closed with a SHIP close)')
     .argument('<ski>', 'SKI to remove')
     .option('--config <file>', 'config.json')
     .action(async (skiText: string, opts: { config?: string }) => {
