@@ -144,7 +144,7 @@ export class Admission {
       // One session per unknown SKI: the newest replaces the others (a device whose old
       // connection died silently gets in at once; copies cannot hide outside `pairing list`).
       // Double-connection rules are for paired devices (SHIP §12.2.2).
-      this.dropOthers(entry, undefined, 'replaced by a newer connection of the same device');
+      this.dropOthers(entry, undefined, CloseReasonText.replacedByNewer);
     } else if (entry.connections.size > 0 || entry.dial !== undefined) {
       const decision = decideDoubleConnection(
         this.ctx.rule,

@@ -21,6 +21,8 @@ export const CloseCode = {
 
 export const CloseReasonText = {
   doubleConnection: 'double connection',
+  /** Ours, when a device's newer connection takes the place of its older one (SHIP §12.2.2). */
+  replacedByNewer: 'replaced by a newer connection of the same device',
   shipClose: 'close',
   rejected: 'Node rejected by application',
   userClose: 'User close',

@@ -665,6 +665,23 @@ describe('termination (SHIP 13.4.7)', () => {
     assert.equal(inData.lastClosedEvent()?.failure?.code, 'SHIPHUB_ERR_CONNECTION_LOST');
   });
 
+  it("the device's double-connection close is reported as such, not as a dropped connection", () => {
+    for (const reason of [
+      'double connection',
+      'replaced by a newer connection of the same device',
+    ]) {
+      const h = serverAt('complete');
+      h.input({ kind: 'transportClosed', code: 1000, reason });
+      const closed = h.lastClosedEvent();
+      assert.equal(closed?.failure?.code, 'SHIPHUB_ERR_DOUBLE_CONNECTION', reason);
+      assert.match(closed?.failure?.message ?? '', /double-connection rule \(SHIP §12\.2\.2\)/);
+    }
+    // Another normal closure in data exchange is still a connection dropped without a SHIP close.
+    const other = serverAt('complete');
+    other.input({ kind: 'transportClosed', code: 1000, reason: 'bye' });
+    assert.equal(other.lastClosedEvent()?.failure?.code, 'SHIPHUB_ERR_CONNECTION_LOST');
+  });
+
   it('nothing happens after CLOSED', () => {
     const h = serverAt('complete');
     h.input({ kind: 'transportClosed' });

@@ -97,6 +97,21 @@ export function onTransportClosed(
           'approve this node on the device (compare the SKI shown there), then it reconnects',
         ),
       );
+    } else if (
+      code === CloseCode.doubleConnection &&
+      (reason === CloseReasonText.doubleConnection || reason === CloseReasonText.replacedByNewer)
+    ) {
+      // The device applied the double-connection rule (ship-go closes the losing connection
+      // with 1000 "double connection"): another connection between the two takes its place.
+      s.set(
+        'failure',
+        failure(
+          s,
+          'SHIPHUB_ERR_DOUBLE_CONNECTION',
+          `the device closed this connection by the double-connection rule (SHIP §12.2.2): ` +
+            `another connection between the two takes its place${describeClose(code, reason)}`,
+        ),
+      );
     } else if (sub === 'SME_HELLO_STATE_PENDING_LISTEN') {
       // A person had not decided about the device yet: it gave up waiting (devices wait about
       // a minute), or it was a probe. Not a fault of either side.
