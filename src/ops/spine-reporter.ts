@@ -33,9 +33,14 @@ function list(items: readonly string[]): string {
   return items.length > LIST_MAX ? `${shown} and ${items.length - LIST_MAX} more` : shown;
 }
 
+/** The device's entities without entity 0 (DeviceInformation, holding NodeManagement). */
+function applicationEntities(device: DeviceDescription): DeviceDescription['entities'] {
+  return device.entities.filter((entity) => entity.entity.join('.') !== '0');
+}
+
 /** "🔌 SPINE a1b2c3d4e5f6...: HeatPumpAppliance d:_i:… with 3 entities (HeatPumpAppliance, …)" */
 export function discoveredLine(ski: string, device: DeviceDescription): string {
-  const entities = device.entities.filter((entity) => entity.entity.join('.') !== '0');
+  const entities = applicationEntities(device);
   const type = device.type === undefined ? 'device of unknown type' : text(device.type);
   const address = device.device === undefined ? '' : ` ${text(device.device)}`;
   return (
@@ -130,7 +135,8 @@ export class SpineReporter {
             ski,
             device_type: event.device.type,
             device_address: event.device.device,
-            entities: event.device.entities.length,
+            // As counted in the message: without entity 0.
+            entities: applicationEntities(event.device).length,
           },
           discoveredLine(ski, event.device),
         );

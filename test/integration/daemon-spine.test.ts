@@ -136,6 +136,9 @@ describe('daemon with SPINE (static peer, real TLS on 127.0.0.1)', () => {
       assert.equal(discovered.ski, deviceIdentity.ski);
       assert.equal(discovered.device_type, 'Generic'); // "HeatPump" is no DeviceTypeType
       assert.match(String(discovered.msg), /^🔌 SPINE [0-9a-f]{12}\.\.\.: Generic d:_n:Vaillant_/);
+      // The JSON field counts what the message counts (entity 0 is NodeManagement's).
+      const counted = /with (\d+) entit/.exec(String(discovered.msg))?.[1];
+      assert.equal(String(discovered.entities), counted);
       const useCases = await watched.line('spine_use_cases');
       assert.deepEqual(useCases.use_cases, ['monitoringOfPowerConsumption']);
       assert.match(String(useCases.msg), /monitoringOfPowerConsumption \(MonitoredUnit\)/);
