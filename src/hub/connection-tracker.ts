@@ -192,16 +192,17 @@ export class ConnectionTracker {
         this.ctx.dialer.schedule(entry, {});
       return;
     }
-    // The device ended its handshake on purpose (see ConnectionFailure.endedByDevice): the
-    // pairing state goes back to none, not to error.
+    // The device ended its handshake on purpose (see ConnectionFailure.endedByDevice), or a
+    // person's decision (deny, expiry) ended it: the pairing state goes back to none, not error.
     const endedByDevice = info.byPeer && info.failure?.code === 'SHIPHUB_ERR_CLOSED';
+    const planned = endedByDevice || tracked.endedByDecision;
     if (info.remoteDeniedTrust) {
       this.ctx.setPairingState(entry, {
         state: 'remoteDeniedTrust',
         reason: info.failure?.message ?? 'the device does not trust this node',
         ...(info.failure ? { failure: info.failure } : {}),
       });
-    } else if (info.failure !== undefined && !info.reachedDataExchange && !endedByDevice) {
+    } else if (info.failure !== undefined && !info.reachedDataExchange && !planned) {
       this.ctx.setPairingState(entry, {
         state: 'error',
         reason: info.failure.message,

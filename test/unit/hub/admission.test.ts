@@ -175,10 +175,19 @@ describe('hub admission: denials are remembered', () => {
     center.on('pairingRequest', (p) => requests.push(p.ski));
     center.on('pairingRefusedDenied', (ski) => refusedQuietly.push(ski));
     center.on('connectionFailed', ({ ski }) => failures.push(ski));
+    const states: string[] = [];
+    center.on('pairingState', (ski, update) => {
+      if (ski === deviceSki) states.push(update.state);
+    });
     await device.start();
     await clock.advanceAsync(20_000);
     assert.deepEqual(requests, [deviceSki]);
     assert.equal(center.deny(deviceSki), true);
+    await clock.advanceAsync(2_000);
+    // A person's decision is a planned end: the pairing state goes back to none, not to error
+    // (the daemon would log the seed's ConnectionStateError line for an error).
+    assert.equal(states.includes('error'), false, states.join(', '));
+    assert.equal(center.pairingState(deviceSki), 'none');
     failures.length = 0;
 
     // The device asks again and again (every 10-20 s); nobody is asked for 10 minutes.
