@@ -68,13 +68,16 @@ export async function config(
   explicit: string | undefined,
   warnEnvironment = true,
 ): Promise<HubConfig> {
-  const cfg = await loadConfig(configPath(explicit));
-  if (warnEnvironment) {
-    for (const warning of environmentWarnings(process.env)) {
-      process.stderr.write(`ship-hub: warning: ${warning}\n`);
-    }
+  // Before the config is loaded: a mistyped variable (SHIPHUB_PROT) may be why it fails.
+  if (warnEnvironment) warnAboutEnvironment();
+  return loadConfig(configPath(explicit));
+}
+
+/** Unknown SHIPHUB_* variables, each named on stderr with the key it resembles. */
+export function warnAboutEnvironment(): void {
+  for (const warning of environmentWarnings(process.env)) {
+    process.stderr.write(`ship-hub: warning: ${warning}\n`);
   }
-  return cfg;
 }
 
 /** The config if one is found (probe and discover work without one), else undefined. */

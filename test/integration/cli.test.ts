@@ -360,6 +360,11 @@ describe('exit codes (README "Exit codes") and environment warnings', () => {
       check.stdout,
       /warning: unknown environment variable SHIPHUB_PROT is ignored \(did you mean SHIPHUB_PORT\?\)/,
     );
+    // A failing check names it too: the mistyped variable may be why it fails.
+    const brokenDir = await configDir({ port: 'abc' });
+    const failing = runIn(brokenDir, ['config', 'check', 'config.json'], { SHIPHUB_PROT: '4800' });
+    assert.equal(failing.status, 2, failing.stderr);
+    assert.match(failing.stderr, /warning: unknown environment variable SHIPHUB_PROT/);
     const list = runIn(dir, ['trust', 'list', '--config', 'config.json'], {
       SHIPHUB_LOGLEVEL: 'x',
     });

@@ -9,7 +9,14 @@ import { ShipHubError } from '../../ship/errors.js';
 import { DEFAULT_CONFIG_JSON } from '../../ops/config.js';
 import { runStartupChecks } from '../../ops/startup-checks.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
-import { print, DEFAULT_CONFIG_PATH, configPath, config, inConfigFile } from '../context.js';
+import {
+  print,
+  DEFAULT_CONFIG_PATH,
+  configPath,
+  config,
+  inConfigFile,
+  warnAboutEnvironment,
+} from '../context.js';
 
 export function registerConfigCommands(program: Command): void {
   const cfgCmd = program.command('config').description('configuration file');
@@ -55,9 +62,15 @@ export function registerConfigCommands(program: Command): void {
     )
     .action(async (file: string | undefined) => {
       const path = configPath(file);
-      const cfg = await config(path, false);
+      // A failing check still names mistyped SHIPHUB_* variables (they may be the cause); a
+      // passing one lists them with its other warnings.
+      const cfg = await config(path, false).catch((error: unknown) => {
+        warnAboutEnvironment();
+        throw error;
+      });
       const report = await runStartupChecks(cfg, { probePorts: true, env: process.env }).catch(
         (error: unknown) => {
+          warnAboutEnvironment();
           throw inConfigFile(error, path);
         },
       );
