@@ -183,7 +183,12 @@ export class ConnectionTracker {
     // Below 90 % again: the next time the limit is approached is worth a warning again.
     if (this.ctx.peers.openConnectionCount() < Math.ceil(this.ctx.maxConnections * 0.9))
       this.limitWarned = false;
-    const doubleConnection = info.failure?.code === 'SHIPHUB_ERR_DOUBLE_CONNECTION';
+    // Our double-connection rule, or a paired device's (SHIP §12.2.2): another connection takes
+    // this one's place. Any peer can claim the rule in its close, so for an unknown one the end
+    // is handled (reported, forgotten when idle) like every other.
+    const doubleConnection =
+      info.failure?.code === 'SHIPHUB_ERR_DOUBLE_CONNECTION' &&
+      (!info.byPeer || this.ctx.trust.has(entry.ski));
     if (info.reachedDataExchange || tracked.device !== undefined) {
       this.ctx.emit('disconnected', entry.ski, info);
     }

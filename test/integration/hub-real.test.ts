@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { Hub } from '../../src/hub/hub.js';
 import type { DoubleConnectionRule } from '../../src/hub/policy.js';
 import { TlsTransport } from '../../src/hub/transport.js';
+import type { ConnectionFailure } from '../../src/hub/types.js';
+import { connectShip } from '../../src/transport/ship-client.js';
 import { createShipTlsContext } from '../../src/transport/tls.js';
 import type { NodeIdentity } from '../../src/trust/identity.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -84,4 +86,56 @@ describe('hubs over real sockets on 127.0.0.1', () => {
       }
     });
   }
+});
+
+describe('a close that claims the double-connection rule', () => {
+  it('from an unknown device is reported like any other failed handshake', async () => {
+    const [hubIdentity, stranger] = await Promise.all([
+      testIdentity('claims-hub'),
+      testIdentity('claims-stranger'),
+    ]);
+    const hub = new Hub({
+      localSki: hubIdentity.ski,
+      localShipId: 'claims-hub',
+      transport: new TlsTransport({
+        tls: createShipTlsContext(hubIdentity),
+        localSki: hubIdentity.ski,
+        localShipId: 'claims-hub',
+        port: 0,
+        host: '127.0.0.1',
+        clock: systemClock,
+      }),
+      clock: systemClock,
+      trusted: [],
+    });
+    const port = await hub.start();
+    try {
+      const asked = new Promise<void>((resolve) => hub.once('pairingRequest', () => resolve()));
+      const failed = new Promise<ConnectionFailure>((resolve) =>
+        hub.once('connectionFailed', resolve),
+      );
+      const connection = await connectShip({
+        host: '127.0.0.1',
+        port,
+        expectedSki: hubIdentity.ski,
+        tls: createShipTlsContext(stranger),
+        localSki: stranger.ski,
+        localShipId: 'claims-stranger',
+        clock: systemClock,
+      });
+      await asked;
+      // Nothing to replace: the hub has no other connection of this SKI.
+      await connection.terminate(1000, 'double connection');
+      const failure = await failed;
+      assert.equal(failure.ski, stranger.ski);
+      assert.equal(failure.error.code, 'SHIPHUB_ERR_DOUBLE_CONNECTION');
+      assert.equal(failure.trusted, false);
+      assert.deepEqual(hub.connections(), []);
+      // Not the rule's quiet path (no report, kept in the peer table for a redial): its pairing
+      // state says the handshake failed, and the table's bound for idle unknown SKIs applies.
+      assert.equal(hub.pairingState(stranger.ski), 'error');
+    } finally {
+      await hub.stop(1_000);
+    }
+  });
 });
