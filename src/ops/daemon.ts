@@ -7,7 +7,6 @@
  * person answer pairing requests (attachPairingQuestions; the terminal prompt is in src/cli) and
  * shuts down gracefully.
  */
-import { copyFile } from 'node:fs/promises';
 import { createHub } from '../hub/create-hub.js';
 import type { Hub, DeviceDataHandler, PendingPairing, RemoteDevice } from '../hub/hub.js';
 import type { MdnsProvider } from '../mdns/types.js';
@@ -357,16 +356,13 @@ export class Daemon {
       return;
     }
     let result;
+    // The daemon keeps running on what it has in memory, and its next change (a pairing, a
+    // connection count) rewrites the file from memory: the person's edit is kept aside first.
+    const rejected = `${file}.rejected`;
     try {
-      result = await trust.reload();
+      result = await trust.reload({ keepRejectedAt: rejected });
     } catch (err) {
-      // The daemon keeps running on what it has in memory, and its next change (a pairing, a
-      // connection count) rewrites the file from memory: the person's edit is kept aside first.
-      const rejected = `${file}.rejected`;
-      const kept = await copyFile(file, rejected).then(
-        () => `your edit is kept in ${rejected}; `,
-        () => '',
-      );
+      const kept = trust.rejectedCopy === undefined ? '' : `your edit is kept in ${rejected}; `;
       const reason = (err instanceof Error ? err.message : String(err)).replace(
         / \(the file was left untouched[^)]*\)/,
         '',

@@ -80,11 +80,6 @@ export class StoreWriter {
     return write;
   }
 
-  /** Waits for the writes already queued, without starting one for changes not yet written. */
-  async settled(): Promise<void> {
-    await this.#last.catch(() => undefined);
-  }
-
   /** Waits until every change made so far is on disk; retries the write if the last one failed. */
   async flush(): Promise<void> {
     if (this.#dirty && this.#queued === undefined) await this.write();

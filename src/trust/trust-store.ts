@@ -26,14 +26,14 @@
  * (temporary file, fsync, rename, directory fsync); writes are serialised and a burst of changes
  * made in the same tick is coalesced into one write.
  */
-import { ConfigError, InternalError } from '../ship/errors.js';
-import { parseStaticAddress } from '../util/host-port.js';
+import { InternalError } from '../ship/errors.js';
 import { parseSki, toSki, type Ski } from '../ship/ski.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
-import { removeStaleTempFiles } from '../util/atomic-file.js';
-import { isJsonObject } from '../util/json-value.js';
-import { formatTimestamp, isRfc3339DateTime } from '../util/rfc3339.js';
-import { describe, readJsonStoreFile } from './json-store-file.js';
+import { copyFile } from 'node:fs/promises';
+import { removeStaleTempFiles, withWriteQueue } from '../util/atomic-file.js';
+import { formatTimestamp } from '../util/rfc3339.js';
+import { readJsonStoreFile } from './json-store-file.js';
+import { parseDevices, serializeDevices } from './trusted-devices-format.js';
 import { StoreWriter } from './store-writer.js';
 
 /** One trusted device as stored; extra fields a person added are kept and returned too. */
@@ -86,8 +86,9 @@ export interface TrustStoreOptions {
    * connection instead of at once, together with whatever else changed by then. They are only
    * informational, while the atomic write (two fsyncs) was a third of the daemon's extra CPU
    * per handshake (docs/performance.md). Trust decisions (add, remove, key pin) are still
-   * written before they are acknowledged, and carry pending statistics along; flush() and
-   * reload() write them at once. Needs `clock.setTimer`. Default: at once.
+   * written before they are acknowledged, and carry waiting statistics along; flush() writes
+   * them at once, reload() applies them on top of the file it read. Needs `clock.setTimer`.
+   * Default: at once.
    */
   statisticsDelayMs?: number;
 }
@@ -101,82 +102,8 @@ interface StatisticsWrite {
 /** Re-exported where it was first defined (the daemon imports it from here). */
 export { formatTimestamp };
 
-/** Validates one entry of trusted_devices.json; returns it with a normalised SKI. */
-function parseEntry(path: string, key: string, value: unknown): TrustedDevice {
-  const fail = (problem: string): never => {
-    throw new ConfigError(
-      'SHIPHUB_ERR_STORE_INVALID',
-      `${path}: entry "${key}": ${problem} (the file was left untouched; fix or remove the entry)`,
-    );
-  };
-  const keySki = parseSki(key);
-  if (keySki === undefined) fail('the key is not an SKI (expected 40 hexadecimal digits)');
-  if (!isJsonObject(value)) {
-    return fail(`expected an object, got ${describe(value)}`);
-  }
-  const entry = value;
-  const field = (name: string, expected: string, ok: (v: unknown) => boolean): void => {
-    if (!ok(entry[name])) fail(`"${name}": expected ${expected}, got ${describe(entry[name])}`);
-  };
-  field('ski', 'the SKI as a string', (v) => typeof v === 'string');
-  const fieldSki = parseSki(entry.ski as string);
-  if (fieldSki === undefined) {
-    fail(`"ski": expected 40 hexadecimal digits, got ${describe(entry.ski)}`);
-  }
-  if (fieldSki !== keySki) {
-    fail(`"ski" is ${describe(entry.ski)} but the entry's key is a different SKI`);
-  }
-  for (const name of ['brand', 'model', 'device_type']) {
-    field(name, 'a string', (v) => typeof v === 'string');
-  }
-  for (const name of ['paired_at', 'last_connection']) {
-    field(name, 'an RFC 3339 time such as "2024-01-09T10:30:00Z"', (v) => {
-      return isRfc3339DateTime(v);
-    });
-  }
-  field(
-    'connection_count',
-    'a non-negative integer',
-    (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
-  );
-  if ('address' in entry) {
-    const address = entry.address;
-    const parsed = typeof address === 'string' ? parseStaticAddress(address) : 'not a string';
-    if (typeof parsed === 'string') fail(`"address": expected "host:port", ${parsed}`);
-  }
-  if ('public_key_sha256' in entry) {
-    field(
-      'public_key_sha256',
-      '64 lower-case hexadecimal digits (SHA-256 of the public key)',
-      (v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v),
-    );
-  }
-  // Keep the entry's own field order (minimal diffs for hand-edited files), SKI normalised.
-  return Object.freeze({ ...entry, ski: keySki }) as TrustedDevice;
-}
-
 /** One change of the store, re-applicable to another base state (see {@link TrustStore}). */
 type Change = (devices: Map<Ski, TrustedDevice>) => void;
-
-/** Parses a whole trusted devices file (the data of {@link readJsonStoreFile}). */
-function parseDevices(path: string, data: Record<string, unknown>): Map<Ski, TrustedDevice> {
-  const devices = new Map<Ski, TrustedDevice>();
-  const keyOf = new Map<Ski, string>();
-  for (const [key, value] of Object.entries(data)) {
-    const device = parseEntry(path, key, value);
-    const previous = keyOf.get(device.ski);
-    if (previous !== undefined) {
-      throw new ConfigError(
-        'SHIPHUB_ERR_STORE_INVALID',
-        `${path}: entries "${previous}" and "${key}" are the same SKI ` +
-          `(${device.ski}); remove one (the file was left untouched)`,
-      );
-    }
-    keyOf.set(device.ski, key);
-    devices.set(device.ski, device);
-  }
-  return devices;
-}
 
 /** What {@link TrustStore.reload} changed. */
 export interface TrustReload {
@@ -211,9 +138,11 @@ export class TrustStore {
   readonly #writer: StoreWriter;
   readonly #statisticsDelay:
     { readonly ms: number; readonly setTimer: Clock['setTimer'] } | undefined;
-  /** Connection statistics waiting for the delayed write, and its timer. */
+  /** Connection statistics waiting for the delayed write, its timer, and those being written. */
   #statistics: StatisticsWrite | undefined;
   #statisticsTimer: TimerHandle | undefined;
+  #statisticsWriting: StatisticsWrite | undefined;
+  #rejectedCopy: string | undefined;
 
   private constructor(path: string, options: TrustStoreOptions) {
     this.path = path;
@@ -266,23 +195,42 @@ export class TrustStore {
   }
 
   /**
-   * Reads the file again (after a person edited it; the daemon does this on SIGHUP). Writes this
-   * process already started land first; changes still waiting (connection statistics) are
-   * applied on top of the edited file and written with their timer, so they neither overwrite
-   * the edit nor get lost. The file is validated like at open; when it is invalid this throws
-   * and the store keeps its state.
+   * Reads the file again (after a person edited it; the daemon does this on SIGHUP). It runs in
+   * the file's write queue: writes already started land first, and none can land between the
+   * read and the new state. Changes still waiting (connection statistics) are applied on top of
+   * the edit and written with their timer. The file is validated like at open; when it is
+   * invalid this throws and the store keeps its state, and with `keepRejectedAt` the refused
+   * file is copied there first ({@link rejectedCopy}: the store's next write replaces it).
    */
-  async reload(): Promise<TrustReload> {
-    await this.#writer.settled();
-    const data = await readJsonStoreFile(this.path, 'the trusted devices file');
-    const loaded =
-      data === undefined ? new Map<Ski, TrustedDevice>() : parseDevices(this.path, data);
-    const before = new Set(this.#devices.keys());
-    this.#durable = loaded;
-    this.#rebuild();
-    const added = [...this.#devices.keys()].filter((ski) => !before.has(ski)).sort();
-    const removed = [...before].filter((ski) => !this.#devices.has(ski)).sort();
-    return { added, removed, size: this.#devices.size };
+  reload(options: { keepRejectedAt?: string } = {}): Promise<TrustReload> {
+    return withWriteQueue(this.path, async () => {
+      this.#rejectedCopy = undefined;
+      let loaded: Map<Ski, TrustedDevice>;
+      try {
+        const data = await readJsonStoreFile(this.path, 'the trusted devices file');
+        loaded = data === undefined ? new Map<Ski, TrustedDevice>() : parseDevices(this.path, data);
+      } catch (error) {
+        const keep = options.keepRejectedAt;
+        if (keep !== undefined) {
+          this.#rejectedCopy = await copyFile(this.path, keep).then(
+            () => keep,
+            () => undefined,
+          );
+        }
+        throw error;
+      }
+      const before = new Set(this.#devices.keys());
+      this.#durable = loaded;
+      this.#rebuild();
+      const added = [...this.#devices.keys()].filter((ski) => !before.has(ski)).sort();
+      const removed = [...before].filter((ski) => !this.#devices.has(ski)).sort();
+      return { added, removed, size: this.#devices.size };
+    });
+  }
+
+  /** Where the last reload copied the file it refused; undefined if it did not. */
+  get rejectedCopy(): string | undefined {
+    return this.#rejectedCopy;
   }
 
   /** The error of the last write while writes of this file fail; undefined when healthy. */
@@ -366,8 +314,9 @@ export class TrustStore {
 
   /**
    * Records a connection of a trusted device: last_connection = now, connection_count + 1.
-   * Resolves to the updated entry once it is on disk (with `statisticsDelayMs`, after that
-   * delay or the next write), or to undefined (and writes nothing) for an unknown SKI.
+   * Resolves to the updated entry once it is on disk (with `statisticsDelayMs`, with the next
+   * write, at the latest after that delay), or to undefined (and writes nothing) for an unknown
+   * SKI; rejects with SHIPHUB_ERR_STORAGE when the write that took it failed.
    */
   recordConnection(ski: string): Promise<TrustedDevice | undefined> {
     const existing = this.get(ski);
@@ -413,19 +362,9 @@ export class TrustStore {
    * Waits until every change made so far is on disk, or was undone because its write failed
    * (the caller of that change got the error).
    */
-  async flush(): Promise<void> {
-    this.#statisticsTimer?.cancel();
-    this.#statisticsTimer = undefined;
-    const statistics = this.#statistics;
-    this.#statistics = undefined;
-    try {
-      await this.#writer.flush();
-    } catch (error) {
-      // StoreWriter rejects with a ConfigError (SHIPHUB_ERR_STORAGE).
-      statistics?.settle(error as Error);
-      throw error;
-    }
-    statistics?.settle();
+  flush(): Promise<void> {
+    // Waiting statistics make the store dirty: this write takes them (see #snapshot).
+    return this.#writer.flush();
   }
 
   /** The file content for the current state: seed format, sorted, 2 spaces, trailing newline. */
@@ -448,6 +387,11 @@ export class TrustStore {
   /** The next write takes every change made so far. */
   #snapshot(): string {
     this.#inFlight = this.#pending.splice(0);
+    // Waiting connection statistics go with this write and learn its outcome.
+    this.#statisticsTimer?.cancel();
+    this.#statisticsTimer = undefined;
+    this.#statisticsWriting = this.#statistics;
+    this.#statistics = undefined;
     const next = new Map(this.#durable);
     for (const change of this.#inFlight) change(next);
     this.#next = next;
@@ -455,6 +399,8 @@ export class TrustStore {
   }
 
   #settled(error: Error | undefined): void {
+    this.#statisticsWriting?.settle(error);
+    this.#statisticsWriting = undefined;
     if (error === undefined && this.#next !== undefined) this.#durable = this.#next;
     this.#inFlight = [];
     this.#next = undefined;
@@ -484,17 +430,9 @@ export class TrustStore {
     this.#statistics = { written, settle };
     this.#statisticsTimer = delay.setTimer('trust-store.statistics', delay.ms, () => {
       this.#statisticsTimer = undefined;
-      // The error reaches the callers of recordConnection through `written`.
+      // The outcome reaches the callers of recordConnection through `written`.
       this.flush().catch(() => undefined);
     });
     return written;
   }
-}
-
-function serializeDevices(devices: Map<Ski, TrustedDevice>): string {
-  const out: Record<string, TrustedDevice> = {};
-  for (const [ski, device] of [...devices.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    out[ski] = device;
-  }
-  return `${JSON.stringify(out, null, 2)}\n`;
 }

@@ -127,6 +127,37 @@ describe('TrustStore delayed connection statistics', () => {
     assert.equal(file[SKI2]?.connection_count, 0);
   });
 
+  it('a timer that fires during a reload writes the edit with the statistics, never the old file', async () => {
+    const clock = new FakeClock();
+    const { store, path } = await openStore(clock);
+    const counted = store.recordConnection(SKI);
+    // A person removes SKI by hand and adds SKI2.
+    const original = (await onDisk(path))[SKI]!;
+    const edited = { [SKI2]: { ...original, ski: SKI2, connection_count: 5 } };
+    await writeFile(path, `${JSON.stringify(edited, null, 2)}\n`);
+    const reloading = store.reload();
+    // The statistics' write is due while the reload reads: it waits for the reload's turn.
+    clock.advance(DELAY_MS);
+    const result = await reloading;
+    assert.deepEqual(result.removed, [SKI], 'the device removed by hand is gone');
+    await counted;
+    const file = await onDisk(path);
+    assert.equal(file[SKI], undefined, 'and stays gone on disk');
+    assert.equal(file[SKI2]?.connection_count, 5);
+    assert.equal(store.has(SKI), false);
+  });
+
+  it('waiting statistics taken by a trust change that fails are reported failed, not written', async () => {
+    const clock = new FakeClock();
+    const { store, path } = await openStore(clock);
+    const counted = store.recordConnection(SKI);
+    await rm(path);
+    await mkdir(path);
+    await assert.rejects(store.add({ ski: SKI2 }), { code: 'SHIPHUB_ERR_STORAGE' });
+    await assert.rejects(counted, { code: 'SHIPHUB_ERR_STORAGE' });
+    assert.equal(store.get(SKI)?.connection_count, 1, 'undone in memory too');
+  });
+
   it('a delayed write that fails rejects with SHIPHUB_ERR_STORAGE and undoes the statistics', async () => {
     const clock = new FakeClock();
     const { store, path } = await openStore(clock);
