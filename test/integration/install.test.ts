@@ -85,6 +85,10 @@ describe('npm pack, install into a prefix, run the installed ship-hub', () => {
     for (const name of Object.keys(manifest.devDependencies)) {
       assert.equal(files.has(`node_modules/${name}/package.json`), false, `${name} is not`);
     }
+    // No compiled addon: one would be built for the packer's Node and CPU (dbus-next's optional
+    // usocket, when build tools were there at npm ci); pack after `npm ci --omit=optional`.
+    const addons = [...files].filter((f) => f.endsWith('.node'));
+    assert.deepEqual(addons, [], 'no native addon is bundled');
     assert.ok(![...files].some((f) => f.startsWith('build/test/')), 'no tests in the package');
 
     // What `npm install -g` lays out, without fetching the dependencies.
