@@ -98,6 +98,7 @@ export function onTransportClosed(
         ),
       );
     } else if (
+      sub !== 'CLOSING_ANNOUNCED' &&
       code === CloseCode.doubleConnection &&
       (reason === CloseReasonText.doubleConnection || reason === CloseReasonText.replacedByNewer)
     ) {
