@@ -63,14 +63,10 @@ const REASON = /^[a-z][a-z0-9_]{0,63}$/;
 export interface HubMetrics {
   /** The registry to serve on /metrics. */
   readonly registry: Registry;
-  /** Sets the number of connections in one state. */
-  setConnections(state: ConnectionState, count: number): void;
-  /** Sets all connection states at once; states left out become 0. */
-  setConnectionCounts(counts: Partial<Record<ConnectionState, number>>): void;
   /**
    * Counts the connections by state when the registry is read (/metrics), instead of the caller
    * setting them on every connect and disconnect: one pass over the connections per scrape, not
-   * one per event (which is quadratic in a storm of 10,000 devices).
+   * one per event (which is quadratic in a storm of 10,000 devices). States left out are 0.
    */
   countConnectionsOnScrape(count: () => Partial<Record<ConnectionState, number>>): void;
   /** A connection was opened (before the handshake). */
@@ -204,8 +200,6 @@ export function createHubMetrics(options: CreateHubMetricsOptions = {}): HubMetr
 
   return {
     registry,
-    setConnections: (state, n) => connections.set({ state }, count(n)),
-    setConnectionCounts,
     countConnectionsOnScrape(counter) {
       countConnections = counter;
     },

@@ -58,8 +58,7 @@ describe('metrics', () => {
 
   it('updates through typed methods', async () => {
     const m = createHubMetrics({ defaultMetrics: false });
-    m.setConnectionCounts({ data: 3, handshake: 1 });
-    m.setConnections('pending_trust', 2);
+    m.countConnectionsOnScrape(() => ({ data: 3, handshake: 1, pending_trust: 2 }));
     m.connectionOpened('outbound');
     m.connectionOpened('outbound');
     m.observeHandshakePhase('hello', 0.02);
