@@ -110,12 +110,12 @@ function editDistance(a: string, b: string): number {
  * instead of "cannot read config file".
  */
 function refuseUnknownCommand(program: Command, word: string, more: readonly string[]): void {
-  if (more.length > 0 && (existsSync(word) || word.includes('/') || word.includes('.'))) {
+  if (existsSync(word) || word.includes('/') || word.includes('.')) {
+    if (more.length === 0) return;
     throw new TypeError(
       `the daemon takes one config file; unexpected: ${more.join(' ')} (see ship-hub --help)`,
     );
   }
-  if (existsSync(word) || word.includes('/') || word.includes('.')) return;
   const names = program.commands.map((c) => c.name());
   const closest = names
     .map((name) => ({ name, distance: editDistance(word, name) }))
