@@ -365,7 +365,6 @@ function forgetEntities(s: Step, removed: ReadonlyArray<readonly number[]>): voi
 // ---------------------------------------------------------------------------------------------
 // Application requests
 
-/** A local client feature for talking to a partner's feature of `type`, else our NodeManagement. */
 /**
  * A feature of the partner's discovered device at `address`, with its full address (device
  * filled in); undefined before its discovery or when it has no such feature.
@@ -382,8 +381,8 @@ function partnerFeature(
   return { feature, address: remoteAddress(device, entity, feature.feature) };
 }
 
-function clientFor(s: Step, destination: FeatureAddress): FeatureAddress {
-  const feature = partnerFeature(s, destination)?.feature;
+/** Our client feature for talking to this partner feature (of its type), else our NodeManagement. */
+function clientFor(s: Step, feature: FeatureDescription | undefined): FeatureAddress {
   const client =
     feature === undefined ? undefined : localFeatures(s, feature.type, 'client')[0]?.address;
   return client ?? localNodeManagement(s);
@@ -395,7 +394,7 @@ export function appRead(s: Step, destination: FeatureAddress, name: string): voi
     destination.device === undefined && device !== undefined
       ? { device, ...destination }
       : destination;
-  readRemote(s, clientFor(s, full), full, name);
+  readRemote(s, clientFor(s, partnerFeature(s, full)?.feature), full, name);
 }
 
 export function appSubscribe(s: Step, server: FeatureAddress, kind: RelationKind): void {
@@ -404,7 +403,7 @@ export function appSubscribe(s: Step, server: FeatureAddress, kind: RelationKind
     s.emit({ kind: 'warning', message: `${kind} refused: the partner has no such feature` });
     return;
   }
-  relate(s, kind, clientFor(s, found.address), found.address, found.feature.type);
+  relate(s, kind, clientFor(s, found.feature), found.address, found.feature.type);
 }
 
 /**
@@ -440,7 +439,7 @@ export function appWrite(
   }
   s.request({
     classifier: 'write',
-    source: clientFor(s, found.address),
+    source: clientFor(s, found.feature),
     destination: found.address,
     cmd: {
       ...(partial ? { function: name, filter: [{ cmdControl: 'partial' }] } : {}),
