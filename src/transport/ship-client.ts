@@ -263,15 +263,14 @@ export function explainDialError(
     ERR_SSL_WRONG_VERSION_NUMBER: `${target} does not speak TLS (an HTTP or plain TCP service?)`,
     ERR_SSL_PACKET_LENGTH_TOO_LONG: `${target} does not speak TLS (an HTTP or plain TCP service?)`,
   };
+  const unresolvedHint =
+    "give the device's IP address (ship-hub discover lists it), with its port: without one " +
+    '4712 is used';
   const hints: Record<string, string> = {
     ECONNREFUSED:
       'check host and port: SHIP devices announce theirs on mDNS (ship-hub discover); many use 4712',
-    ENOTFOUND:
-      "give the device's IP address (ship-hub discover lists it), with its port: without one " +
-      '4712 is used',
-    EAI_AGAIN:
-      "give the device's IP address (ship-hub discover lists it), with its port: without one " +
-      '4712 is used',
+    ENOTFOUND: unresolvedHint,
+    EAI_AGAIN: unresolvedHint,
     ECONNRESET:
       'try again in a minute; if it persists, restart the device or check that no other hub ' +
       'holds its connections',
